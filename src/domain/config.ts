@@ -1,0 +1,195 @@
+import { z } from "zod";
+import { channelSchema } from "./inbound";
+
+export const POLICIES = [
+  "critical",
+  "enterprise-slack",
+  "slack",
+  "github",
+  "discord",
+  "email",
+  "api",
+] as const;
+export const policyNameSchema = z.enum(POLICIES);
+export type PolicyName = z.infer<typeof policyNameSchema>;
+
+const id = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9_-]*$/, "lower-case letters, digits, '-' and '_'");
+
+export const teamSchema = z.strictObject({
+  id,
+  name: z.string().min(1).max(200),
+  slackChannel: z.string().min(1).max(64).optional(),
+  pagerdutyRoutingKey: z.string().min(1).max(128).optional(),
+  linearTeamId: z.string().min(1).max(128).optional(),
+  /** The team lead: a Slack user id (U…) is mentioned, anything else is named. */
+  lead: z.string().min(1).max(200).optional(),
+});
+export type Team = z.infer<typeof teamSchema>;
+
+export const accountEngineerSchema = z.strictObject({
+  name: z.string().min(1).max(200),
+  email: z.string().email().optional(),
+  slackUserId: z.string().min(1).max(64).optional(),
+});
+export type AccountEngineer = z.infer<typeof accountEngineerSchema>;
+
+export const customerSchema = z.strictObject({
+  id,
+  name: z.string().min(1).max(200),
+  tier: z.enum(["enterprise", "standard", "community"]),
+  emailDomains: z.array(z.string().min(1).max(253)).default([]),
+  slackTeamIds: z.array(z.string().min(1).max(64)).default([]),
+  accountEngineer: accountEngineerSchema.optional(),
+});
+export type Customer = z.infer<typeof customerSchema>;
+
+/** Agents who can be reached directly (an extension of SPEC §6: warnings go to the assignee). */
+export const agentSchema = z.strictObject({
+  id,
+  name: z.string().min(1).max(200),
+  email: z.string().email().optional(),
+  slackUserId: z.string().min(1).max(64).optional(),
+});
+export type Agent = z.infer<typeof agentSchema>;
+
+export const routeConditionSchema = z
+  .strictObject({
+    channel: channelSchema.optional(),
+    to: z.string().min(1).max(320).optional(),
+    githubRepo: z.string().min(1).max(200).optional(),
+    slackChannel: z.string().min(1).max(64).optional(),
+    keywords: z.array(z.string().min(1).max(200)).min(1).optional(),
+    customer: z.string().min(1).max(64).optional(),
+    tier: z.enum(["enterprise", "standard", "community"]).optional(),
+  })
+  .refine((when) => Object.keys(when).length > 0, "a route needs at least one condition");
+export type RouteCondition = z.infer<typeof routeConditionSchema>;
+
+export const routeSchema = z.strictObject({ team: id, when: routeConditionSchema });
+export type Route = z.infer<typeof routeSchema>;
+
+export const policySettingsSchema = z.strictObject({
+  firstResponseSeconds: z
+    .number()
+    .int()
+    .positive()
+    .max(30 * 86400),
+});
+
+export const discordPolicySchema = policySettingsSchema.extend({
+  /** Same-day rule: due at the end of the local day; a message this close to midnight gets the next day too. */
+  sameDay: z.boolean().default(true),
+  lateWindowSeconds: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(86400)
+    .default(4 * 3600),
+});
+
+export const policiesSchema = z.strictObject({
+  critical: policySettingsSchema.default({ firstResponseSeconds: 3600 }),
+  "enterprise-slack": policySettingsSchema.default({ firstResponseSeconds: 4 * 3600 }),
+  slack: policySettingsSchema.default({ firstResponseSeconds: 24 * 3600 }),
+  github: policySettingsSchema.default({ firstResponseSeconds: 24 * 3600 }),
+  discord: discordPolicySchema.default({
+    firstResponseSeconds: 24 * 3600,
+    sameDay: true,
+    lateWindowSeconds: 4 * 3600,
+  }),
+  email: policySettingsSchema.default({ firstResponseSeconds: 24 * 3600 }),
+  api: policySettingsSchema.default({ firstResponseSeconds: 24 * 3600 }),
+});
+export type Policies = z.infer<typeof policiesSchema>;
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const configSchema = z
+  .strictObject({
+    timezone: z.string().refine(isTimeZone, "not an IANA time zone"),
+    defaultTeam: id,
+    teams: z.array(teamSchema).min(1).max(200),
+    customers: z.array(customerSchema).max(5000).default([]),
+    agents: z.array(agentSchema).max(1000).default([]),
+    routes: z.array(routeSchema).max(500).default([]),
+    criticalKeywords: z.array(z.string().min(1).max(200)).max(200).default([]),
+    securityKeywords: z.array(z.string().min(1).max(200)).max(200).default([]),
+    /** GitHub labels that make an issue critical. */
+    criticalLabels: z.array(z.string().min(1).max(100)).max(50).default(["critical", "P0", "sev1"]),
+    policies: policiesSchema.default(policiesSchema.parse({})),
+  })
+  .superRefine((config, ctx) => {
+    const teamIds = new Set<string>();
+    config.teams.forEach((team, i) => {
+      if (teamIds.has(team.id)) {
+        ctx.addIssue({ code: "custom", path: ["teams", i, "id"], message: `duplicate team id "${team.id}"` });
+      }
+      teamIds.add(team.id);
+    });
+    if (!teamIds.has(config.defaultTeam)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["defaultTeam"],
+        message: `"${config.defaultTeam}" is not one of the teams`,
+      });
+    }
+    const customerIds = new Set<string>();
+    config.customers.forEach((customer, i) => {
+      if (customerIds.has(customer.id)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["customers", i, "id"],
+          message: `duplicate customer id "${customer.id}"`,
+        });
+      }
+      customerIds.add(customer.id);
+    });
+    config.routes.forEach((route, i) => {
+      if (!teamIds.has(route.team)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["routes", i, "team"],
+          message: `"${route.team}" is not one of the teams`,
+        });
+      }
+      if (route.when.customer !== undefined && !customerIds.has(route.when.customer)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["routes", i, "when", "customer"],
+          message: `"${route.when.customer}" is not one of the customers`,
+        });
+      }
+    });
+  });
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** What a fresh install routes by until an admin PUTs its own document. */
+export const DEFAULT_CONFIG: Config = configSchema.parse({
+  timezone: "UTC",
+  defaultTeam: "support",
+  teams: [
+    { id: "support", name: "Support" },
+    { id: "platform", name: "Platform" },
+    { id: "billing", name: "Billing" },
+    { id: "security", name: "Security" },
+  ],
+  customers: [],
+  routes: [
+    { team: "billing", when: { keywords: ["invoice", "billing", "refund", "charge"] } },
+    { team: "platform", when: { keywords: ["latency", "5xx", "timeout", "outage"] } },
+  ],
+  criticalKeywords: ["production down", "outage", "sev1", "p0", "data loss"],
+  securityKeywords: ["vulnerability", "security", "cve", "exploit", "leaked credential"],
+});

@@ -1,0 +1,205 @@
+import type { Config, PolicyName } from "./config";
+import { findTeam } from "./routing";
+import { formatDeadline, type LadderStep } from "./sla";
+import type { EscalationKind } from "./ticket";
+
+export interface EscalationTicket {
+  key: string;
+  subject: string;
+  policy: PolicyName;
+  team: string;
+  assignee: string | null;
+  customer: string | null;
+  escalationLevel: number;
+}
+
+/** One line of the ticket's escalation history; `step` makes it unique per clock. */
+export interface EscalationRecord {
+  step: string;
+  kind: EscalationKind;
+  level: number;
+  target: string;
+  detail: string;
+}
+
+/** Who to tell, independent of how: the timer turns these into Slack / PagerDuty calls. */
+export type Notice =
+  | { via: "chat"; to: string; text: string }
+  | { via: "page"; routingKey: string | null; summary: string; severity: "critical" | "error" };
+
+export interface StepPlan {
+  records: EscalationRecord[];
+  notices: Notice[];
+  breached: boolean;
+}
+
+export const INCIDENT_LEVEL = 4;
+
+const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
+
+/** Slack mrkdwn treats &, < and > as control characters. */
+export function slackEscape(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+interface PlanContext {
+  ticket: EscalationTicket;
+  config: Config;
+  link: string;
+  dueAt: number;
+  now: number;
+}
+
+function headline(ctx: PlanContext): string {
+  const customer = ctx.ticket.customer === null ? "" : ` · customer ${slackEscape(ctx.ticket.customer)}`;
+  const due = formatDeadline(ctx.dueAt, ctx.now, ctx.config.timezone);
+  return `<${ctx.link}|${ctx.ticket.key}> “${slackEscape(ctx.ticket.subject || "(no subject)")}” · team ${slackEscape(ctx.ticket.team)}${customer} · due ${due}`;
+}
+
+function pageSummary(ctx: PlanContext, why: string): string {
+  const subject = ctx.ticket.subject || "(no subject)";
+  return `${ctx.ticket.key} ${why}: ${subject}`.slice(0, 1024);
+}
+
+/** Who gets the warning: the assignee directly when we can reach them, else the team's channel. */
+function assigneeAddress(ctx: PlanContext): string | null {
+  const { assignee } = ctx.ticket;
+  if (assignee === null) return null;
+  const agent = ctx.config.agents.find((a) => a.id === assignee || a.name === assignee);
+  if (agent?.slackUserId !== undefined) return agent.slackUserId;
+  const customer = ctx.config.customers.find((c) => c.id === ctx.ticket.customer);
+  const engineer = customer?.accountEngineer;
+  if (engineer?.slackUserId !== undefined && (engineer.name === assignee || engineer.email === assignee)) {
+    return engineer.slackUserId;
+  }
+  return SLACK_USER_ID.test(assignee) ? assignee : null;
+}
+
+export function planStep(step: LadderStep, ctx: PlanContext): StepPlan {
+  const team = findTeam(ctx.config, ctx.ticket.team);
+  const teamChannel = team?.slackChannel ?? null;
+  const teamTarget = `team:${ctx.ticket.team}`;
+  const level = ctx.ticket.escalationLevel;
+  const head = headline(ctx);
+  const routingKey = team?.pagerdutyRoutingKey ?? null;
+  const toTeam = (text: string): Notice[] =>
+    teamChannel === null ? [] : [{ via: "chat", to: teamChannel, text }];
+
+  switch (step) {
+    case "page":
+      return {
+        records: [
+          {
+            step,
+            kind: "page",
+            level: INCIDENT_LEVEL,
+            target: "pagerduty:on-call",
+            detail: "critical at intake",
+          },
+        ],
+        notices: [
+          { via: "page", routingKey, summary: pageSummary(ctx, "critical"), severity: "critical" },
+          ...toTeam(`:rotating_light: Critical ticket — on-call paged. ${head}`),
+        ],
+        breached: false,
+      };
+    case "warning": {
+      const direct = assigneeAddress(ctx);
+      const text = `:hourglass_flowing_sand: 75 % of the response time is gone. ${head}`;
+      if (ctx.ticket.assignee !== null) {
+        const mention = direct === null ? slackEscape(ctx.ticket.assignee) : `<@${direct}>`;
+        return {
+          records: [
+            {
+              step,
+              kind: "warning",
+              level,
+              target: `agent:${ctx.ticket.assignee}`,
+              detail: "75 % of target",
+            },
+          ],
+          notices: direct !== null ? [{ via: "chat", to: direct, text }] : toTeam(`${mention}: ${text}`),
+          breached: false,
+        };
+      }
+      return {
+        records: [{ step, kind: "warning", level, target: teamTarget, detail: "75 % of target" }],
+        notices: toTeam(text),
+        breached: false,
+      };
+    }
+    case "breach": {
+      const text = `:red_circle: Response deadline missed. ${head}`;
+      const records: EscalationRecord[] = [
+        { step, kind: "breach", level, target: teamTarget, detail: "100 % of target" },
+      ];
+      const notices: Notice[] = toTeam(text);
+      if (ctx.ticket.policy === "enterprise-slack") {
+        const customer = ctx.config.customers.find((c) => c.id === ctx.ticket.customer);
+        const engineer = customer?.accountEngineer;
+        if (engineer !== undefined) {
+          records[0] = {
+            ...records[0],
+            target: `${teamTarget}, account-engineer:${engineer.name}`,
+          } as EscalationRecord;
+          if (engineer.slackUserId !== undefined)
+            notices.push({ via: "chat", to: engineer.slackUserId, text });
+        }
+      }
+      if (ctx.ticket.policy === "critical") {
+        records.push({
+          step: "breach-page",
+          kind: "page",
+          level: INCIDENT_LEVEL,
+          target: "pagerduty:on-call",
+          detail: "critical deadline missed: re-page",
+        });
+        notices.push({
+          via: "page",
+          routingKey,
+          summary: pageSummary(ctx, "missed its 1-hour deadline"),
+          severity: "critical",
+        });
+      }
+      return { records, notices, breached: true };
+    }
+    case "overdue": {
+      const text = `:warning: Twice the response time and still unanswered. ${head}`;
+      if (ctx.ticket.policy === "enterprise-slack") {
+        return {
+          records: [
+            {
+              step,
+              kind: "page",
+              level: INCIDENT_LEVEL,
+              target: "pagerduty:on-call",
+              detail: "200 % of target",
+            },
+          ],
+          notices: [
+            {
+              via: "page",
+              routingKey,
+              summary: pageSummary(ctx, "enterprise ticket unanswered at 200 %"),
+              severity: "error",
+            },
+            ...toTeam(text),
+          ],
+          breached: true,
+        };
+      }
+      const lead = team?.lead ?? null;
+      const leadNotices: Notice[] =
+        lead !== null && SLACK_USER_ID.test(lead)
+          ? [{ via: "chat", to: lead, text }]
+          : toTeam(lead === null ? text : `${slackEscape(lead)}: ${text}`);
+      return {
+        records: [
+          { step, kind: "lead", level, target: `lead:${lead ?? ctx.ticket.team}`, detail: "200 % of target" },
+        ],
+        notices: leadNotices,
+        breached: true,
+      };
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import { z } from "zod";
+
+export const CHANNELS = ["email", "slack", "github", "discord", "api"] as const;
+export const channelSchema = z.enum(CHANNELS);
+export type Channel = z.infer<typeof channelSchema>;
+
+export const PRIORITIES = ["critical", "high", "normal", "low"] as const;
+export const prioritySchema = z.enum(PRIORITIES);
+export type Priority = z.infer<typeof prioritySchema>;
+
+export const visibilitySchema = z.enum(["public", "private"]);
+export type Visibility = z.infer<typeof visibilitySchema>;
+
+export const partySchema = z.object({
+  name: z.string().max(200).optional(),
+  email: z.string().max(320).optional(),
+  handle: z.string().max(200).optional(),
+});
+export type Party = z.infer<typeof partySchema>;
+
+export const inboundAttachmentSchema = z.object({
+  filename: z.string(),
+  contentType: z.string(),
+  size: z.number().int().nonnegative(),
+  /** Where the channel adapter already put the bytes (R2 object key). */
+  storageKey: z.string(),
+  contentId: z.string().optional(),
+});
+export type InboundAttachment = z.infer<typeof inboundAttachmentSchema>;
+
+/**
+ * The one shape every channel adapter hands to the intake pipeline.
+ * Provider quirks stay in the adapters; from here on every channel is the same.
+ */
+export const inboundMessageSchema = z.object({
+  channel: channelSchema,
+  /** Per-channel idempotency key (Message-ID, event_id, X-GitHub-Delivery, interaction id, externalId). */
+  idempotencyKey: z.string().min(1).max(512),
+  /** Thread keys in the order they should be tried; the first is the one a new ticket is opened under. */
+  threadKeys: z.array(z.string().min(1).max(512)).max(50),
+  /** Name of the rule behind each thread key ("in-reply-to", "references"…), recorded on the message. */
+  threadKeyRules: z.array(z.string().max(40)).max(50).default([]),
+  /** Further references a new ticket should answer to later (e.g. the email's own Message-ID). */
+  extraThreadKeys: z.array(z.string().min(1).max(512)).max(50).default([]),
+  /** Ticket numbers named in the message (e.g. a `[SUP-12]` subject token), tried after thread keys. */
+  ticketReferences: z.array(z.number().int().positive()).max(10).default([]),
+  /** Channel-specific address the message came in on: email recipient, Slack channel id, repository. */
+  channelName: z.string().max(320).optional(),
+  from: partySchema,
+  /** Who sent it: a customer, or one of our own staff answering natively on the channel. */
+  author: z.enum(["customer", "staff", "system"]).default("customer"),
+  subject: z.string().max(1000).optional(),
+  text: z.string(),
+  html: z.string().optional(),
+  priority: prioritySchema.optional(),
+  visibility: visibilitySchema.optional(),
+  callbackUrl: z.string().url().optional(),
+  /** Provider context used by routing and customer matching. */
+  context: z
+    .object({
+      recipient: z.string().optional(),
+      githubRepo: z.string().optional(),
+      slackTeamId: z.string().optional(),
+      slackChannel: z.string().optional(),
+    })
+    .default({}),
+  /** The channel forbids an acknowledgement (loop protection). */
+  suppressAcknowledgement: z.boolean().default(false),
+  attachments: z.array(inboundAttachmentSchema).default([]),
+  receivedAt: z.number().int(),
+});
+export type InboundMessage = z.infer<typeof inboundMessageSchema>;
+export type InboundMessageInput = z.input<typeof inboundMessageSchema>;

@@ -1,0 +1,82 @@
+import type { PolicyName } from "./config";
+import type { Channel, Priority, Visibility } from "./inbound";
+
+export const TICKET_PREFIX = "SUP";
+
+export function ticketKey(number: number): string {
+  return `${TICKET_PREFIX}-${number}`;
+}
+
+/** `SUP-12` (any case) → 12; anything else → null. */
+export function parseTicketKey(key: string): number | null {
+  const match = /^SUP-([1-9]\d{0,14})$/i.exec(key.trim());
+  return match?.[1] === undefined ? null : Number(match[1]);
+}
+
+/** Every `[SUP-123]` token in an email subject, newest-looking (rightmost) last. */
+export function subjectTicketTokens(subject: string): number[] {
+  return [...subject.matchAll(/\[SUP-([1-9]\d{0,14})\]/gi)].map((m) => Number(m[1]));
+}
+
+export type TicketStatus = "open" | "pending" | "resolved";
+export type MessageKind = "customer" | "staff" | "note" | "system";
+export type EscalationKind = "page" | "warning" | "breach" | "lead" | "reassign" | "engineering" | "incident";
+export type ImprovementKind = "bug" | "docs" | "error_message" | "api" | "other";
+
+/** The ticket as SPEC §4 shows it, with a few documented additions. */
+export interface TicketView {
+  key: string;
+  number: number;
+  channel: Channel;
+  subject: string;
+  status: TicketStatus;
+  priority: Priority;
+  policy: PolicyName;
+  team: string;
+  assignee: string | null;
+  customer: string | null;
+  visibility: Visibility;
+  escalationLevel: number;
+  requester: { name: string | null; email: string | null; handle: string | null };
+  createdAt: string;
+  firstResponseAt: string | null;
+  resolvedAt: string | null;
+  responseDueAt: string | null;
+  breached: boolean;
+  security: boolean;
+  messages: MessageView[];
+  escalations: EscalationView[];
+  improvements: ImprovementView[];
+}
+
+export interface MessageView {
+  id: string;
+  direction: "inbound" | "outbound";
+  kind: MessageKind;
+  author: string;
+  text: string;
+  createdAt: string;
+  attachments: { filename: string; contentType: string; size: number; url: string }[];
+  delivery: { status: string; error: string | null } | null;
+  editedAt: string | null;
+  deletedAt: string | null;
+}
+
+export interface EscalationView {
+  kind: EscalationKind;
+  level: number;
+  target: string;
+  at: string;
+  detail: string | null;
+}
+
+export interface ImprovementView {
+  kind: ImprovementKind;
+  title: string;
+  url: string | null;
+  at: string;
+}
+
+export function iso(ms: number | null | undefined): string | null {
+  return ms === null || ms === undefined ? null : new Date(ms).toISOString();
+}

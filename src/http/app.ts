@@ -1,0 +1,58 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { type AuthVariables, requireAgent } from "./auth";
+import { problem } from "./errors";
+import { attachmentsApp } from "./routes/attachments";
+import { configApp } from "./routes/config";
+import { messagesApp } from "./routes/messages";
+import { ticketsApp } from "./routes/tickets";
+
+type AppEnv = { Bindings: Env; Variables: AuthVariables & { requestId: string } };
+
+export const app = new OpenAPIHono<AppEnv>();
+
+app.use(requestId());
+
+// No token, no D1: a liveness probe that says only that the Worker answers.
+app.get("/healthz", (c) => c.json({ ok: true }));
+
+app.use("/v1/tickets/*", requireAgent);
+app.use("/v1/tickets", requireAgent);
+app.use("/v1/config/*", requireAgent);
+app.use("/v1/config", requireAgent);
+app.use("/v1/attachments/*", requireAgent);
+
+app.route("/v1/messages", messagesApp);
+app.route("/v1/tickets", ticketsApp);
+app.route("/v1/config", configApp);
+app.route("/v1/attachments", attachmentsApp);
+
+app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+  type: "http",
+  scheme: "bearer",
+  description: "A token from API_TOKENS (agent:token pairs).",
+});
+
+app.doc31("/openapi.json", (c) => ({
+  openapi: "3.1.0",
+  info: {
+    title: "Switchboard",
+    version: "1.0.0",
+    description:
+      "Serverless support desk: intake from email, Slack, GitHub, Discord and integrations; agent API.",
+  },
+  servers: [{ url: new URL(c.req.url).origin }],
+}));
+
+app.notFound((c) => problem(c, 404, `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`));
+
+app.onError((error, c) => {
+  if (error instanceof HTTPException) {
+    const status = error.status;
+    if (status >= 400 && status < 500) return problem(c, status, error.message || undefined);
+  }
+  const id = c.get("requestId");
+  console.error(`request ${id} failed`, error);
+  return problem(c, 500, `Something went wrong on our side (request ${id}). Retrying is safe.`);
+});

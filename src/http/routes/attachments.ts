@@ -1,0 +1,31 @@
+import { eq } from "drizzle-orm";
+import { Hono } from "hono";
+import { database } from "../../store/db";
+import { attachments } from "../../store/schema";
+import type { AuthVariables } from "../auth";
+import { problem } from "../errors";
+
+/** Attachment downloads for authenticated agents; always as a download, never rendered inline by us. */
+export const attachmentsApp = new Hono<{ Bindings: Env; Variables: AuthVariables }>().get(
+  "/:id",
+  async (c) => {
+    const row = await database(c.env.DB)
+      .select()
+      .from(attachments)
+      .where(eq(attachments.id, c.req.param("id")))
+      .get();
+    if (row === undefined) return problem(c, 404, "No such attachment.");
+    const object = await c.env.ATTACHMENTS.get(row.storageKey);
+    if (object === null) return problem(c, 404, "The attachment's content is gone from storage.");
+    const filename = row.filename.replace(/["\\\r\n]/g, "_");
+    return new Response(object.body, {
+      headers: {
+        "content-type": row.contentType || "application/octet-stream",
+        "content-length": String(row.size),
+        "content-disposition": `attachment; filename="${filename}"; filename*=UTF-8''${encodeURIComponent(row.filename)}`,
+        "x-content-type-options": "nosniff",
+        "content-security-policy": "sandbox",
+      },
+    });
+  },
+);

@@ -1,0 +1,48 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { configSchema } from "../../domain/config";
+import { loadConfig, saveConfig } from "../../store/config";
+import { database } from "../../store/db";
+import type { AuthVariables } from "../auth";
+import { problemResponse } from "../schemas";
+import { validationHook } from "../validation";
+
+const configDocument = z.unknown().openapi("RoutingConfiguration", {
+  description: "SPEC §6 routing configuration (teams, customers, routes, keywords, policies).",
+});
+
+const getConfigRoute = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["config"],
+  summary: "The routing configuration in force",
+  security: [{ bearer: [] }],
+  responses: {
+    200: { description: "The document", content: { "application/json": { schema: configDocument } } },
+  },
+});
+
+const putConfigRoute = createRoute({
+  method: "put",
+  path: "/",
+  tags: ["config"],
+  summary: "Replace the routing configuration (validated; the old one stays on any problem)",
+  security: [{ bearer: [] }],
+  request: { body: { required: true, content: { "application/json": { schema: configSchema } } } },
+  responses: {
+    200: {
+      description: "Stored; the document as it will be used (defaults filled in)",
+      content: { "application/json": { schema: configDocument } },
+    },
+    400: problemResponse("Every problem with the document"),
+  },
+});
+
+export const configApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariables }>({
+  defaultHook: validationHook,
+})
+  .openapi(getConfigRoute, async (c) => c.json(await loadConfig(database(c.env.DB)), 200))
+  .openapi(putConfigRoute, async (c) => {
+    const document = c.req.valid("json");
+    await saveConfig(database(c.env.DB), document, c.get("agent"), Date.now());
+    return c.json(document, 200);
+  });

@@ -1,0 +1,186 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { parseTicketKey } from "../../domain/ticket";
+import { patchTicket, replyToTicket } from "../../services/tickets";
+import { database } from "../../store/db";
+import { getTicketView, listTicketRows, ticketSummary } from "../../store/tickets";
+import type { AuthVariables } from "../auth";
+import { problem } from "../errors";
+import {
+  messageViewSchema,
+  problemResponse,
+  replySchema,
+  ticketKeyParamSchema,
+  ticketListQuerySchema,
+  ticketListSchema,
+  ticketPatchSchema,
+  ticketSchema,
+  ticketSummarySchema,
+} from "../schemas";
+import { validationHook } from "../validation";
+
+const STATUSES = ["open", "pending", "resolved"] as const;
+type Status = (typeof STATUSES)[number];
+
+export function encodeCursor(dueAt: number, number: number): string {
+  return btoa(`${dueAt}:${number}`).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+export function decodeCursor(cursor: string): { dueAt: number; number: number } | null {
+  try {
+    const [due, number] = atob(cursor.replace(/-/g, "+").replace(/_/g, "/")).split(":");
+    const parsed = { dueAt: Number(due), number: Number(number) };
+    return Number.isSafeInteger(parsed.dueAt) && Number.isSafeInteger(parsed.number) ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+function parseStatuses(raw: string | undefined): Status[] | "invalid" | undefined {
+  if (raw === undefined || raw === "") return ["open", "pending"];
+  if (raw === "all") return undefined;
+  const wanted = raw.split(",").map((s) => s.trim());
+  return wanted.every((s): s is Status => (STATUSES as readonly string[]).includes(s)) ? wanted : "invalid";
+}
+
+const keyProblem = "Ticket keys look like SUP-12.";
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["tickets"],
+  summary: "The queue: most urgent deadline first, keyset-paginated",
+  security: [{ bearer: [] }],
+  request: { query: ticketListQuerySchema },
+  responses: {
+    200: {
+      description: "A page of the queue",
+      content: { "application/json": { schema: ticketListSchema } },
+    },
+    400: problemResponse("Bad filter or cursor"),
+    401: problemResponse("No or unknown bearer token"),
+  },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/{key}",
+  tags: ["tickets"],
+  summary: "One ticket with its conversation, escalations and improvements",
+  security: [{ bearer: [] }],
+  request: { params: ticketKeyParamSchema },
+  responses: {
+    200: { description: "The ticket", content: { "application/json": { schema: ticketSchema } } },
+    404: problemResponse("No such ticket"),
+  },
+});
+
+const patchRoute = createRoute({
+  method: "patch",
+  path: "/{key}",
+  tags: ["tickets"],
+  summary: "Change status, priority, team or assignee",
+  security: [{ bearer: [] }],
+  request: {
+    params: ticketKeyParamSchema,
+    body: { required: true, content: { "application/json": { schema: ticketPatchSchema } } },
+  },
+  responses: {
+    200: {
+      description: "The ticket after the change",
+      content: { "application/json": { schema: ticketSchema } },
+    },
+    400: problemResponse("Invalid change, e.g. an unknown team"),
+    404: problemResponse("No such ticket"),
+    409: problemResponse("The ticket kept changing under the request"),
+  },
+});
+
+const replyRoute = createRoute({
+  method: "post",
+  path: "/{key}/replies",
+  tags: ["tickets"],
+  summary: "Public reply (goes out on the ticket's channel) or internal note",
+  security: [{ bearer: [] }],
+  request: {
+    params: ticketKeyParamSchema,
+    body: { required: true, content: { "application/json": { schema: replySchema } } },
+  },
+  responses: {
+    201: {
+      description: "Stored; a public reply is being delivered",
+      content: {
+        "application/json": { schema: z.object({ message: messageViewSchema, ticket: ticketSummarySchema }) },
+      },
+    },
+    400: problemResponse("Empty or invalid reply"),
+    404: problemResponse("No such ticket"),
+  },
+});
+
+export const ticketsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariables }>({
+  defaultHook: validationHook,
+})
+  .openapi(listRoute, async (c) => {
+    const query = c.req.valid("query");
+    const status = parseStatuses(query.status);
+    if (status === "invalid")
+      return problem(c, 400, "status is a comma-separated list of open, pending, resolved (or all).");
+    const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    if (cursor === null) return problem(c, 400, "cursor is not one this API issued.");
+    const rows = await listTicketRows(database(c.env.DB), {
+      status,
+      team: query.team,
+      channel: query.channel,
+      priority: query.priority,
+      assignee: query.assignee,
+      breached: query.breached,
+      q: query.q,
+      cursor,
+      limit: query.limit + 1,
+    });
+    const page = rows.slice(0, query.limit);
+    const last = page[page.length - 1];
+    const nextCursor =
+      rows.length > query.limit && last !== undefined ? encodeCursor(last.queueDueAt, last.number) : null;
+    return c.json({ tickets: page.map(ticketSummary), nextCursor }, 200);
+  })
+  .openapi(getRoute, async (c) => {
+    const number = parseTicketKey(c.req.valid("param").key);
+    if (number === null) return problem(c, 404, keyProblem);
+    const view = await getTicketView(database(c.env.DB), number, { publicUrl: c.env.PUBLIC_URL });
+    if (view === null) return problem(c, 404, `No ticket ${c.req.valid("param").key}.`);
+    return c.json(view, 200);
+  })
+  .openapi(patchRoute, async (c) => {
+    const { key } = c.req.valid("param");
+    const number = parseTicketKey(key);
+    if (number === null) return problem(c, 404, keyProblem);
+    const result = await patchTicket(c.env, number, c.req.valid("json"), c.get("agent"));
+    if (!result.ok) {
+      switch (result.reason) {
+        case "not_found":
+          return problem(c, 404, `No ticket ${key}.`);
+        case "unknown_team":
+          return problem(c, 400, `"${result.team}" is not a configured team.`, {
+            issues: [{ path: "team", message: "unknown team" }],
+          });
+        case "conflict":
+          return problem(c, 409, "The ticket changed too often while this request ran; try again.");
+      }
+    }
+    const view = await getTicketView(database(c.env.DB), number, { publicUrl: c.env.PUBLIC_URL });
+    if (view === null) return problem(c, 404, `No ticket ${key}.`);
+    return c.json(view, 200);
+  })
+  .openapi(replyRoute, async (c) => {
+    const { key } = c.req.valid("param");
+    const number = parseTicketKey(key);
+    if (number === null) return problem(c, 404, keyProblem);
+    const result = await replyToTicket(c.env, number, c.req.valid("json"), c.get("agent"));
+    if (!result.ok) return problem(c, 404, `No ticket ${key}.`);
+    const view = await getTicketView(database(c.env.DB), number, { publicUrl: c.env.PUBLIC_URL });
+    const message = view?.messages.find((m) => m.id === result.messageId);
+    if (view === null || message === undefined) return problem(c, 404, `No ticket ${key}.`);
+    const { messages: _m, escalations: _e, improvements: _i, ...summary } = view;
+    return c.json({ message, ticket: summary }, 201);
+  });

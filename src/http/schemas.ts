@@ -1,0 +1,150 @@
+import { z } from "@hono/zod-openapi";
+import { POLICIES } from "../domain/config";
+import { CHANNELS, PRIORITIES } from "../domain/inbound";
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    issues: z
+      .array(z.object({ path: z.string(), message: z.string(), code: z.string().optional() }))
+      .optional(),
+  })
+  .openapi("Problem");
+
+export const problemResponse = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: problemSchema } },
+});
+
+const statusEnum = z.enum(["open", "pending", "resolved"]);
+
+export const attachmentViewSchema = z.object({
+  filename: z.string(),
+  contentType: z.string(),
+  size: z.number().int(),
+  url: z.string(),
+});
+
+export const messageViewSchema = z
+  .object({
+    id: z.string(),
+    direction: z.enum(["inbound", "outbound"]),
+    kind: z.enum(["customer", "staff", "note", "system"]),
+    author: z.string(),
+    text: z.string(),
+    createdAt: z.string(),
+    attachments: z.array(attachmentViewSchema),
+    delivery: z.object({ status: z.string(), error: z.string().nullable() }).nullable(),
+    editedAt: z.string().nullable(),
+    deletedAt: z.string().nullable(),
+  })
+  .openapi("Message");
+
+export const ticketSummarySchema = z
+  .object({
+    key: z.string().openapi({ example: "SUP-12" }),
+    number: z.number().int(),
+    channel: z.enum(CHANNELS),
+    subject: z.string(),
+    status: statusEnum,
+    priority: z.enum(PRIORITIES),
+    policy: z.enum(POLICIES),
+    team: z.string(),
+    assignee: z.string().nullable(),
+    customer: z.string().nullable(),
+    visibility: z.enum(["public", "private"]),
+    escalationLevel: z.number().int().min(1).max(4),
+    requester: z.object({
+      name: z.string().nullable(),
+      email: z.string().nullable(),
+      handle: z.string().nullable(),
+    }),
+    createdAt: z.string(),
+    firstResponseAt: z.string().nullable(),
+    resolvedAt: z.string().nullable(),
+    responseDueAt: z.string().nullable(),
+    breached: z.boolean(),
+    security: z.boolean(),
+  })
+  .openapi("TicketSummary");
+
+export const ticketSchema = ticketSummarySchema
+  .extend({
+    messages: z.array(messageViewSchema),
+    escalations: z.array(
+      z.object({
+        kind: z.enum(["page", "warning", "breach", "lead", "reassign", "engineering", "incident"]),
+        level: z.number().int(),
+        target: z.string(),
+        at: z.string(),
+        detail: z.string().nullable(),
+      }),
+    ),
+    improvements: z.array(
+      z.object({
+        kind: z.enum(["bug", "docs", "error_message", "api", "other"]),
+        title: z.string(),
+        url: z.string().nullable(),
+        at: z.string(),
+      }),
+    ),
+  })
+  .openapi("Ticket");
+
+const booleanParam = z.enum(["true", "false"]).transform((v) => v === "true");
+
+export const ticketListQuerySchema = z.object({
+  status: z.string().optional().openapi({
+    description:
+      "Comma-separated statuses; default `open,pending` (the working queue). `all` for every status.",
+  }),
+  team: z.string().max(64).optional(),
+  channel: z.enum(CHANNELS).optional(),
+  priority: z.enum(PRIORITIES).optional(),
+  assignee: z.string().max(200).optional(),
+  breached: booleanParam.optional().openapi({ type: "string", enum: ["true", "false"] }),
+  q: z.string().max(200).optional().openapi({ description: "Substring of the subject." }),
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+});
+
+export const ticketListSchema = z
+  .object({ tickets: z.array(ticketSummarySchema), nextCursor: z.string().nullable() })
+  .openapi("TicketList");
+
+export const ticketKeyParamSchema = z.object({
+  key: z.string().openapi({ param: { name: "key", in: "path" }, example: "SUP-12" }),
+});
+
+export const ticketPatchSchema = z
+  .strictObject({
+    status: statusEnum.optional(),
+    priority: z.enum(PRIORITIES).optional(),
+    team: z.string().min(1).max(64).optional(),
+    assignee: z.string().min(1).max(200).nullable().optional(),
+  })
+  .refine((patch) => Object.keys(patch).length > 0, "send at least one of status, priority, team, assignee")
+  .openapi("TicketPatch");
+
+export const replySchema = z
+  .strictObject({
+    text: z
+      .string()
+      .trim()
+      .min(1)
+      .max(64 * 1024),
+    internal: z.boolean().default(false),
+  })
+  .openapi("Reply");
+
+export const intakeAcceptedSchema = z
+  .object({
+    ticket: z.string().openapi({ example: "SUP-12" }),
+    created: z.boolean(),
+    responseDueAt: z.string().nullable(),
+    acknowledgement: z.string().nullable().optional(),
+  })
+  .openapi("IntakeAccepted");

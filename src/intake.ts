@@ -1,0 +1,303 @@
+import { classify } from "./domain/classify";
+import type { Config } from "./domain/config";
+import { type InboundMessage, type InboundMessageInput, inboundMessageSchema } from "./domain/inbound";
+import { defaultVisibility, findCustomer, policyFor, route, startingLevel } from "./domain/routing";
+import { acknowledgementText, dueAt, parseTimeScale } from "./domain/sla";
+import { acceptsTicketReference } from "./domain/threading";
+import { ticketKey } from "./domain/ticket";
+import { customerDelivery } from "./notify/replies";
+import { loadConfig } from "./store/config";
+import { type Database, database, isUniqueViolation } from "./store/db";
+import { NO_DEADLINE } from "./store/schema";
+import {
+  appendToTicket,
+  findIdempotencyRecord,
+  findThread,
+  getTicketRow,
+  insertNewTicket,
+  type TicketRow,
+} from "./store/tickets";
+import { syncTimer } from "./timer/client";
+
+export type IntakeResult =
+  | {
+      ok: true;
+      ticketNumber: number;
+      ticket: string;
+      created: boolean;
+      /** This idempotency key was seen before: nothing was written. */
+      replay: boolean;
+      messageId: string | null;
+      responseDueAt: number | null;
+      acknowledgement: string | null;
+      threadedBy: string | null;
+    }
+  | { ok: false; reason: "not_threaded"; detail: string };
+
+export interface IntakeEnv {
+  DB: D1Database;
+  TICKET_TIMER: Env["TICKET_TIMER"];
+  SLA_TIME_SCALE?: string;
+}
+
+const MAX_ATTEMPTS = 3;
+
+/**
+ * The pipeline every channel hands its messages to:
+ * dedupe → thread → classify → route → store (one D1 batch) → arm the ticket's timer → acknowledge.
+ * A lost race (the same key or the same new thread arriving twice at once) fails the batch on a
+ * unique index; the loser starts over and finds the winner's work.
+ */
+export async function intake(env: IntakeEnv, input: InboundMessageInput): Promise<IntakeResult> {
+  const message = inboundMessageSchema.parse(input);
+  const db = database(env.DB);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await intakeOnce(env, db, message);
+    } catch (error) {
+      if (attempt < MAX_ATTEMPTS && isUniqueViolation(error)) continue;
+      throw error;
+    }
+  }
+}
+
+async function intakeOnce(env: IntakeEnv, db: Database, message: InboundMessage): Promise<IntakeResult> {
+  const seen = await findIdempotencyRecord(db, message.channel, message.idempotencyKey);
+  if (seen !== undefined && seen.ticketNumber !== null) {
+    return {
+      ok: true,
+      ticketNumber: seen.ticketNumber,
+      ticket: ticketKey(seen.ticketNumber),
+      created: seen.created,
+      replay: true,
+      messageId: seen.messageId,
+      responseDueAt: seen.responseDueAt,
+      acknowledgement: null,
+      threadedBy: null,
+    };
+  }
+  const config = await loadConfig(db);
+  const thread = await findExistingTicket(db, message, config);
+  if (thread !== null) return appendMessage(env, db, message, thread.ticket, thread.rule, config);
+  if (message.author !== "customer") {
+    return {
+      ok: false,
+      reason: "not_threaded",
+      detail: "a staff or system message that belongs to no ticket",
+    };
+  }
+  return openTicket(env, db, message, config);
+}
+
+async function findExistingTicket(
+  db: Database,
+  message: InboundMessage,
+  config: Config,
+): Promise<{ ticket: TicketRow; rule: string } | null> {
+  const byKey = await findThread(db, message.channel, message.threadKeys);
+  if (byKey !== null) {
+    const ticket = await getTicketRow(db, byKey.ticketNumber);
+    if (ticket !== undefined) return { ticket, rule: message.threadKeyRules[byKey.index] ?? "thread-key" };
+  }
+  for (const number of message.ticketReferences) {
+    const ticket = await getTicketRow(db, number);
+    if (ticket !== undefined && acceptsTicketReference(ticket, message.from, config)) {
+      return { ticket, rule: "ticket-reference" };
+    }
+  }
+  return null;
+}
+
+async function openTicket(
+  env: IntakeEnv,
+  db: Database,
+  message: InboundMessage,
+  config: Config,
+): Promise<IntakeResult> {
+  const now = Date.now();
+  const classification = classify(message, config);
+  const customer = findCustomer(config, {
+    email: message.from.email,
+    slackTeamId: message.context.slackTeamId,
+  });
+  const decision = route(config, {
+    channel: message.channel,
+    subject: message.subject,
+    text: message.text,
+    to: message.context.recipient,
+    githubRepo: message.context.githubRepo,
+    slackChannel: message.context.slackChannel,
+    customer,
+    security: classification.security,
+  });
+  const policy = policyFor(message.channel, classification.priority, customer);
+  const startedAt = message.receivedAt;
+  const due = dueAt(policy, startedAt, config, parseTimeScale(env.SLA_TIME_SCALE));
+  const messageId = crypto.randomUUID();
+  const ackId = crypto.randomUUID();
+  const acknowledge = !message.suppressAcknowledgement;
+  const ackTemplate = acknowledge ? acknowledgementText("{key}", policy, due, now, config.timezone) : null;
+  const subject = (message.subject ?? firstLine(message.text)).slice(0, 1000);
+  const accountEngineer = customer?.tier === "enterprise" ? customer.accountEngineer : undefined;
+  const callbackUrl = message.callbackUrl ?? null;
+  const ackDelivery =
+    ackTemplate === null
+      ? null
+      : customerDelivery({ key: "", channel: message.channel, callbackUrl }, "acknowledgement", "", ackId);
+
+  const row = await insertNewTicket(db, {
+    channel: message.channel,
+    idempotencyKey: message.idempotencyKey,
+    threadKeys: [...new Set([...message.threadKeys.slice(0, 1), ...message.extraThreadKeys])],
+    ticket: {
+      channel: message.channel,
+      subject,
+      status: "open",
+      priority: classification.priority,
+      policy,
+      team: decision.team,
+      assignee: accountEngineer?.name ?? null,
+      customer: customer?.id ?? null,
+      visibility: classification.security
+        ? "private"
+        : (message.visibility ?? defaultVisibility(message.channel)),
+      security: classification.security,
+      escalationLevel: startingLevel(message.channel),
+      requesterName: message.from.name ?? null,
+      requesterEmail: message.from.email?.toLowerCase() ?? null,
+      requesterHandle: message.from.handle ?? null,
+      channelName: message.channelName ?? null,
+      callbackUrl,
+      createdAt: now,
+      updatedAt: now,
+      clockSeq: 1,
+      clockStartedAt: startedAt,
+      responseDueAt: due,
+      queueDueAt: due,
+      acknowledgedAt: acknowledge ? now : null,
+    },
+    message: {
+      id: messageId,
+      direction: "inbound",
+      kind: "customer",
+      author: authorName(message),
+      text: message.text,
+      html: message.html ?? null,
+      createdAt: now,
+      externalId: message.idempotencyKey,
+    },
+    attachments: message.attachments.map((a) => ({
+      id: crypto.randomUUID(),
+      messageId,
+      filename: a.filename,
+      contentType: a.contentType,
+      size: a.size,
+      storageKey: a.storageKey,
+      contentId: a.contentId ?? null,
+    })),
+    ...(ackTemplate === null
+      ? {}
+      : {
+          acknowledgement: {
+            id: ackId,
+            template: ackTemplate,
+            createdAt: now + 1,
+            // The api channel's acknowledgement is the 202 body itself unless a callback is owed.
+            deliveryStatus: ackDelivery === null ? "sent" : "pending",
+          },
+        }),
+  });
+
+  const key = ticketKey(row.number);
+  const acknowledgement = ackTemplate === null ? null : ackTemplate.replace("{key}", key);
+  const deliveries =
+    acknowledgement === null
+      ? []
+      : [
+          customerDelivery(
+            { key, channel: row.channel, callbackUrl },
+            "acknowledgement",
+            acknowledgement,
+            ackId,
+          ),
+        ].filter((d) => d !== null);
+  await syncTimer(env, row, "intake", deliveries);
+  return {
+    ok: true,
+    ticketNumber: row.number,
+    ticket: key,
+    created: true,
+    replay: false,
+    messageId,
+    responseDueAt: due,
+    acknowledgement,
+    threadedBy: null,
+  };
+}
+
+async function appendMessage(
+  env: IntakeEnv,
+  db: Database,
+  message: InboundMessage,
+  ticket: TicketRow,
+  rule: string,
+  config: Config,
+): Promise<IntakeResult> {
+  const now = Date.now();
+  const messageId = crypto.randomUUID();
+  const isCustomer = message.author === "customer";
+  const isStaff = message.author === "staff";
+  const candidateDue = dueAt(ticket.policy, message.receivedAt, config, parseTimeScale(env.SLA_TIME_SCALE));
+  const row = await appendToTicket(db, {
+    channel: message.channel,
+    idempotencyKey: message.idempotencyKey,
+    ticketNumber: ticket.number,
+    newThreadKeys: message.extraThreadKeys,
+    message: {
+      id: messageId,
+      ticketNumber: ticket.number,
+      direction: isStaff ? "outbound" : "inbound",
+      kind: message.author,
+      author: authorName(message),
+      text: message.text,
+      html: message.html ?? null,
+      createdAt: now,
+      externalId: message.idempotencyKey,
+      threadedBy: rule,
+    },
+    attachments: message.attachments.map((a) => ({
+      id: crypto.randomUUID(),
+      messageId,
+      ticketNumber: ticket.number,
+      filename: a.filename,
+      contentType: a.contentType,
+      size: a.size,
+      storageKey: a.storageKey,
+      contentId: a.contentId ?? null,
+    })),
+    ...(isCustomer ? { customerClock: { startedAt: message.receivedAt, dueAt: candidateDue } } : {}),
+    ...(isStaff ? { staffResponseAt: now } : {}),
+    now,
+  });
+  await syncTimer(env, row, isCustomer ? "customer-message" : isStaff ? "staff-response" : "updated", []);
+  return {
+    ok: true,
+    ticketNumber: row.number,
+    ticket: ticketKey(row.number),
+    created: false,
+    replay: false,
+    messageId,
+    responseDueAt: row.queueDueAt === NO_DEADLINE ? null : row.responseDueAt,
+    acknowledgement: null,
+    threadedBy: rule,
+  };
+}
+
+function authorName(message: InboundMessage): string {
+  return message.from.name ?? message.from.email ?? message.from.handle ?? "unknown";
+}
+
+function firstLine(text: string): string {
+  const line = text.split(/\r?\n/).find((l) => l.trim() !== "") ?? "";
+  return line.trim().slice(0, 120);
+}

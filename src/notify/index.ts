@@ -1,0 +1,19 @@
+import { postCallback } from "./callback";
+import { sendPagerDutyEvent } from "./pagerduty";
+import { postSlackMessage } from "./slack";
+import type { Delivery, DeliveryOutcome, OutboundEnv } from "./types";
+
+export type { Delivery, DeliveryOutcome, OutboundEnv, OutboxItem } from "./types";
+export { deliverySchema, outboxItemSchema } from "./types";
+
+/** Perform one outbound call; never throws, the outcome says whether another try may help. */
+export async function deliver(env: OutboundEnv, delivery: Delivery): Promise<DeliveryOutcome> {
+  switch (delivery.service) {
+    case "slack":
+      return postSlackMessage(env, delivery.body);
+    case "pagerduty":
+      return sendPagerDutyEvent(env, delivery);
+    case "callback":
+      return postCallback(delivery.url, delivery.body);
+  }
+}

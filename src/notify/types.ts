@@ -1,0 +1,80 @@
+import { z } from "zod";
+
+export const deliverySchema = z.discriminatedUnion("service", [
+  z.object({
+    service: z.literal("slack"),
+    body: z.object({
+      channel: z.string(),
+      text: z.string(),
+      thread_ts: z.string().optional(),
+      blocks: z.array(z.unknown()).optional(),
+    }),
+  }),
+  z.object({
+    service: z.literal("pagerduty"),
+    /** Team override; null means the desk's `PAGERDUTY_ROUTING_KEY`. */
+    routingKey: z.string().nullable(),
+    action: z.enum(["trigger", "acknowledge", "resolve"]),
+    dedupKey: z.string().max(255),
+    summary: z.string().optional(),
+    severity: z.enum(["critical", "error", "warning", "info"]).optional(),
+    link: z.string().optional(),
+  }),
+  z.object({
+    service: z.literal("callback"),
+    url: z.string().url(),
+    body: z.object({ ticket: z.string(), kind: z.string(), text: z.string(), url: z.string().optional() }),
+  }),
+]);
+export type Delivery = z.infer<typeof deliverySchema>;
+
+/** One outbound call owed by a ticket, kept in its timer's outbox until it succeeds or finally fails. */
+export const outboxItemSchema = z.object({
+  id: z.string().min(1).max(200),
+  delivery: deliverySchema,
+  /** The outbound message this call delivers, so its delivery status can be shown. */
+  messageId: z.string().optional(),
+  /** Human description for the ticket when it finally fails. */
+  label: z.string(),
+});
+export type OutboxItem = z.infer<typeof outboxItemSchema>;
+
+export type DeliveryOutcome =
+  | { ok: true; externalId?: string }
+  | { ok: false; retryable: boolean; error: string; retryAfterMs?: number }
+  | { ok: "skipped"; reason: string };
+
+/** Outbound settings read from the environment; an empty value means "use the real service" or "not configured". */
+export interface OutboundEnv {
+  SLACK_BOT_TOKEN?: string;
+  SLACK_API_URL?: string;
+  PAGERDUTY_ROUTING_KEY?: string;
+  PAGERDUTY_EVENTS_URL?: string;
+  PUBLIC_URL?: string;
+}
+
+export function setting(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed === undefined || trimmed === "" ? undefined : trimmed;
+}
+
+export const OUTBOUND_TIMEOUT_MS = 10_000;
+
+/** Classify an HTTP answer the way every provider here wants: 429 and 5xx are worth another try. */
+export async function httpOutcome(response: Response): Promise<DeliveryOutcome> {
+  if (response.ok) return { ok: true };
+  const body = (await response.text().catch(() => "")).slice(0, 300);
+  const retryable = response.status === 429 || response.status === 408 || response.status >= 500;
+  const retryAfter = Number(response.headers.get("retry-after"));
+  return {
+    ok: false,
+    retryable,
+    error: `HTTP ${response.status}${body === "" ? "" : `: ${body}`}`,
+    ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
+  };
+}
+
+export function networkOutcome(error: unknown): DeliveryOutcome {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return { ok: false, retryable: true, error: message.slice(0, 300) };
+}

@@ -1,0 +1,186 @@
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Sort key for tickets that owe no reply: after every real deadline. */
+export const NO_DEADLINE = 8_640_000_000_000_000;
+
+export const tickets = sqliteTable(
+  "tickets",
+  {
+    // INTEGER PRIMARY KEY is SQLite's rowid: sequential, and the ticket key is `SUP-<number>`.
+    number: integer("number").primaryKey(),
+    channel: text("channel", { enum: ["email", "slack", "github", "discord", "api"] }).notNull(),
+    subject: text("subject").notNull().default(""),
+    status: text("status", { enum: ["open", "pending", "resolved"] }).notNull(),
+    priority: text("priority", { enum: ["critical", "high", "normal", "low"] }).notNull(),
+    policy: text("policy", {
+      enum: ["critical", "enterprise-slack", "slack", "github", "discord", "email", "api"],
+    }).notNull(),
+    team: text("team").notNull(),
+    assignee: text("assignee"),
+    customer: text("customer"),
+    visibility: text("visibility", { enum: ["public", "private"] }).notNull(),
+    security: integer("security", { mode: "boolean" }).notNull().default(false),
+    escalationLevel: integer("escalation_level").notNull(),
+    requesterName: text("requester_name"),
+    requesterEmail: text("requester_email"),
+    requesterHandle: text("requester_handle"),
+    /** Where it came in: email recipient, Slack channel, GitHub repository, Discord channel. */
+    channelName: text("channel_name"),
+    callbackUrl: text("callback_url"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    firstResponseAt: integer("first_response_at"),
+    resolvedAt: integer("resolved_at"),
+    /** Sequence number of the latest response clock (0 = none yet). */
+    clockSeq: integer("clock_seq").notNull().default(0),
+    /** Start of the running clock; null when no reply is owed. */
+    clockStartedAt: integer("clock_started_at"),
+    responseDueAt: integer("response_due_at"),
+    queueDueAt: integer("queue_due_at").notNull().default(NO_DEADLINE),
+    breached: integer("breached", { mode: "boolean" }).notNull().default(false),
+    acknowledgedAt: integer("acknowledged_at"),
+    /** Bumped by every update, so the ticket's timer can ignore stale instructions that arrive late. */
+    revision: integer("revision").notNull().default(1),
+  },
+  (t) => [
+    index("tickets_queue").on(t.status, t.queueDueAt, t.number),
+    index("tickets_team_queue").on(t.team, t.status, t.queueDueAt, t.number),
+    index("tickets_channel_queue").on(t.channel, t.status, t.queueDueAt, t.number),
+    index("tickets_assignee_queue").on(t.assignee, t.status, t.queueDueAt, t.number),
+    index("tickets_created").on(t.createdAt),
+  ],
+);
+
+export const messages = sqliteTable(
+  "messages",
+  {
+    id: text("id").primaryKey(),
+    ticketNumber: integer("ticket_number").notNull(),
+    direction: text("direction", { enum: ["inbound", "outbound"] }).notNull(),
+    kind: text("kind", { enum: ["customer", "staff", "note", "system"] }).notNull(),
+    author: text("author").notNull(),
+    text: text("text").notNull(),
+    html: text("html"),
+    createdAt: integer("created_at").notNull(),
+    /** The channel's own id for this message (Message-ID, Slack ts, comment id). */
+    externalId: text("external_id"),
+    /** For outbound messages: pending | sent | failed | skipped. */
+    deliveryStatus: text("delivery_status"),
+    deliveryError: text("delivery_error"),
+    editedAt: integer("edited_at"),
+    deletedAt: integer("deleted_at"),
+    /** Which rule threaded this inbound message into its ticket (thread key, reference, subject token). */
+    threadedBy: text("threaded_by"),
+  },
+  (t) => [index("messages_ticket").on(t.ticketNumber, t.createdAt)],
+);
+
+export const attachments = sqliteTable(
+  "attachments",
+  {
+    id: text("id").primaryKey(),
+    messageId: text("message_id").notNull(),
+    ticketNumber: integer("ticket_number").notNull(),
+    filename: text("filename").notNull(),
+    contentType: text("content_type").notNull(),
+    size: integer("size").notNull(),
+    storageKey: text("storage_key").notNull(),
+    contentId: text("content_id"),
+  },
+  (t) => [index("attachments_ticket").on(t.ticketNumber)],
+);
+
+/** One row per processed inbound event: a replay finds it and changes nothing. */
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    channel: text("channel").notNull(),
+    key: text("key").notNull(),
+    ticketNumber: integer("ticket_number"),
+    messageId: text("message_id"),
+    created: integer("created", { mode: "boolean" }).notNull().default(false),
+    responseDueAt: integer("response_due_at"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.channel, t.key] })],
+);
+
+/** External references a ticket answers to, one table for every channel. */
+export const threadKeys = sqliteTable(
+  "thread_keys",
+  {
+    channel: text("channel").notNull(),
+    key: text("key").notNull(),
+    ticketNumber: integer("ticket_number").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.channel, t.key] }), index("thread_keys_ticket").on(t.ticketNumber)],
+);
+
+export const escalations = sqliteTable(
+  "escalations",
+  {
+    id: text("id").primaryKey(),
+    ticketNumber: integer("ticket_number").notNull(),
+    /** `<clock>:<step>` for ladder steps (so a re-run alarm records nothing new), a uuid for manual ones. */
+    dedupeKey: text("dedupe_key").notNull(),
+    kind: text("kind", {
+      enum: ["page", "warning", "breach", "lead", "reassign", "engineering", "incident"],
+    }).notNull(),
+    level: integer("level").notNull(),
+    target: text("target").notNull(),
+    detail: text("detail"),
+    at: integer("at").notNull(),
+    /** When the step was due; `at - dueAt` is the lateness the benchmark reports. */
+    dueAt: integer("due_at"),
+  },
+  (t) => [uniqueIndex("escalations_dedupe").on(t.ticketNumber, t.dedupeKey)],
+);
+
+export const improvements = sqliteTable(
+  "improvements",
+  {
+    id: text("id").primaryKey(),
+    ticketNumber: integer("ticket_number").notNull(),
+    kind: text("kind", { enum: ["bug", "docs", "error_message", "api", "other"] }).notNull(),
+    title: text("title").notNull(),
+    url: text("url"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("improvements_ticket").on(t.ticketNumber)],
+);
+
+export const surveys = sqliteTable(
+  "surveys",
+  {
+    token: text("token").primaryKey(),
+    ticketNumber: integer("ticket_number").notNull(),
+    score: integer("score"),
+    sentAt: integer("sent_at").notNull(),
+    answeredAt: integer("answered_at"),
+  },
+  (t) => [index("surveys_ticket").on(t.ticketNumber)],
+);
+
+export const config = sqliteTable("config", {
+  id: text("id").primaryKey(),
+  document: text("document", { mode: "json" }).notNull(),
+  updatedAt: integer("updated_at").notNull(),
+  updatedBy: text("updated_by"),
+});
+
+export const quarantine = sqliteTable(
+  "quarantine",
+  {
+    id: text("id").primaryKey(),
+    channel: text("channel").notNull(),
+    reason: text("reason").notNull(),
+    sender: text("sender"),
+    recipient: text("recipient"),
+    subject: text("subject"),
+    externalId: text("external_id"),
+    storageKey: text("storage_key"),
+    receivedAt: integer("received_at").notNull(),
+  },
+  (t) => [index("quarantine_received").on(t.receivedAt)],
+);
