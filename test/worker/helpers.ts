@@ -1,0 +1,129 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { type MockInstance, vi } from "vitest";
+import { timerStub } from "../../src/timer/client";
+
+export const TOKEN = "test-token-alice";
+
+export function request(path: string, init: RequestInit & { token?: string | null; json?: unknown } = {}) {
+  const headers = new Headers(init.headers);
+  const token = init.token === undefined ? TOKEN : init.token;
+  if (token !== null) headers.set("authorization", `Bearer ${token}`);
+  let body = init.body;
+  if (init.json !== undefined) {
+    headers.set("content-type", "application/json");
+    body = JSON.stringify(init.json);
+  }
+  return exports.default.fetch(new Request(`https://desk.test${path}`, { ...init, headers, body }));
+}
+
+let sequence = 0;
+/** A unique suffix per call, so tests never collide on idempotency keys or thread ids. */
+export function unique(prefix = "x"): string {
+  sequence += 1;
+  return `${prefix}-${Date.now().toString(36)}-${sequence}`;
+}
+
+export async function postMessage(body: Record<string, unknown>) {
+  const response = await request("/v1/messages", {
+    method: "POST",
+    json: {
+      externalId: unique("ext"),
+      from: { name: "Ann", email: "ann@example.org" },
+      text: "Hello",
+      ...body,
+    },
+  });
+  return { response, body: (await response.json()) as Record<string, unknown> };
+}
+
+export interface TicketJson {
+  key: string;
+  number: number;
+  status: string;
+  priority: string;
+  policy: string;
+  team: string;
+  assignee: string | null;
+  customer: string | null;
+  visibility: string;
+  escalationLevel: number;
+  responseDueAt: string | null;
+  firstResponseAt: string | null;
+  resolvedAt: string | null;
+  breached: boolean;
+  createdAt: string;
+  messages: {
+    id: string;
+    direction: string;
+    kind: string;
+    author: string;
+    text: string;
+    delivery: { status: string; error: string | null } | null;
+  }[];
+  escalations: { kind: string; level: number; target: string; at: string; detail: string | null }[];
+}
+
+export async function getTicket(key: string): Promise<TicketJson> {
+  const response = await request(`/v1/tickets/${key}`);
+  if (response.status !== 200) throw new Error(`GET ${key}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as TicketJson;
+}
+
+export interface OutboundCall {
+  url: string;
+  host: string;
+  method: string;
+  body: unknown;
+  headers: Headers;
+}
+
+type Responder = (call: OutboundCall) => Response | Promise<Response>;
+
+/**
+ * Fakes every outbound service at its HTTP boundary (the `*_API_URL` hosts and callback URLs):
+ * records each call and answers with `respond` (default: the provider's success answer).
+ */
+export function fakeOutbound(respond?: Responder) {
+  const calls: OutboundCall[] = [];
+  const realFetch = globalThis.fetch;
+  const spy: MockInstance<typeof fetch> = vi
+    .spyOn(globalThis, "fetch")
+    .mockImplementation(async (input, init) => {
+      const req = new Request(input, init);
+      const url = new URL(req.url);
+      const text = await req.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // not JSON; keep the text
+      }
+      const call = { url: req.url, host: url.host, method: req.method, body, headers: req.headers };
+      calls.push(call);
+      if (respond !== undefined) return respond(call);
+      if (url.host === "slack.fake") return Response.json({ ok: true, ts: `${Date.now() / 1000}` });
+      if (url.host === "pagerduty.fake") return Response.json({ status: "success" }, { status: 202 });
+      return new Response(null, { status: 204 });
+    });
+  void realFetch;
+  return {
+    calls,
+    spy,
+    to: (host: string) => calls.filter((c) => c.host === host),
+    pagerDuty: () =>
+      calls.filter((c) => c.host === "pagerduty.fake").map((c) => c.body as Record<string, unknown>),
+    slack: () => calls.filter((c) => c.host === "slack.fake").map((c) => c.body as Record<string, unknown>),
+    restore: () => spy.mockRestore(),
+  };
+}
+
+export function timer(key: string) {
+  const number = Number(key.replace(/^SUP-/, ""));
+  return timerStub(env, number);
+}
+
+/** Run the ticket's alarm now (what the runtime would do when it is due). */
+export async function fireAlarm(key: string): Promise<boolean> {
+  return runDurableObjectAlarm(timer(key));
+}
