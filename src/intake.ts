@@ -168,7 +168,8 @@ async function openTicket(
       requesterHandle: message.from.handle ?? null,
       channelName: message.channelName ?? null,
       callbackUrl,
-      createdAt: now,
+      // The customer's clock runs from when we received the message, and so does the ticket.
+      createdAt: startedAt,
       updatedAt: now,
       clockSeq: 1,
       clockStartedAt: startedAt,
@@ -183,7 +184,7 @@ async function openTicket(
       author: authorName(message),
       text: message.text,
       html: message.html ?? null,
-      createdAt: now,
+      createdAt: startedAt,
       externalId: message.idempotencyKey,
     },
     attachments: message.attachments.map((a) => ({
@@ -201,7 +202,7 @@ async function openTicket(
           acknowledgement: {
             id: ackId,
             template: ackTemplate,
-            createdAt: now + 1,
+            createdAt: Math.max(now, startedAt + 1),
             // The api channel's acknowledgement is the 202 body itself unless a callback is owed.
             deliveryStatus: ackDelivery === null ? "sent" : "pending",
           },
@@ -261,7 +262,7 @@ async function appendMessage(
       author: authorName(message),
       text: message.text,
       html: message.html ?? null,
-      createdAt: now,
+      createdAt: message.receivedAt,
       externalId: message.idempotencyKey,
       threadedBy: rule,
     },

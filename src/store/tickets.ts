@@ -244,7 +244,11 @@ export async function getTicketView(
       .where(eq(messages.ticketNumber, number))
       .orderBy(asc(messages.createdAt), asc(messages.id)),
     db.select().from(attachments).where(eq(attachments.ticketNumber, number)),
-    db.select().from(escalations).where(eq(escalations.ticketNumber, number)).orderBy(asc(escalations.at)),
+    db
+      .select()
+      .from(escalations)
+      .where(eq(escalations.ticketNumber, number))
+      .orderBy(asc(escalations.at), asc(escalations.dueAt), asc(escalations.dedupeKey)),
     db
       .select()
       .from(improvements)

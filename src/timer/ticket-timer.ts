@@ -281,7 +281,7 @@ export class TicketTimer extends DurableObject<Env> {
   private async drainOutbox(now: number): Promise<void> {
     const due = this.sql
       .exec<OutboxRow>(
-        "SELECT * FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY next_at, id",
+        "SELECT * FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY next_at, rowid",
         now,
       )
       .toArray();

@@ -127,3 +127,72 @@ export function timer(key: string) {
 export async function fireAlarm(key: string): Promise<boolean> {
   return runDurableObjectAlarm(timer(key));
 }
+
+/** A routing document the worker tests share: every team reachable on Slack, one enterprise customer. */
+export const TEST_CONFIG = {
+  timezone: "UTC",
+  defaultTeam: "support",
+  teams: [
+    { id: "support", name: "Support", slackChannel: "C0SUPPORT", lead: "U0LEAD" },
+    { id: "billing", name: "Billing", slackChannel: "C0BILLING", lead: "Bea Lead" },
+    { id: "platform", name: "Platform", slackChannel: "C0PLATFORM", pagerdutyRoutingKey: "pd-platform" },
+    { id: "sdk", name: "SDK", slackChannel: "C0SDK" },
+    { id: "security", name: "Security", slackChannel: "C0SECURITY" },
+  ],
+  customers: [
+    {
+      id: "acme",
+      name: "Acme",
+      tier: "enterprise",
+      emailDomains: ["acme.com"],
+      slackTeamIds: ["T0ACME"],
+      accountEngineer: { name: "erin", email: "erin@example.com", slackUserId: "U0ERIN" },
+    },
+    { id: "smallco", name: "SmallCo", tier: "standard", emailDomains: ["small.co"] },
+  ],
+  agents: [{ id: "alice", name: "Alice", slackUserId: "U0ALICE" }],
+  routes: [
+    { team: "billing", when: { channel: "email", to: "billing@example.com" } },
+    { team: "sdk", when: { githubRepo: "acme/sdk" } },
+    { team: "platform", when: { keywords: ["latency", "5xx"] } },
+  ],
+  criticalKeywords: ["production down", "outage", "sev1", "p0"],
+  securityKeywords: ["vulnerability", "security", "cve", "exploit"],
+};
+
+export async function useConfig(document: unknown = TEST_CONFIG): Promise<void> {
+  const response = await request("/v1/config", { method: "PUT", json: document });
+  if (response.status !== 200) throw new Error(`PUT /v1/config: ${response.status} ${await response.text()}`);
+}
+
+export async function countRows(table: string): Promise<number> {
+  const row = await env.DB.prepare(`select count(*) as n from ${table}`).first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+export const HOUR = 3_600_000;
+
+/** Move the clock the Worker and its Durable Objects see (Date only; I/O keeps running for real). */
+export function advanceTo(ms: number): void {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(ms);
+}
+
+/** Fire the ticket's alarm and wait until its outbox has made every call that is due now. */
+export async function flush(key: string): Promise<void> {
+  await fireAlarm(key);
+  await vi.waitFor(
+    async () => {
+      const status = await timer(key).status();
+      if (status.outbox > 0 && (status.nextAlarm ?? 0) <= Date.now()) await fireAlarm(key);
+      if (status.outbox > 0 && (status.nextAlarm ?? Number.POSITIVE_INFINITY) <= Date.now()) {
+        throw new Error("outbox not drained yet");
+      }
+    },
+    { timeout: 3000, interval: 20 },
+  );
+}
+
+export function kinds(ticket: TicketJson): string[] {
+  return ticket.escalations.map((e) => e.kind);
+}
