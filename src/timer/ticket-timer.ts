@@ -290,8 +290,9 @@ export class TicketTimer extends DurableObject<Env> {
       const outcome: DeliveryOutcome = await deliver(this.env, item.delivery);
       const attempts = row.attempts + 1;
       if (outcome.ok === false && outcome.retryable && attempts < MAX_ATTEMPTS) {
-        const delay = Math.min(outcome.retryAfterMs ?? Number.POSITIVE_INFINITY, 600_000);
-        const backoff = Number.isFinite(delay) ? delay : (RETRY_DELAYS_MS[attempts - 1] ?? 600_000);
+        const scheduled = RETRY_DELAYS_MS[attempts - 1] ?? 600_000;
+        // A provider's Retry-After wins when it asks for longer, up to the last step of the schedule.
+        const backoff = Math.min(Math.max(scheduled, outcome.retryAfterMs ?? 0), 600_000);
         console.warn(
           `${item.label} for ${ticketKeyOfState(this.state())}: attempt ${attempts} failed (${outcome.error})`,
         );
