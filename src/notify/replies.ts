@@ -38,3 +38,10 @@ export function customerDelivery(
       return null;
   }
 }
+
+/** Why a customer-facing message could not leave on its channel (shown as its delivery error). */
+export function noDeliveryReason(channel: Channel): string {
+  return channel === "api"
+    ? "the integration gave no callbackUrl; the reply is on the ticket only"
+    : `replies on ${channel} are not wired up yet`;
+}

@@ -5,7 +5,7 @@ import { findTeam, policyFor } from "../domain/routing";
 import { dueAt, parseTimeScale } from "../domain/sla";
 import type { TicketStatus } from "../domain/ticket";
 import { ticketKey } from "../domain/ticket";
-import { customerDelivery } from "../notify/replies";
+import { customerDelivery, noDeliveryReason } from "../notify/replies";
 import type { OutboxItem } from "../notify/types";
 import { loadConfig } from "../store/config";
 import { database } from "../store/db";
