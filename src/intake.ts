@@ -11,6 +11,7 @@ import { type Database, database, isUniqueViolation } from "./store/db";
 import { NO_DEADLINE } from "./store/schema";
 import {
   appendToTicket,
+  changeMessage,
   findIdempotencyRecord,
   findThread,
   getTicketRow,
@@ -185,7 +186,7 @@ async function openTicket(
       text: message.text,
       html: message.html ?? null,
       createdAt: startedAt,
-      externalId: message.idempotencyKey,
+      externalId: message.externalId ?? message.idempotencyKey,
     },
     attachments: message.attachments.map((a) => ({
       id: crypto.randomUUID(),
@@ -263,7 +264,7 @@ async function appendMessage(
       text: message.text,
       html: message.html ?? null,
       createdAt: message.receivedAt,
-      externalId: message.idempotencyKey,
+      externalId: message.externalId ?? message.idempotencyKey,
       threadedBy: rule,
     },
     attachments: message.attachments.map((a) => ({
@@ -301,4 +302,47 @@ function authorName(message: InboundMessage): string {
 function firstLine(text: string): string {
   const line = text.split(/\r?\n/).find((l) => l.trim() !== "") ?? "";
   return line.trim().slice(0, 120);
+}
+
+export type MessageChangeResult =
+  | { ok: true; ticket: string; changed: number; replay: boolean }
+  | { ok: false; reason: "not_threaded" };
+
+/**
+ * A channel says a message it sent us was edited or deleted (Slack `message_changed`, GitHub
+ * `issues.edited` / `issue_comment.edited|deleted`). Deduped like any inbound event; the edit
+ * is kept (with `editedAt`), a deletion is recorded (`deletedAt`) and the text stays for the record.
+ */
+export async function changeInboundMessage(
+  env: IntakeEnv,
+  input: {
+    channel: InboundMessage["channel"];
+    idempotencyKey: string;
+    threadKeys: string[];
+    externalId: string;
+    change: { type: "edit"; text: string; html?: string | null } | { type: "delete" };
+  },
+): Promise<MessageChangeResult> {
+  const db = database(env.DB);
+  const seen = await findIdempotencyRecord(db, input.channel, input.idempotencyKey);
+  if (seen !== undefined && seen.ticketNumber !== null) {
+    return { ok: true, ticket: ticketKey(seen.ticketNumber), changed: 0, replay: true };
+  }
+  const thread = await findThread(db, input.channel, input.threadKeys);
+  if (thread === null) return { ok: false, reason: "not_threaded" };
+  try {
+    const changed = await changeMessage(db, {
+      channel: input.channel,
+      idempotencyKey: input.idempotencyKey,
+      ticketNumber: thread.ticketNumber,
+      externalId: input.externalId,
+      change: input.change,
+      at: Date.now(),
+    });
+    return { ok: true, ticket: ticketKey(thread.ticketNumber), changed, replay: false };
+  } catch (error) {
+    if (isUniqueViolation(error))
+      return { ok: true, ticket: ticketKey(thread.ticketNumber), changed: 0, replay: true };
+    throw error;
+  }
 }

@@ -36,6 +36,8 @@ export const inboundMessageSchema = z.object({
   channel: channelSchema,
   /** Per-channel idempotency key (Message-ID, event_id, X-GitHub-Delivery, interaction id, externalId). */
   idempotencyKey: z.string().min(1).max(512),
+  /** The provider's own id of this message (Slack `ts`, GitHub comment id, Message-ID); defaults to the idempotency key. Edits and deletions find the message by it. */
+  externalId: z.string().min(1).max(512).optional(),
   /** Thread keys in the order they should be tried; the first is the one a new ticket is opened under. */
   threadKeys: z.array(z.string().min(1).max(512)).max(50),
   /** Name of the rule behind each thread key ("in-reply-to", "references"…), recorded on the message. */

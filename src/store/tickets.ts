@@ -319,3 +319,43 @@ export function ticketSummary(row: TicketRow): Omit<TicketView, "messages" | "es
     security: row.security,
   };
 }
+
+export interface MessageChangeWrite {
+  channel: Channel;
+  idempotencyKey: string;
+  ticketNumber: number;
+  /** The channel's id of the message that changed (what `externalId` holds). */
+  externalId: string;
+  change: { type: "edit"; text: string; html?: string | null } | { type: "delete" };
+  at: number;
+}
+
+/**
+ * An edit or deletion of a message we already stored, with its idempotency key, in one batch.
+ * Returns how many messages changed (0 when we never stored the original).
+ */
+export async function changeMessage(db: Database, write: MessageChangeWrite): Promise<number> {
+  const set =
+    write.change.type === "edit"
+      ? {
+          text: write.change.text,
+          ...(write.change.html === undefined ? {} : { html: write.change.html }),
+          editedAt: write.at,
+        }
+      : { deletedAt: write.at };
+  const [, updated] = await db.batch([
+    db.insert(idempotencyKeys).values({
+      channel: write.channel,
+      key: write.idempotencyKey,
+      ticketNumber: write.ticketNumber,
+      created: false,
+      createdAt: write.at,
+    }),
+    db
+      .update(messages)
+      .set(set)
+      .where(and(eq(messages.ticketNumber, write.ticketNumber), eq(messages.externalId, write.externalId)))
+      .returning({ id: messages.id }),
+  ]);
+  return updated.length;
+}
