@@ -129,15 +129,22 @@ export class TicketTimer extends DurableObject<Env> {
     await this.schedule(now);
   }
 
-  /** For the API and tests: what the timer is waiting for. */
-  async status(): Promise<{ clock: ClockState | null; nextAlarm: number | null; outbox: number }> {
+  /** For the API and tests: what the timer is waiting for, and whether anything is due right now. */
+  async status(): Promise<{
+    clock: ClockState | null;
+    nextAlarm: number | null;
+    outbox: number;
+    dueNow: boolean;
+  }> {
+    const now = Date.now();
     const state = this.state();
+    const clock = state === null ? null : clockOf(state);
     const outbox = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
-    return {
-      clock: state === null ? null : clockOf(state),
-      nextAlarm: await this.ctx.storage.getAlarm(),
-      outbox,
-    };
+    const outboxDue = this.sql
+      .exec<{ n: number }>("SELECT count(*) AS n FROM outbox WHERE status = 'record' OR next_at <= ?", now)
+      .one().n;
+    const dueNow = outboxDue > 0 || (clock !== null && dueSteps(clock, now).length > 0);
+    return { clock, nextAlarm: await this.ctx.storage.getAlarm(), outbox, dueNow };
   }
 
   override async alarm(): Promise<void> {

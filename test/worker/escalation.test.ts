@@ -36,7 +36,7 @@ describe("critical tickets", () => {
     const out = fakeOutbound();
     const { key } = await openTicket({ subject: "Production down", text: "all requests fail" });
     await flush(key);
-    expect(out.pagerDuty()).toEqual([
+    expect(out.pagerDuty(key)).toEqual([
       {
         routing_key: "pd-routing-test",
         event_action: "trigger",
@@ -45,7 +45,7 @@ describe("critical tickets", () => {
         links: [{ href: `https://desk.test/tickets/${key}`, text: `Open ${key}` }],
       },
     ]);
-    expect(out.slack()).toEqual([
+    expect(out.slack(key)).toEqual([
       expect.objectContaining({ channel: "C0SUPPORT", text: expect.stringContaining(key) }),
     ]);
     const ticket = await getTicket(key);
@@ -60,7 +60,7 @@ describe("critical tickets", () => {
     const { key } = await openTicket({ subject: "outage", text: "5xx everywhere" });
     await flush(key);
     expect((await getTicket(key)).team).toBe("platform");
-    expect(out.pagerDuty()[0]?.routing_key).toBe("pd-platform");
+    expect(out.pagerDuty(key)[0]?.routing_key).toBe("pd-platform");
   });
 
   it("re-page at breach, and a staff reply acknowledges the incident", async () => {
@@ -70,13 +70,13 @@ describe("critical tickets", () => {
     advanceTo(due + 1);
     await flush(key);
     expect(kinds(await getTicket(key))).toEqual(["page", "warning", "breach", "page"]);
-    expect(out.pagerDuty().map((e) => e.event_action)).toEqual(["trigger", "trigger"]);
+    expect(out.pagerDuty(key).map((e) => e.event_action)).toEqual(["trigger", "trigger"]);
 
     const reply = await request(`/v1/tickets/${key}/replies`, { method: "POST", json: { text: "On it." } });
     expect(reply.status).toBe(201);
     await flush(key);
-    expect(out.pagerDuty().map((e) => e.event_action)).toEqual(["trigger", "trigger", "acknowledge"]);
-    expect(out.pagerDuty()[2]).toEqual({
+    expect(out.pagerDuty(key).map((e) => e.event_action)).toEqual(["trigger", "trigger", "acknowledge"]);
+    expect(out.pagerDuty(key)[2]).toEqual({
       routing_key: "pd-routing-test",
       event_action: "acknowledge",
       dedup_key: key,
@@ -89,7 +89,7 @@ describe("critical tickets", () => {
     await flush(key);
     await request(`/v1/tickets/${key}`, { method: "PATCH", json: { status: "resolved" } });
     await flush(key);
-    expect(out.pagerDuty().map((e) => e.event_action)).toEqual(["trigger", "resolve"]);
+    expect(out.pagerDuty(key).map((e) => e.event_action)).toEqual(["trigger", "resolve"]);
   });
 });
 
@@ -107,7 +107,7 @@ describe("the ladder, fired by the ticket's alarm", () => {
       expect.objectContaining({ kind: "warning", level: 2, target: "team:support" }),
     ]);
     expect(ticket.breached).toBe(false);
-    expect(out.slack()).toEqual([expect.objectContaining({ channel: "C0SUPPORT" })]);
+    expect(out.slack(key)).toEqual([expect.objectContaining({ channel: "C0SUPPORT" })]);
 
     advanceTo(due + 1);
     await flush(key);
@@ -121,7 +121,7 @@ describe("the ladder, fired by the ticket's alarm", () => {
     expect(kinds(ticket)).toEqual(["warning", "breach", "lead"]);
     expect(ticket.escalations[2]).toMatchObject({ target: "lead:U0LEAD" });
     // The lead is a Slack user: told directly.
-    expect(out.slack().map((m) => m.channel)).toEqual(["C0SUPPORT", "C0SUPPORT", "U0LEAD"]);
+    expect(out.slack(key).map((m) => m.channel)).toEqual(["C0SUPPORT", "C0SUPPORT", "U0LEAD"]);
     expect((await timer(key).status()).nextAlarm).toBeNull();
   });
 
@@ -140,7 +140,7 @@ describe("the ladder, fired by the ticket's alarm", () => {
     await fireAlarm(key);
     await fireAlarm(key);
     expect(kinds(await getTicket(key))).toEqual(["warning"]);
-    expect(out.slack()).toHaveLength(1);
+    expect(out.slack(key)).toHaveLength(1);
   });
 
   it("a timer that wakes late fires every overdue step once", async () => {
@@ -152,7 +152,7 @@ describe("the ladder, fired by the ticket's alarm", () => {
     const ticket = await getTicket(key);
     expect(kinds(ticket)).toEqual(["warning", "breach", "lead"]);
     expect(new Set(ticket.escalations.map((e) => e.at)).size).toBe(1);
-    expect(out.slack()).toHaveLength(3);
+    expect(out.slack(key)).toHaveLength(3);
   });
 
   it("warns the assignee directly when they can be reached", async () => {
@@ -162,7 +162,7 @@ describe("the ladder, fired by the ticket's alarm", () => {
     advanceTo(start + (due - start) * 0.76);
     await flush(key);
     expect((await getTicket(key)).escalations[0]).toMatchObject({ kind: "warning", target: "agent:alice" });
-    expect(out.slack()).toEqual([expect.objectContaining({ channel: "U0ALICE" })]);
+    expect(out.slack(key)).toEqual([expect.objectContaining({ channel: "U0ALICE" })]);
   });
 
   it("an enterprise Slack ticket tells the account engineer at breach and pages at 200 %", async () => {
@@ -189,13 +189,15 @@ describe("the ladder, fired by the ticket's alarm", () => {
     let ticket = await getTicket(key);
     expect(kinds(ticket)).toEqual(["warning", "breach"]);
     expect(ticket.escalations[1]?.target).toBe("team:support, account-engineer:erin");
-    expect(out.slack().map((m) => m.channel)).toEqual(["U0ERIN", "C0SUPPORT", "U0ERIN"]);
+    expect(out.slack(key).map((m) => m.channel)).toEqual(["U0ERIN", "C0SUPPORT", "U0ERIN"]);
 
     advanceTo(start + 8 * HOUR + 1);
     await flush(key);
     ticket = await getTicket(key);
     expect(kinds(ticket)).toEqual(["warning", "breach", "page"]);
-    expect(out.pagerDuty()).toEqual([expect.objectContaining({ event_action: "trigger", dedup_key: key })]);
+    expect(out.pagerDuty(key)).toEqual([
+      expect.objectContaining({ event_action: "trigger", dedup_key: key }),
+    ]);
   });
 });
 
@@ -211,7 +213,7 @@ describe("clocks", () => {
     advanceTo(due + 3 * HOUR);
     await fireAlarm(key);
     expect(kinds(await getTicket(key))).toEqual([]);
-    expect(out.slack()).toHaveLength(0);
+    expect(out.slack(key)).toHaveLength(0);
   });
 
   it("an internal note stops nothing", async () => {
@@ -243,7 +245,7 @@ describe("clocks", () => {
     expect(Date.parse(ticket.responseDueAt as string)).toBe(start + HOUR);
     await flush(key);
     // Raised to critical: on-call is paged at once.
-    expect(out.pagerDuty().map((e) => e.event_action)).toEqual(["trigger"]);
+    expect(out.pagerDuty(key).map((e) => e.event_action)).toEqual(["trigger"]);
 
     await request(`/v1/tickets/${key}`, { method: "PATCH", json: { priority: "normal" } });
     ticket = await getTicket(key);
