@@ -1,11 +1,18 @@
 import { classify } from "./domain/classify";
 import type { Config } from "./domain/config";
 import { type InboundMessage, type InboundMessageInput, inboundMessageSchema } from "./domain/inbound";
-import { defaultVisibility, findCustomer, policyFor, route, startingLevel } from "./domain/routing";
+import {
+  defaultVisibility,
+  findCustomer,
+  policyFor,
+  replyFromAddress,
+  route,
+  startingLevel,
+} from "./domain/routing";
 import { acknowledgementText, dueAt, parseTimeScale } from "./domain/sla";
 import { acceptsTicketReference } from "./domain/threading";
 import { ticketKey } from "./domain/ticket";
-import { customerDelivery } from "./notify/replies";
+import { customerDelivery, type EmailThreading, newEmailMessageId, replyTargetOf } from "./notify/replies";
 import { loadConfig } from "./store/config";
 import { type Database, database, isUniqueViolation } from "./store/db";
 import { NO_DEADLINE } from "./store/schema";
@@ -16,6 +23,7 @@ import {
   findThread,
   getTicketRow,
   insertNewTicket,
+  insertQuarantine,
   type TicketRow,
 } from "./store/tickets";
 import { syncTimer } from "./timer/client";
@@ -33,12 +41,30 @@ export type IntakeResult =
       acknowledgement: string | null;
       threadedBy: string | null;
     }
-  | { ok: false; reason: "not_threaded"; detail: string };
+  | { ok: false; reason: "not_threaded"; detail: string }
+  | { ok: false; reason: "quarantined"; detail: string; quarantineId: string | null };
 
 export interface IntakeEnv {
   DB: D1Database;
   TICKET_TIMER: Env["TICKET_TIMER"];
   SLA_TIME_SCALE?: string;
+  SUPPORT_ADDRESS?: string;
+}
+
+/** Email acknowledgements answer the customer's mail in its own thread, from the address they wrote to. */
+function emailThreading(env: IntakeEnv, message: InboundMessage, config: Config): EmailThreading | undefined {
+  const support = env.SUPPORT_ADDRESS?.trim();
+  if (message.channel !== "email" || support === undefined || support === "") return undefined;
+  const own = message.externalId;
+  // threadKeys are In-Reply-To then References newest first; References go out oldest first.
+  const references = [...new Set([...message.threadKeys].reverse())].filter((r) => r !== own);
+  return {
+    messageId: newEmailMessageId(support),
+    ...(own === undefined ? {} : { inReplyTo: own }),
+    references: [...references, ...(own === undefined ? [] : [own])].slice(-20),
+    from: replyFromAddress(config, support, message.context.recipient),
+    supportAddress: support,
+  };
 }
 
 const MAX_ATTEMPTS = 3;
@@ -62,21 +88,36 @@ export async function intake(env: IntakeEnv, input: InboundMessageInput): Promis
   }
 }
 
+/** The result stored for an idempotency key, when this event was processed before (a replay). */
+export async function seenBefore(
+  env: IntakeEnv,
+  channel: InboundMessage["channel"],
+  key: string,
+): Promise<IntakeResult | null> {
+  const seen = await findIdempotencyRecord(database(env.DB), channel, key);
+  return seen === undefined ? null : replayResult(seen);
+}
+
+function replayResult(seen: NonNullable<Awaited<ReturnType<typeof findIdempotencyRecord>>>): IntakeResult {
+  if (seen.ticketNumber === null) {
+    return { ok: false, reason: "quarantined", detail: "already quarantined", quarantineId: seen.messageId };
+  }
+  return {
+    ok: true,
+    ticketNumber: seen.ticketNumber,
+    ticket: ticketKey(seen.ticketNumber),
+    created: seen.created,
+    replay: true,
+    messageId: seen.messageId,
+    responseDueAt: seen.responseDueAt,
+    acknowledgement: null,
+    threadedBy: null,
+  };
+}
+
 async function intakeOnce(env: IntakeEnv, db: Database, message: InboundMessage): Promise<IntakeResult> {
   const seen = await findIdempotencyRecord(db, message.channel, message.idempotencyKey);
-  if (seen !== undefined && seen.ticketNumber !== null) {
-    return {
-      ok: true,
-      ticketNumber: seen.ticketNumber,
-      ticket: ticketKey(seen.ticketNumber),
-      created: seen.created,
-      replay: true,
-      messageId: seen.messageId,
-      responseDueAt: seen.responseDueAt,
-      acknowledgement: null,
-      threadedBy: null,
-    };
-  }
+  if (seen !== undefined) return replayResult(seen);
   const config = await loadConfig(db);
   const thread = await findExistingTicket(db, message, config);
   if (thread !== null) return appendMessage(env, db, message, thread.ticket, thread.rule, config);
@@ -141,15 +182,33 @@ async function openTicket(
   const subject = (message.subject ?? firstLine(message.text)).slice(0, 1000);
   const accountEngineer = customer?.tier === "enterprise" ? customer.accountEngineer : undefined;
   const callbackUrl = message.callbackUrl ?? null;
-  const ackDelivery =
-    ackTemplate === null
-      ? null
-      : customerDelivery({ key: "", channel: message.channel, callbackUrl }, "acknowledgement", "", ackId);
+  const target = {
+    ...replyTargetOf({
+      number: 0,
+      channel: message.channel,
+      callbackUrl,
+      subject,
+      requesterName: message.from.name ?? null,
+      requesterEmail: message.from.email?.toLowerCase() ?? null,
+      channelName: message.channelName ?? null,
+    }),
+  };
+  const email = emailThreading(env, message, config);
+  // Whether the acknowledgement can leave on the channel; the real item needs the key, known after the batch.
+  const ackLeaves =
+    ackTemplate !== null && customerDelivery(target, "acknowledgement", "", ackId, { email }) !== null;
+  const registered = message.lookupOnlyThreadKeys ? [] : message.threadKeys.slice(0, 1);
 
   const row = await insertNewTicket(db, {
     channel: message.channel,
     idempotencyKey: message.idempotencyKey,
-    threadKeys: [...new Set([...message.threadKeys.slice(0, 1), ...message.extraThreadKeys])],
+    threadKeys: [
+      ...new Set([
+        ...registered,
+        ...message.extraThreadKeys,
+        ...(ackLeaves && email !== undefined ? [email.messageId] : []),
+      ]),
+    ],
     ticket: {
       channel: message.channel,
       subject,
@@ -205,24 +264,19 @@ async function openTicket(
             template: ackTemplate,
             createdAt: Math.max(now, startedAt + 1),
             // The api channel's acknowledgement is the 202 body itself unless a callback is owed.
-            deliveryStatus: ackDelivery === null ? "sent" : "pending",
+            deliveryStatus: ackLeaves ? "pending" : message.channel === "api" ? "sent" : "skipped",
+            ...(ackLeaves && email !== undefined ? { externalId: email.messageId } : {}),
           },
         }),
   });
 
   const key = ticketKey(row.number);
   const acknowledgement = ackTemplate === null ? null : ackTemplate.replace("{key}", key);
-  const deliveries =
-    acknowledgement === null
-      ? []
-      : [
-          customerDelivery(
-            { key, channel: row.channel, callbackUrl },
-            "acknowledgement",
-            acknowledgement,
-            ackId,
-          ),
-        ].filter((d) => d !== null);
+  const ackItem =
+    acknowledgement === null || !ackLeaves
+      ? null
+      : customerDelivery(replyTargetOf(row), "acknowledgement", acknowledgement, ackId, { email });
+  const deliveries = ackItem === null ? [] : [ackItem];
   await syncTimer(env, row, "intake", deliveries);
   return {
     ok: true,
@@ -279,6 +333,7 @@ async function appendMessage(
     })),
     ...(isCustomer ? { customerClock: { startedAt: message.receivedAt, dueAt: candidateDue } } : {}),
     ...(isStaff ? { staffResponseAt: now } : {}),
+    bounceOf: message.bounceOf,
     now,
   });
   await syncTimer(env, row, isCustomer ? "customer-message" : isStaff ? "staff-response" : "updated", []);

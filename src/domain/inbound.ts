@@ -66,6 +66,17 @@ export const inboundMessageSchema = z.object({
       slackChannel: z.string().optional(),
     })
     .default({}),
+  /**
+   * The thread keys only find an existing ticket; a new ticket does not answer to them (an email's
+   * In-Reply-To may name someone else's newsletter). It answers to `extraThreadKeys` instead.
+   */
+  lookupOnlyThreadKeys: z.boolean().default(false),
+  /** Loop protection: when this message threads nowhere, keep it in quarantine for this reason instead of opening a ticket. */
+  quarantineReason: z.string().max(100).optional(),
+  /** Ids (`externalId`s) of our own outbound messages this one reports as undeliverable. */
+  bounceOf: z.array(z.string().max(512)).max(20).default([]),
+  /** Where the adapter kept the raw message (R2 key). */
+  rawStorageKey: z.string().max(512).optional(),
   /** The channel forbids an acknowledgement (loop protection). */
   suppressAcknowledgement: z.boolean().default(false),
   attachments: z.array(inboundAttachmentSchema).default([]),

@@ -107,3 +107,24 @@ export function startingLevel(channel: Channel): number {
 export function defaultVisibility(channel: Channel): "public" | "private" {
   return channel === "discord" || channel === "github" ? "public" : "private";
 }
+
+/** Every address the desk receives mail on: the support address and each address a route names. */
+export function configuredAddresses(
+  config: Pick<Config, "routes">,
+  supportAddress: string | undefined,
+): string[] {
+  const addresses = [supportAddress, ...config.routes.map((r) => r.when.to)]
+    .filter((a): a is string => a !== undefined && a.trim() !== "")
+    .map((a) => a.trim().toLowerCase());
+  return [...new Set(addresses)];
+}
+
+/** The address we answer from: the one the customer wrote to when it is ours, else the support address. */
+export function replyFromAddress(
+  config: Pick<Config, "routes">,
+  supportAddress: string,
+  wroteTo: string | null | undefined,
+): string {
+  const to = wroteTo?.trim().toLowerCase();
+  return to !== undefined && configuredAddresses(config, supportAddress).includes(to) ? to : supportAddress;
+}

@@ -6,6 +6,7 @@ import { problem } from "./errors";
 import { attachmentsApp } from "./routes/attachments";
 import { configApp } from "./routes/config";
 import { messagesApp } from "./routes/messages";
+import { quarantineApp } from "./routes/quarantine";
 import { ticketsApp } from "./routes/tickets";
 
 type AppEnv = { Bindings: Env; Variables: AuthVariables & { requestId: string } };
@@ -22,11 +23,14 @@ app.use("/v1/tickets", requireAgent);
 app.use("/v1/config/*", requireAgent);
 app.use("/v1/config", requireAgent);
 app.use("/v1/attachments/*", requireAgent);
+app.use("/v1/quarantine", requireAgent);
+app.use("/v1/quarantine/*", requireAgent);
 
 app.route("/v1/messages", messagesApp);
 app.route("/v1/tickets", ticketsApp);
 app.route("/v1/config", configApp);
 app.route("/v1/attachments", attachmentsApp);
+app.route("/v1/quarantine", quarantineApp);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",

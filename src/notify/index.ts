@@ -1,4 +1,5 @@
 import { postCallback } from "./callback";
+import { sendEmail } from "./email";
 import { sendPagerDutyEvent } from "./pagerduty";
 import { postSlackMessage } from "./slack";
 import type { Delivery, DeliveryOutcome, OutboundEnv } from "./types";
@@ -15,5 +16,7 @@ export async function deliver(env: OutboundEnv, delivery: Delivery): Promise<Del
       return sendPagerDutyEvent(env, delivery);
     case "callback":
       return postCallback(delivery.url, delivery.body);
+    case "email":
+      return sendEmail(env, delivery.mail);
   }
 }

@@ -1,13 +1,68 @@
 import type { Channel } from "../domain/inbound";
 import type { OutboxItem } from "./types";
 
+/** What a message to the customer needs to know about its ticket. */
 export interface ReplyTarget {
   key: string;
   channel: Channel;
   callbackUrl: string | null;
+  subject: string;
+  requesterName: string | null;
+  requesterEmail: string | null;
+  /** Where the ticket came in (email: the address the customer wrote to). */
+  channelName: string | null;
+}
+
+/** The reply target of a stored ticket row. */
+export function replyTargetOf(row: {
+  number: number;
+  channel: Channel;
+  callbackUrl: string | null;
+  subject: string;
+  requesterName: string | null;
+  requesterEmail: string | null;
+  channelName: string | null;
+}): ReplyTarget {
+  return {
+    key: `SUP-${row.number}`,
+    channel: row.channel,
+    callbackUrl: row.callbackUrl,
+    subject: row.subject,
+    requesterName: row.requesterName,
+    requesterEmail: row.requesterEmail,
+    channelName: row.channelName,
+  };
 }
 
 export type ReplyKind = "acknowledgement" | "reply" | "survey";
+
+/** Email threading of one outgoing message: our Message-ID and what it answers. */
+export interface EmailThreading {
+  messageId: string;
+  inReplyTo?: string;
+  references: string[];
+  /** The address we answer from (one of ours); the support address unless the customer wrote to another. */
+  from: string;
+  supportAddress: string;
+}
+
+export interface DeliveryExtras {
+  url?: string;
+  email?: EmailThreading;
+}
+
+/** A fresh Message-ID on our own domain (RFC 5322 §3.6.4), without angle brackets. */
+export function newEmailMessageId(supportAddress: string): string {
+  const domain = supportAddress.split("@")[1] ?? "switchboard.invalid";
+  return `${crypto.randomUUID()}@${domain}`;
+}
+
+function emailSubject(subject: string, key: string): string {
+  const base = subject.trim() === "" ? "Your support request" : subject.trim();
+  const withoutRe = base.replace(/^((re|aw|sv|fw|fwd)\s*:\s*)+/i, "");
+  const tagged = withoutRe.includes(`[${key}]`) ? withoutRe : `${withoutRe} [${key}]`;
+  return `Re: ${tagged}`;
+}
 
 /**
  * How a message to the customer leaves on the ticket's own channel, or null when the channel has
@@ -18,7 +73,7 @@ export function customerDelivery(
   kind: ReplyKind,
   text: string,
   messageId: string,
-  url?: string,
+  extras: DeliveryExtras = {},
 ): OutboxItem | null {
   switch (ticket.channel) {
     case "api":
@@ -30,9 +85,33 @@ export function customerDelivery(
         delivery: {
           service: "callback",
           url: ticket.callbackUrl,
-          body: { ticket: ticket.key, kind, text, ...(url === undefined ? {} : { url }) },
+          body: { ticket: ticket.key, kind, text, ...(extras.url === undefined ? {} : { url: extras.url }) },
         },
       };
+    case "email": {
+      if (ticket.requesterEmail === null || extras.email === undefined) return null;
+      const body = extras.url === undefined ? text : `${text}\n\n${extras.url}`;
+      return {
+        id: `msg:${messageId}`,
+        messageId,
+        label: `${kind} email to ${ticket.requesterEmail}`,
+        delivery: {
+          service: "email",
+          mail: {
+            from: extras.email.from,
+            fromName: "Support",
+            to: ticket.requesterEmail,
+            replyTo: extras.email.supportAddress,
+            subject: emailSubject(ticket.subject, ticket.key),
+            text: body,
+            messageId: extras.email.messageId,
+            ...(extras.email.inReplyTo === undefined ? {} : { inReplyTo: extras.email.inReplyTo }),
+            references: extras.email.references,
+            autoSubmitted: kind !== "reply",
+          },
+        },
+      };
+    }
     default:
       // Channels whose adapters have not landed yet keep the message on the ticket only.
       return null;
@@ -41,7 +120,12 @@ export function customerDelivery(
 
 /** Why a customer-facing message could not leave on its channel (shown as its delivery error). */
 export function noDeliveryReason(channel: Channel): string {
-  return channel === "api"
-    ? "the integration gave no callbackUrl; the reply is on the ticket only"
-    : `replies on ${channel} are not wired up yet`;
+  switch (channel) {
+    case "api":
+      return "the integration gave no callbackUrl; the reply is on the ticket only";
+    case "email":
+      return "the ticket has no requester address";
+    default:
+      return `replies on ${channel} are not wired up yet`;
+  }
 }

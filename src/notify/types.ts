@@ -21,6 +21,21 @@ export const deliverySchema = z.discriminatedUnion("service", [
     link: z.string().optional(),
   }),
   z.object({
+    service: z.literal("email"),
+    mail: z.object({
+      from: z.string(),
+      fromName: z.string(),
+      to: z.string(),
+      replyTo: z.string(),
+      subject: z.string(),
+      text: z.string(),
+      messageId: z.string(),
+      inReplyTo: z.string().optional(),
+      references: z.array(z.string()),
+      autoSubmitted: z.boolean(),
+    }),
+  }),
+  z.object({
     service: z.literal("callback"),
     url: z.string().url(),
     body: z.object({ ticket: z.string(), kind: z.string(), text: z.string(), url: z.string().optional() }),
@@ -46,6 +61,8 @@ export type DeliveryOutcome =
 
 /** Outbound settings read from the environment; an empty value means "use the real service" or "not configured". */
 export interface OutboundEnv {
+  EMAIL?: SendEmail;
+  ATTACHMENTS?: R2Bucket;
   SLACK_BOT_TOKEN?: string;
   SLACK_API_URL?: string;
   PAGERDUTY_ROUTING_KEY?: string;

@@ -1,15 +1,21 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Config } from "../domain/config";
 import type { Priority } from "../domain/inbound";
-import { findTeam, policyFor } from "../domain/routing";
+import { findTeam, policyFor, replyFromAddress } from "../domain/routing";
 import { dueAt, parseTimeScale } from "../domain/sla";
 import type { TicketStatus } from "../domain/ticket";
 import { ticketKey } from "../domain/ticket";
-import { customerDelivery, noDeliveryReason } from "../notify/replies";
+import {
+  customerDelivery,
+  type EmailThreading,
+  newEmailMessageId,
+  noDeliveryReason,
+  replyTargetOf,
+} from "../notify/replies";
 import type { OutboxItem } from "../notify/types";
 import { loadConfig } from "../store/config";
-import { database } from "../store/db";
-import { escalations, messages, NO_DEADLINE, tickets } from "../store/schema";
+import { type Database, database } from "../store/db";
+import { escalations, messages, NO_DEADLINE, threadKeys, tickets } from "../store/schema";
 import { getTicketRow, staffResponseUpdate, type TicketRow } from "../store/tickets";
 import { syncTimer } from "../timer/client";
 import type { TimerSync } from "../timer/ticket-timer";
@@ -19,6 +25,49 @@ export interface DeskEnv {
   TICKET_TIMER: Env["TICKET_TIMER"];
   SLA_TIME_SCALE?: string;
   PUBLIC_URL?: string;
+  SUPPORT_ADDRESS?: string;
+}
+
+/**
+ * An email reply answers the customer's latest message and carries the thread's references
+ * (customer Message-IDs and our own), oldest first, so every mail client threads it.
+ */
+async function emailReplyThreading(
+  env: DeskEnv,
+  db: Database,
+  ticket: TicketRow,
+): Promise<EmailThreading | undefined> {
+  const support = env.SUPPORT_ADDRESS?.trim();
+  if (ticket.channel !== "email" || support === undefined || support === "") return undefined;
+  const [latest, keys] = await db.batch([
+    db
+      .select({ externalId: messages.externalId })
+      .from(messages)
+      .where(
+        and(
+          eq(messages.ticketNumber, ticket.number),
+          eq(messages.direction, "inbound"),
+          eq(messages.kind, "customer"),
+        ),
+      )
+      .orderBy(desc(messages.createdAt))
+      .limit(1),
+    db
+      .select({ key: threadKeys.key })
+      .from(threadKeys)
+      .where(and(eq(threadKeys.ticketNumber, ticket.number), eq(threadKeys.channel, "email")))
+      .orderBy(asc(threadKeys.createdAt))
+      .limit(50),
+  ]);
+  const inReplyTo = latest[0]?.externalId ?? undefined;
+  const references = keys.map((k) => k.key).filter((k) => k !== inReplyTo);
+  return {
+    messageId: newEmailMessageId(support),
+    ...(inReplyTo === undefined ? {} : { inReplyTo }),
+    references: [...references, ...(inReplyTo === undefined ? [] : [inReplyTo])].slice(-20),
+    from: replyFromAddress(await loadConfig(db), support, ticket.channelName),
+    supportAddress: support,
+  };
 }
 
 export interface TicketPatch {
@@ -190,14 +239,10 @@ export async function replyToTicket(
   const now = Date.now();
   const messageId = crypto.randomUUID();
   const key = ticketKey(number);
+  const email = reply.internal ? undefined : await emailReplyThreading(env, db, current);
   const delivery = reply.internal
     ? null
-    : customerDelivery(
-        { key, channel: current.channel, callbackUrl: current.callbackUrl },
-        "reply",
-        reply.text,
-        messageId,
-      );
+    : customerDelivery(replyTargetOf(current), "reply", reply.text, messageId, { email });
   const insert = db.insert(messages).values({
     id: messageId,
     ticketNumber: number,
@@ -207,6 +252,7 @@ export async function replyToTicket(
     text: reply.text,
     createdAt: now,
     deliveryStatus: reply.internal ? null : delivery === null ? "skipped" : "pending",
+    externalId: email !== undefined && delivery !== null ? email.messageId : null,
     deliveryError:
       reply.internal || delivery !== null ? null : "this channel has no outbound path configured",
   });
@@ -219,7 +265,17 @@ export async function replyToTicket(
     })
     .where(eq(tickets.number, number))
     .returning();
-  const [, updated] = await db.batch([insert, update]);
+  // Our own Message-ID answers to the ticket too, so the customer's reply to this email threads.
+  const registerOwnId =
+    email !== undefined && delivery !== null
+      ? [
+          db
+            .insert(threadKeys)
+            .values({ channel: "email", key: email.messageId, ticketNumber: number, createdAt: now })
+            .onConflictDoNothing(),
+        ]
+      : [];
+  const [, updated] = await db.batch([insert, update, ...registerOwnId]);
   const row = updated[0];
   if (row === undefined) return { ok: false, reason: "not_found" };
   if (!reply.internal) await syncTimer(env, row, "staff-response", delivery === null ? [] : [delivery]);

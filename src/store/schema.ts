@@ -181,6 +181,9 @@ export const quarantine = sqliteTable(
     externalId: text("external_id"),
     storageKey: text("storage_key"),
     receivedAt: integer("received_at").notNull(),
+    /** What could be read of it, so an agent can decide without downloading the raw mail. */
+    text: text("text"),
+    attachmentCount: integer("attachment_count").notNull().default(0),
   },
   (t) => [index("quarantine_received").on(t.receivedAt)],
 );

@@ -9,6 +9,7 @@ import {
   improvements,
   messages,
   NO_DEADLINE,
+  quarantine,
   threadKeys,
   tickets,
 } from "./schema";
@@ -60,7 +61,13 @@ export interface NewTicketWrite {
   message: Omit<NewMessageRow, "ticketNumber">;
   attachments: Omit<NewAttachmentRow, "ticketNumber">[];
   /** Acknowledgement recorded as an outbound system message; `{key}` is replaced by the new ticket key. */
-  acknowledgement?: { id: string; template: string; createdAt: number; deliveryStatus: string };
+  acknowledgement?: {
+    id: string;
+    template: string;
+    createdAt: number;
+    deliveryStatus: string;
+    externalId?: string;
+  };
 }
 
 /** Everything one new-ticket message writes, in one atomic batch. Returns the new ticket's row. */
@@ -102,6 +109,7 @@ function acknowledgementInsert(db: Database, ack: NonNullable<NewTicketWrite["ac
     text: sql`${before ?? ""} || ${"SUP-"} || ${JUST_INSERTED} || ${after}`,
     createdAt: ack.createdAt,
     deliveryStatus: ack.deliveryStatus,
+    externalId: ack.externalId ?? null,
   });
 }
 
@@ -116,6 +124,8 @@ export interface AppendWrite {
   customerClock?: { startedAt: number; dueAt: number };
   /** Set when this is a staff response that arrived natively on the channel. */
   staffResponseAt?: number;
+  /** Our outbound messages (by externalId) this message reports as undeliverable. */
+  bounceOf?: string[];
   now: number;
 }
 
@@ -139,6 +149,23 @@ export async function appendToTicket(db: Database, write: AppendWrite): Promise<
         .values({ channel: write.channel, key, ticketNumber: n, createdAt: write.now })
         .onConflictDoNothing(),
     ),
+    ...(write.bounceOf === undefined || write.bounceOf.length === 0
+      ? []
+      : [
+          db
+            .update(messages)
+            .set({
+              deliveryStatus: "failed",
+              deliveryError: "bounced: the recipient's mail server refused it",
+            })
+            .where(
+              and(
+                eq(messages.ticketNumber, n),
+                eq(messages.direction, "outbound"),
+                inArray(messages.externalId, write.bounceOf),
+              ),
+            ),
+        ]),
   ] as const;
   const update = db
     .update(tickets)
@@ -358,4 +385,56 @@ export async function changeMessage(db: Database, write: MessageChangeWrite): Pr
       .returning({ id: messages.id }),
   ]);
   return updated.length;
+}
+
+export interface QuarantineWrite {
+  channel: Channel;
+  idempotencyKey: string;
+  reason: string;
+  sender: string | null;
+  recipient: string | null;
+  subject: string | null;
+  text: string | null;
+  attachmentCount: number;
+  storageKey: string | null;
+  receivedAt: number;
+}
+
+/** Keep a message that must not open a ticket (loop protection), once per idempotency key. */
+export async function insertQuarantine(db: Database, write: QuarantineWrite): Promise<string> {
+  const id = crypto.randomUUID();
+  await db.batch([
+    db.insert(idempotencyKeys).values({
+      channel: write.channel,
+      key: write.idempotencyKey,
+      ticketNumber: null,
+      messageId: id,
+      created: false,
+      createdAt: write.receivedAt,
+    }),
+    db.insert(quarantine).values({
+      id,
+      channel: write.channel,
+      reason: write.reason,
+      sender: write.sender,
+      recipient: write.recipient,
+      subject: write.subject,
+      externalId: write.idempotencyKey,
+      storageKey: write.storageKey,
+      receivedAt: write.receivedAt,
+      text: write.text === null ? null : write.text.slice(0, 64 * 1024),
+      attachmentCount: write.attachmentCount,
+    }),
+  ]);
+  return id;
+}
+
+export async function listQuarantine(db: Database, limit: number, before?: number) {
+  return db
+    .select()
+    .from(quarantine)
+    .where(before === undefined ? undefined : sql`${quarantine.receivedAt} < ${before}`)
+    .orderBy(sql`${quarantine.receivedAt} desc`)
+    .limit(limit)
+    .all();
 }
