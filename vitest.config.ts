@@ -1,8 +1,22 @@
+import fs from "node:fs";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+
+/** The shared corpus of real payloads (../shared/corpus beside the repository), handed to workerd as bytes. */
+const corpusDir = path.join(import.meta.dirname, "..", "shared", "corpus");
+function corpus(folder: string): Record<string, string> {
+  const dir = path.join(corpusDir, folder);
+  if (!fs.existsSync(dir)) throw new Error(`the shared corpus is missing: ${dir}`);
+  return Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .sort()
+      .map((name) => [name, fs.readFileSync(path.join(dir, name)).toString("base64")]),
+  );
+}
 
 export default defineConfig({
   test: {
@@ -18,6 +32,7 @@ export default defineConfig({
             miniflare: {
               bindings: {
                 TEST_MIGRATIONS: migrations,
+                EMAIL_CORPUS: corpus("email"),
                 API_TOKENS: "alice:test-token-alice,bob:test-token-bob",
                 PUBLIC_URL: "https://desk.test",
                 SUPPORT_ADDRESS: "support@example.com",

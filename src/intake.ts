@@ -121,6 +121,21 @@ async function intakeOnce(env: IntakeEnv, db: Database, message: InboundMessage)
   const config = await loadConfig(db);
   const thread = await findExistingTicket(db, message, config);
   if (thread !== null) return appendMessage(env, db, message, thread.ticket, thread.rule, config);
+  if (message.quarantineReason !== undefined) {
+    const id = await insertQuarantine(db, {
+      channel: message.channel,
+      idempotencyKey: message.idempotencyKey,
+      reason: message.quarantineReason,
+      sender: message.from.email ?? message.from.handle ?? null,
+      recipient: message.context.recipient ?? null,
+      subject: message.subject ?? null,
+      text: message.text,
+      attachmentCount: message.attachments.length,
+      storageKey: message.rawStorageKey ?? null,
+      receivedAt: message.receivedAt,
+    });
+    return { ok: false, reason: "quarantined", detail: message.quarantineReason, quarantineId: id };
+  }
   if (message.author !== "customer") {
     return {
       ok: false,
@@ -242,6 +257,8 @@ async function openTicket(
       direction: "inbound",
       kind: "customer",
       author: authorName(message),
+      sender: message.from.email ?? message.from.handle ?? null,
+      subject: message.subject ?? null,
       text: message.text,
       html: message.html ?? null,
       createdAt: startedAt,
@@ -315,6 +332,8 @@ async function appendMessage(
       direction: isStaff ? "outbound" : "inbound",
       kind: message.author,
       author: authorName(message),
+      sender: message.from.email ?? message.from.handle ?? null,
+      subject: message.subject ?? null,
       text: message.text,
       html: message.html ?? null,
       createdAt: message.receivedAt,

@@ -4,6 +4,8 @@ declare global {
   namespace Cloudflare {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
+      /** ../shared/corpus/email, file name → base64 bytes. */
+      EMAIL_CORPUS: Record<string, string>;
     }
   }
 }

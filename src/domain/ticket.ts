@@ -54,9 +54,21 @@ export interface MessageView {
   direction: "inbound" | "outbound";
   kind: MessageKind;
   author: string;
+  /** The author's address or handle on the channel. */
+  sender: string | null;
+  subject: string | null;
   text: string;
+  /** Sanitised HTML as the customer sent it (email), for display; `text` is always there. */
+  html: string | null;
   createdAt: string;
-  attachments: { filename: string; contentType: string; size: number; url: string }[];
+  threadedBy: string | null;
+  attachments: {
+    filename: string;
+    contentType: string;
+    size: number;
+    url: string;
+    contentId: string | null;
+  }[];
   delivery: { status: string; error: string | null } | null;
   editedAt: string | null;
   deletedAt: string | null;

@@ -26,6 +26,7 @@ export const attachmentViewSchema = z.object({
   contentType: z.string(),
   size: z.number().int(),
   url: z.string(),
+  contentId: z.string().nullable(),
 });
 
 export const messageViewSchema = z
@@ -34,8 +35,18 @@ export const messageViewSchema = z
     direction: z.enum(["inbound", "outbound"]),
     kind: z.enum(["customer", "staff", "note", "system"]),
     author: z.string(),
+    sender: z.string().nullable(),
+    subject: z.string().nullable(),
     text: z.string(),
+    html: z
+      .string()
+      .nullable()
+      .openapi({ description: "Sanitised HTML (email); render only inside a sandbox." }),
     createdAt: z.string(),
+    threadedBy: z
+      .string()
+      .nullable()
+      .openapi({ description: "The rule that threaded this message into the ticket." }),
     attachments: z.array(attachmentViewSchema),
     delivery: z.object({ status: z.string(), error: z.string().nullable() }).nullable(),
     editedAt: z.string().nullable(),

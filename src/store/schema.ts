@@ -59,6 +59,10 @@ export const messages = sqliteTable(
     direction: text("direction", { enum: ["inbound", "outbound"] }).notNull(),
     kind: text("kind", { enum: ["customer", "staff", "note", "system"] }).notNull(),
     author: text("author").notNull(),
+    /** The author's address or handle on the channel (email address, Slack user, GitHub login). */
+    sender: text("sender"),
+    /** The message's own subject, where the channel has one (email). */
+    subject: text("subject"),
     text: text("text").notNull(),
     html: text("html"),
     createdAt: integer("created_at").notNull(),

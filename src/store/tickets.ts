@@ -292,8 +292,12 @@ export async function getTicketView(
       direction: m.direction,
       kind: m.kind,
       author: m.author,
+      sender: m.sender,
+      subject: m.subject,
       text: m.text,
+      html: m.html,
       createdAt: iso(m.createdAt) ?? "",
+      threadedBy: m.threadedBy,
       attachments: attachmentRows
         .filter((a) => a.messageId === m.id)
         .map((a) => ({
@@ -301,6 +305,7 @@ export async function getTicketView(
           contentType: a.contentType,
           size: a.size,
           url: `${base}/v1/attachments/${a.id}`,
+          contentId: a.contentId,
         })),
       delivery: m.deliveryStatus === null ? null : { status: m.deliveryStatus, error: m.deliveryError },
       editedAt: iso(m.editedAt),

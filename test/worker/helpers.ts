@@ -80,6 +80,11 @@ export interface OutboundCall {
   headers: Headers;
 }
 
+/** "SUP-19" is mentioned in "…SUP-19." but not in "SUP-190". */
+function mentions(text: string, key: string): boolean {
+  return new RegExp(`${key}(?![0-9])`).test(text);
+}
+
 type Responder = (call: OutboundCall) => Response | Promise<Response>;
 
 /**
@@ -125,7 +130,7 @@ export function fakeOutbound(respond?: Responder) {
       calls.filter((c) => {
         const body = c.body as Record<string, unknown> | null;
         if (body === null || typeof body !== "object") return false;
-        return body.ticket === key || body.dedup_key === key || String(body.text ?? "").includes(key);
+        return body.ticket === key || body.dedup_key === key || mentions(String(body.text ?? ""), key);
       }),
     /** PagerDuty events, about one ticket when a key is given. */
     pagerDuty: (key?: string) =>
@@ -138,7 +143,7 @@ export function fakeOutbound(respond?: Responder) {
       calls
         .filter((c) => c.host === "slack.fake")
         .map((c) => c.body as Record<string, unknown>)
-        .filter((b) => key === undefined || JSON.stringify(b).includes(key)),
+        .filter((b) => key === undefined || mentions(JSON.stringify(b), key)),
     restore: () => spy.mockRestore(),
   };
 }

@@ -166,8 +166,12 @@ const BLOCK = [
   "table",
 ];
 
+const VOID_BLOCKS = new Set(["br", "hr"]);
+
 /** Readable text from HTML-only mail: blocks become lines, entities are decoded, scripts and styles vanish. */
 export async function htmlToText(html: string): Promise<string> {
+  // Document-level text handlers see the text of removed elements too: strip those first.
+  const safe = await sanitizeHtml(html);
   const parts: string[] = [];
   const rewriter = new HTMLRewriter()
     .on("script,style,head,title,template,noscript", {
@@ -179,6 +183,11 @@ export async function htmlToText(html: string): Promise<string> {
       element(el) {
         parts.push("\n");
         if (el.tagName.toLowerCase() === "li") parts.push("• ");
+        if (!VOID_BLOCKS.has(el.tagName.toLowerCase()) && el.tagName.toLowerCase() !== "li") {
+          el.onEndTag(() => {
+            parts.push("\n");
+          });
+        }
       },
     })
     .onDocument({
@@ -186,7 +195,7 @@ export async function htmlToText(html: string): Promise<string> {
         parts.push(chunk.text);
       },
     });
-  await rewriter.transform(new Response(html)).text();
+  await rewriter.transform(new Response(safe)).text();
   return decodeEntities(parts.join(""))
     .replace(/[ \t\f\r\u00a0]+/g, " ")
     .replace(/ *\n */g, "\n")

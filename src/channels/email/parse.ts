@@ -26,9 +26,13 @@ export interface ParsedEmail {
 /** `<a@b> <c@d>` → ["a@b", "c@d"]; tolerant of missing brackets and stray text. */
 export function messageIds(value: string | undefined): string[] {
   if (value === undefined) return [];
-  const bracketed = [...value.matchAll(/<([^<>\s]+)>/g)].map((m) => m[1] ?? "");
-  const ids = bracketed.length > 0 ? bracketed : value.split(/\s+/);
-  return ids.map((id) => id.trim().replace(/^<|>$/g, "")).filter((id) => id.length > 2 && id.includes("@"));
+  const bracketed = [...value.matchAll(/<([^<>\s]+)>/g)].map((m) => m[1] ?? "").filter((id) => id !== "");
+  // Bracketed ids are taken as they are (real mail has ids without "@"); bare words only when id-shaped.
+  if (bracketed.length > 0) return bracketed;
+  return value
+    .split(/\s+/)
+    .map((id) => id.trim())
+    .filter((id) => id.length > 2 && id.includes("@"));
 }
 
 function firstMailbox(address: Address | undefined): { name?: string; address?: string } {

@@ -9,12 +9,10 @@ const quarantinedSchema = z
   .object({
     id: z.string(),
     channel: z.string(),
-    reason: z
-      .string()
-      .openapi({
-        description:
-          "auto-submitted, auto-reply, precedence, auto-response-suppress, bounce, mailing-list, own-address",
-      }),
+    reason: z.string().openapi({
+      description:
+        "auto-submitted, auto-reply, precedence, auto-response-suppress, bounce, mailing-list, own-address",
+    }),
     sender: z.string().nullable(),
     recipient: z.string().nullable(),
     subject: z.string().nullable(),

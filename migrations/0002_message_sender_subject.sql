@@ -1,0 +1,2 @@
+ALTER TABLE `messages` ADD `sender` text;--> statement-breakpoint
+ALTER TABLE `messages` ADD `subject` text;
