@@ -238,7 +238,6 @@ export async function replyToTicket(
   if (current === undefined) return { ok: false, reason: "not_found" };
   const now = Date.now();
   const messageId = crypto.randomUUID();
-  const key = ticketKey(number);
   const email = reply.internal ? undefined : await emailReplyThreading(env, db, current);
   const delivery = reply.internal
     ? null
@@ -253,8 +252,7 @@ export async function replyToTicket(
     createdAt: now,
     deliveryStatus: reply.internal ? null : delivery === null ? "skipped" : "pending",
     externalId: email !== undefined && delivery !== null ? email.messageId : null,
-    deliveryError:
-      reply.internal || delivery !== null ? null : "this channel has no outbound path configured",
+    deliveryError: reply.internal || delivery !== null ? null : noDeliveryReason(current.channel),
   });
   const update = db
     .update(tickets)
