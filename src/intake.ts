@@ -249,6 +249,7 @@ async function openTicket(
       clockSeq: 1,
       clockStartedAt: startedAt,
       responseDueAt: due,
+      firstDueAt: due,
       queueDueAt: due,
       acknowledgedAt: acknowledge ? now : null,
     },

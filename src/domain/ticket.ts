@@ -47,6 +47,8 @@ export interface TicketView {
   messages: MessageView[];
   escalations: EscalationView[];
   improvements: ImprovementView[];
+  /** The latest customer-effort survey (sent at resolution) and its answer, 1–7. */
+  customerEffort: { score: number | null; sentAt: string; answeredAt: string | null } | null;
 }
 
 export interface MessageView {

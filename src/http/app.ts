@@ -6,7 +6,10 @@ import { problem } from "./errors";
 import { attachmentsApp } from "./routes/attachments";
 import { configApp } from "./routes/config";
 import { messagesApp } from "./routes/messages";
+import { metricsApp } from "./routes/metrics";
 import { quarantineApp } from "./routes/quarantine";
+import { searchApp } from "./routes/search";
+import { surveyApp } from "./routes/survey";
 import { ticketsApp } from "./routes/tickets";
 
 type AppEnv = { Bindings: Env; Variables: AuthVariables & { requestId: string } };
@@ -23,6 +26,7 @@ app.use("/v1/tickets", requireAgent);
 app.use("/v1/config/*", requireAgent);
 app.use("/v1/config", requireAgent);
 app.use("/v1/attachments/*", requireAgent);
+app.use("/v1/metrics", requireAgent);
 app.use("/v1/quarantine", requireAgent);
 app.use("/v1/quarantine/*", requireAgent);
 
@@ -31,6 +35,9 @@ app.route("/v1/tickets", ticketsApp);
 app.route("/v1/config", configApp);
 app.route("/v1/attachments", attachmentsApp);
 app.route("/v1/quarantine", quarantineApp);
+app.route("/v1/metrics", metricsApp);
+app.route("/v1/search", searchApp);
+app.route("/survey", surveyApp);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",

@@ -102,8 +102,27 @@ export const ticketSchema = ticketSummarySchema
         at: z.string(),
       }),
     ),
+    customerEffort: z
+      .object({
+        score: z.number().int().min(1).max(7).nullable(),
+        sentAt: z.string(),
+        answeredAt: z.string().nullable(),
+      })
+      .nullable(),
   })
   .openapi("Ticket");
+
+export const improvementInputSchema = z
+  .strictObject({
+    kind: z.enum(["bug", "docs", "error_message", "api", "other"]),
+    title: z.string().trim().min(1).max(300),
+    url: z.string().url().max(2048).optional(),
+  })
+  .openapi("ImprovementInput");
+
+export const escalationInputSchema = z
+  .strictObject({ to: z.enum(["engineering", "incident"]) })
+  .openapi("EscalationInput");
 
 const booleanParam = z.enum(["true", "false"]).transform((v) => v === "true");
 

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, sql } from "drizzle-orm";
+import { and, asc, desc, eq, type SQL, sql } from "drizzle-orm";
 import type { Config } from "../domain/config";
 import type { Priority } from "../domain/inbound";
 import { findTeam, policyFor, replyFromAddress } from "../domain/routing";
@@ -14,8 +14,9 @@ import {
 } from "../notify/replies";
 import type { OutboxItem } from "../notify/types";
 import { loadConfig } from "../store/config";
-import { type Database, database } from "../store/db";
-import { escalations, messages, NO_DEADLINE, threadKeys, tickets } from "../store/schema";
+import { batch, type Database, database } from "../store/db";
+import { guardedInsert, ticketAtRevision } from "../store/guarded";
+import { escalations, messages, NO_DEADLINE, surveys, threadKeys, tickets } from "../store/schema";
 import { getTicketRow, staffResponseUpdate, type TicketRow } from "../store/tickets";
 import { syncTimer } from "../timer/client";
 import type { TimerSync } from "../timer/ticket-timer";
@@ -104,29 +105,40 @@ export async function patchTicket(
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await getTicketRow(db, number);
     if (current === undefined) return { ok: false, reason: "not_found" };
-    const plan = planPatch(current, patch, config, Date.now(), parseTimeScale(env.SLA_TIME_SCALE), agent);
-    // Optimistic concurrency on `revision`: if someone else wrote in between, plan again from their result.
+    const now = Date.now();
+    const plan = planPatch(current, patch, config, now, parseTimeScale(env.SLA_TIME_SCALE), agent);
+    const guard = ticketAtRevision(number, current.revision);
+    const resolving = plan.set.status === "resolved";
+    const reopening =
+      current.status === "resolved" && plan.set.status !== undefined && plan.set.status !== "resolved";
+    const survey = resolving ? await planSurvey(env, db, current, now) : null;
+    // Everything but the update is guarded by the revision it was planned from and runs first, so a
+    // lost race writes nothing at all; the update then moves the revision on.
     const update = db
       .update(tickets)
       .set({ ...plan.set, revision: sql`${tickets.revision} + 1` })
       .where(and(eq(tickets.number, number), eq(tickets.revision, current.revision)))
       .returning();
-    const results = await db.batch([
-      update,
+    const before = [
       ...plan.escalations.map((e) =>
-        db
-          .insert(escalations)
-          .values({ ...e, ticketNumber: number })
-          .onConflictDoNothing(),
+        db.run(guardedInsert(escalations, { ...e, ticketNumber: number }, guard)),
       ),
-    ]);
-    const row = (results[0] as TicketRow[])[0];
+      ...(survey === null ? [] : survey.statements(guard).map((statement) => db.run(statement))),
+      ...(resolving || reopening ? [db.run(removeFromKnowledgeBase(number, guard))] : []),
+    ];
+    // After the update the ticket is at revision + 1 exactly when this batch's update won.
+    const after = resolving
+      ? [db.run(addToKnowledgeBase(number, ticketAtRevision(number, current.revision + 1)))]
+      : [];
+    const results = await batch(db, [...before, update, ...after]);
+    const row = (results[before.length] as TicketRow[])[0];
     if (row === undefined) continue;
     const deliveries: OutboxItem[] = plan.notify.map((n) => ({
       id: `reassign:${row.revision}:${n.to}`,
       label: `Slack notice to ${n.to} (reassign)`,
       delivery: { service: "slack", body: { channel: n.to, text: n.text } },
     }));
+    if (survey?.delivery) deliveries.push(survey.delivery);
     await syncTimer(env, row, plan.event, deliveries);
     return { ok: true, row };
   }
@@ -164,6 +176,7 @@ function planPatch(
         const due = dueAt(policy, current.clockStartedAt, config, scale);
         set.responseDueAt = due;
         set.queueDueAt = due;
+        if (current.clockSeq === 1 && current.firstResponseAt === null) set.firstDueAt = due;
         event = "retimed";
       }
     }
@@ -278,4 +291,70 @@ export async function replyToTicket(
   if (row === undefined) return { ok: false, reason: "not_found" };
   if (!reply.internal) await syncTimer(env, row, "staff-response", delivery === null ? [] : [delivery]);
   return { ok: true, row, messageId };
+}
+
+/** A resolved public ticket in the knowledge base: its subject and the public conversation. */
+function addToKnowledgeBase(number: number, guard: SQL): SQL {
+  return sql`insert into knowledge_base (rowid, subject, body)
+    select t.number, t.subject,
+      coalesce((select group_concat(m.text, char(10)) from messages m
+                where m.ticket_number = t.number and m.kind in ('customer', 'staff') and m.deleted_at is null), '')
+    from tickets t where t.number = ${number} and t.visibility = 'public' and t.status = 'resolved' and ${guard}`;
+}
+
+function removeFromKnowledgeBase(number: number, guard: SQL): SQL {
+  return sql`delete from knowledge_base where rowid = ${number} and ${guard}`;
+}
+
+export const SURVEY_QUESTION = "How easy was it to get help?";
+
+/** A single-use customer-effort survey, sent on the ticket's channel when it is resolved. */
+async function planSurvey(env: DeskEnv, db: Database, ticket: TicketRow, now: number) {
+  const token = surveyToken();
+  const messageId = crypto.randomUUID();
+  const key = ticketKey(ticket.number);
+  const url = `${(env.PUBLIC_URL || "http://localhost:8787").replace(/\/+$/, "")}/survey/${token}`;
+  const text = `${key} is resolved. ${SURVEY_QUESTION} Answer from 1 (very hard) to 7 (very easy): ${url}`;
+  const email = await emailReplyThreading(env, db, ticket);
+  const delivery = customerDelivery(replyTargetOf(ticket), "survey", text, messageId, { url, email });
+  const emailId = email !== undefined && delivery !== null ? email.messageId : null;
+  return {
+    delivery,
+    statements: (guard: SQL): SQL[] => [
+      guardedInsert(surveys, { token, ticketNumber: ticket.number, sentAt: now }, guard),
+      guardedInsert(
+        messages,
+        {
+          id: messageId,
+          ticketNumber: ticket.number,
+          direction: "outbound",
+          kind: "system",
+          author: "switchboard",
+          text,
+          createdAt: now,
+          externalId: emailId,
+          deliveryStatus: delivery === null ? "skipped" : "pending",
+          deliveryError: delivery === null ? noDeliveryReason(ticket.channel) : null,
+        },
+        guard,
+      ),
+      ...(emailId === null
+        ? []
+        : [
+            guardedInsert(
+              threadKeys,
+              { channel: "email", key: emailId, ticketNumber: ticket.number, createdAt: now },
+              guard,
+            ),
+          ]),
+    ],
+  };
+}
+
+function surveyToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
 }

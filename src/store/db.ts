@@ -20,3 +20,30 @@ export function isUniqueViolation(error: unknown): boolean {
   }
   return false;
 }
+
+interface PreparedLike {
+  getQuery(): { sql: string; params: unknown[] };
+  stmt?: D1PreparedStatement;
+  mapResult(result: unknown, isFromBatch: boolean): unknown;
+}
+
+interface BatchableLike {
+  _prepare(): PreparedLike;
+}
+
+/**
+ * `db.batch()` for drizzle query builders *and* raw `db.run(sql…)` statements. drizzle-orm 0.45's
+ * D1 batch binds parameters through `prepared.stmt`, which raw statements do not have (they fail
+ * with "reading 'bind'"); here every statement is prepared from its SQL text and parameters. One
+ * D1 batch: one round trip, one transaction, all or nothing.
+ */
+export async function batch(db: Database, items: readonly unknown[]): Promise<unknown[]> {
+  const d1 = db.$client;
+  const prepared = items.map((item) => (item as BatchableLike)._prepare());
+  const statements = prepared.map((p) => {
+    const query = p.getQuery();
+    return d1.prepare(query.sql).bind(...query.params);
+  });
+  const results = await d1.batch(statements);
+  return results.map((result, i) => prepared[i]?.mapResult(result, true));
+}

@@ -36,6 +36,8 @@ export const tickets = sqliteTable(
     /** Start of the running clock; null when no reply is owed. */
     clockStartedAt: integer("clock_started_at"),
     responseDueAt: integer("response_due_at"),
+    /** Deadline of the first response (the first clock, re-timed with it); the metrics' target. */
+    firstDueAt: integer("first_due_at"),
     queueDueAt: integer("queue_due_at").notNull().default(NO_DEADLINE),
     breached: integer("breached", { mode: "boolean" }).notNull().default(false),
     acknowledgedAt: integer("acknowledged_at"),
@@ -47,7 +49,7 @@ export const tickets = sqliteTable(
     index("tickets_team_queue").on(t.team, t.status, t.queueDueAt, t.number),
     index("tickets_channel_queue").on(t.channel, t.status, t.queueDueAt, t.number),
     index("tickets_assignee_queue").on(t.assignee, t.status, t.queueDueAt, t.number),
-    index("tickets_created").on(t.createdAt),
+    index("tickets_created").on(t.createdAt, t.channel, t.team),
   ],
 );
 

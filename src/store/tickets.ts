@@ -1,7 +1,7 @@
-import { and, asc, eq, gt, inArray, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, or, type SQL, sql } from "drizzle-orm";
 import type { Channel, Priority } from "../domain/inbound";
 import { iso, type TicketStatus, type TicketView, ticketKey } from "../domain/ticket";
-import type { Database } from "./db";
+import { batch, type Database } from "./db";
 import {
   attachments,
   escalations,
@@ -10,6 +10,7 @@ import {
   messages,
   NO_DEADLINE,
   quarantine,
+  surveys,
   threadKeys,
   tickets,
 } from "./schema";
@@ -149,6 +150,10 @@ export async function appendToTicket(db: Database, write: AppendWrite): Promise<
         .values({ channel: write.channel, key, ticketNumber: n, createdAt: write.now })
         .onConflictDoNothing(),
     ),
+    // A customer writing again reopens a resolved ticket: it leaves the knowledge base until resolved again.
+    ...(write.customerClock === undefined
+      ? []
+      : [db.run(sql`delete from knowledge_base where rowid = ${n}`)]),
     ...(write.bounceOf === undefined || write.bounceOf.length === 0
       ? []
       : [
@@ -172,7 +177,7 @@ export async function appendToTicket(db: Database, write: AppendWrite): Promise<
     .set(ticketUpdateForMessage(write))
     .where(eq(tickets.number, n))
     .returning();
-  const results = await db.batch([...statements, update]);
+  const results = await batch(db, [...statements, update]);
   const after = results[results.length - 1] as TicketRow[];
   const row = after[0];
   if (row === undefined) throw new Error(`ticket ${n} vanished during append`);
@@ -263,25 +268,32 @@ export async function getTicketView(
   number: number,
   options: TicketViewOptions,
 ): Promise<TicketView | null> {
-  const [ticketRows, messageRows, attachmentRows, escalationRows, improvementRows] = await db.batch([
-    db.select().from(tickets).where(eq(tickets.number, number)),
-    db
-      .select()
-      .from(messages)
-      .where(eq(messages.ticketNumber, number))
-      .orderBy(asc(messages.createdAt), asc(messages.id)),
-    db.select().from(attachments).where(eq(attachments.ticketNumber, number)),
-    db
-      .select()
-      .from(escalations)
-      .where(eq(escalations.ticketNumber, number))
-      .orderBy(asc(escalations.at), asc(escalations.dueAt), asc(escalations.dedupeKey)),
-    db
-      .select()
-      .from(improvements)
-      .where(eq(improvements.ticketNumber, number))
-      .orderBy(asc(improvements.createdAt)),
-  ]);
+  const [ticketRows, messageRows, attachmentRows, escalationRows, improvementRows, surveyRows] =
+    await db.batch([
+      db.select().from(tickets).where(eq(tickets.number, number)),
+      db
+        .select()
+        .from(messages)
+        .where(eq(messages.ticketNumber, number))
+        .orderBy(asc(messages.createdAt), asc(messages.id)),
+      db.select().from(attachments).where(eq(attachments.ticketNumber, number)),
+      db
+        .select()
+        .from(escalations)
+        .where(eq(escalations.ticketNumber, number))
+        .orderBy(asc(escalations.at), asc(escalations.dueAt), asc(escalations.dedupeKey)),
+      db
+        .select()
+        .from(improvements)
+        .where(eq(improvements.ticketNumber, number))
+        .orderBy(asc(improvements.createdAt)),
+      db
+        .select()
+        .from(surveys)
+        .where(eq(surveys.ticketNumber, number))
+        .orderBy(desc(surveys.sentAt))
+        .limit(1),
+    ]);
   const row = ticketRows[0];
   if (row === undefined) return null;
   const base = options.publicUrl.replace(/\/+$/, "");
@@ -318,6 +330,14 @@ export async function getTicketView(
       at: iso(e.at) ?? "",
       detail: e.detail,
     })),
+    customerEffort:
+      surveyRows[0] === undefined
+        ? null
+        : {
+            score: surveyRows[0].score,
+            sentAt: iso(surveyRows[0].sentAt) ?? "",
+            answeredAt: iso(surveyRows[0].answeredAt),
+          },
     improvements: improvementRows.map((i) => ({
       kind: i.kind,
       title: i.title,
@@ -328,7 +348,9 @@ export async function getTicketView(
 }
 
 /** The ticket without its conversation: what the queue lists. */
-export function ticketSummary(row: TicketRow): Omit<TicketView, "messages" | "escalations" | "improvements"> {
+export function ticketSummary(
+  row: TicketRow,
+): Omit<TicketView, "messages" | "escalations" | "improvements" | "customerEffort"> {
   return {
     key: ticketKey(row.number),
     number: row.number,

@@ -1,11 +1,14 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { parseTicketKey } from "../../domain/ticket";
+import { addImprovement, escalateTicket } from "../../services/follow-up";
 import { patchTicket, replyToTicket } from "../../services/tickets";
 import { database } from "../../store/db";
 import { getTicketView, listTicketRows, ticketSummary } from "../../store/tickets";
 import type { AuthVariables } from "../auth";
 import { problem } from "../errors";
 import {
+  escalationInputSchema,
+  improvementInputSchema,
   messageViewSchema,
   problemResponse,
   replySchema,
@@ -117,6 +120,58 @@ const replyRoute = createRoute({
   },
 });
 
+const improvementRoute = createRoute({
+  method: "post",
+  path: "/{key}/improvements",
+  tags: ["tickets"],
+  summary: "Link the ticket to a product improvement",
+  security: [{ bearer: [] }],
+  request: {
+    params: ticketKeyParamSchema,
+    body: { required: true, content: { "application/json": { schema: improvementInputSchema } } },
+  },
+  responses: {
+    201: {
+      description: "Linked",
+      content: {
+        "application/json": {
+          schema: z.object({
+            kind: z.string(),
+            title: z.string(),
+            url: z.string().nullable(),
+            at: z.string(),
+          }),
+        },
+      },
+    },
+    400: problemResponse("Invalid improvement"),
+    404: problemResponse("No such ticket"),
+  },
+});
+
+const escalationRoute = createRoute({
+  method: "post",
+  path: "/{key}/escalations",
+  tags: ["tickets"],
+  summary:
+    "Escalate to engineering (files a Linear issue, linked as a bug) or declare an incident (pages PagerDuty)",
+  security: [{ bearer: [] }],
+  request: {
+    params: ticketKeyParamSchema,
+    body: { required: true, content: { "application/json": { schema: escalationInputSchema } } },
+  },
+  responses: {
+    201: {
+      description: "Escalated; the ticket after it",
+      content: { "application/json": { schema: ticketSchema } },
+    },
+    400: problemResponse("Invalid escalation"),
+    404: problemResponse("No such ticket"),
+    409: problemResponse("The integration is not configured (LINEAR_API_KEY or the team's linearTeamId)"),
+    502: problemResponse("Linear refused or failed; nothing was recorded"),
+  },
+});
+
 export const ticketsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariables }>({
   defaultHook: validationHook,
 })
@@ -181,6 +236,38 @@ export const ticketsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariab
     const view = await getTicketView(database(c.env.DB), number, { publicUrl: c.env.PUBLIC_URL });
     const message = view?.messages.find((m) => m.id === result.messageId);
     if (view === null || message === undefined) return problem(c, 404, `No ticket ${key}.`);
-    const { messages: _m, escalations: _e, improvements: _i, ...summary } = view;
+    const { messages: _m, escalations: _e, improvements: _i, customerEffort: _c, ...summary } = view;
     return c.json({ message, ticket: summary }, 201);
+  })
+  .openapi(improvementRoute, async (c) => {
+    const { key } = c.req.valid("param");
+    const number = parseTicketKey(key);
+    if (number === null) return problem(c, 404, keyProblem);
+    const result = await addImprovement(c.env, number, c.req.valid("json"));
+    if (!result.ok) return problem(c, 404, `No ticket ${key}.`);
+    const { kind, title, url, at } = result.improvement;
+    return c.json({ kind, title, url, at: new Date(at).toISOString() }, 201);
+  })
+  .openapi(escalationRoute, async (c) => {
+    const { key } = c.req.valid("param");
+    const number = parseTicketKey(key);
+    if (number === null) return problem(c, 404, keyProblem);
+    const result = await escalateTicket(c.env, number, c.req.valid("json").to, c.get("agent"));
+    if (!result.ok) {
+      switch (result.reason) {
+        case "not_found":
+          return problem(c, 404, `No ticket ${key}.`);
+        case "not_configured":
+          return problem(c, 409, `Cannot escalate to engineering: ${result.detail}.`);
+        case "upstream_failed":
+          return problem(
+            c,
+            502,
+            `Linear did not create the issue: ${result.detail}. Nothing was recorded; retrying is safe.`,
+          );
+      }
+    }
+    const view = await getTicketView(database(c.env.DB), number, { publicUrl: c.env.PUBLIC_URL });
+    if (view === null) return problem(c, 404, `No ticket ${key}.`);
+    return c.json(view, 201);
   });

@@ -1,0 +1,85 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { CHANNELS } from "../../domain/inbound";
+import { DEFAULT_WINDOW_MS } from "../../domain/metrics";
+import { database } from "../../store/db";
+import { computeMetrics } from "../../store/metrics";
+import type { AuthVariables } from "../auth";
+import { problem } from "../errors";
+import { problemResponse } from "../schemas";
+import { validationHook } from "../validation";
+
+const metricSet = {
+  tickets: z.number().int(),
+  firstResponse: z.object({
+    count: z.number().int(),
+    medianSeconds: z.number().nullable(),
+    p90Seconds: z.number().nullable(),
+    withinTargetRate: z.number().nullable(),
+  }),
+  resolution: z.object({
+    count: z.number().int(),
+    medianSeconds: z.number().nullable(),
+    p90Seconds: z.number().nullable(),
+  }),
+  customerEffort: z.object({ responses: z.number().int(), average: z.number().nullable() }),
+  issuesToImprovements: z.object({
+    resolved: z.number().int(),
+    withImprovement: z.number().int(),
+    ratio: z.number().nullable(),
+  }),
+};
+const metricSetSchema = z.object(metricSet).openapi("MetricSet");
+const metricsSchema = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    ...metricSet,
+    byChannel: z.record(z.string(), metricSetSchema),
+    byTeam: z.record(z.string(), metricSetSchema),
+  })
+  .openapi("Metrics");
+
+export const metricsQuerySchema = z.object({
+  from: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .openapi({ description: "Start (inclusive); default 30 days before `to`." }),
+  to: z.iso.datetime({ offset: true }).optional().openapi({ description: "End (exclusive); default now." }),
+  team: z.string().max(64).optional(),
+  channel: z.enum(CHANNELS).optional(),
+});
+
+const metricsRoute = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["metrics"],
+  summary:
+    "First response, resolution, customer effort and issues-to-improvements for tickets created in a window",
+  security: [{ bearer: [] }],
+  request: { query: metricsQuerySchema },
+  responses: {
+    200: {
+      description: "The four metrics, overall, by channel and by team",
+      content: { "application/json": { schema: metricsSchema } },
+    },
+    400: problemResponse("Bad window"),
+  },
+});
+
+export const metricsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariables }>({
+  defaultHook: validationHook,
+}).openapi(metricsRoute, async (c) => {
+  const query = c.req.valid("query");
+  const now = Date.now();
+  const to = query.to === undefined ? now : Date.parse(query.to);
+  const from = query.from === undefined ? to - DEFAULT_WINDOW_MS : Date.parse(query.from);
+  if (from >= to) return problem(c, 400, "`from` must be before `to`.");
+  const report = await computeMetrics(database(c.env.DB), {
+    from,
+    to,
+    team: query.team,
+    channel: query.channel,
+    now,
+  });
+  return c.json(report, 200);
+});

@@ -1,0 +1,45 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { database } from "../../store/db";
+import { searchKnowledgeBase } from "../../store/knowledge-base";
+import { problemResponse } from "../schemas";
+import { validationHook } from "../validation";
+
+const hitSchema = z
+  .object({
+    key: z.string(),
+    number: z.number().int(),
+    subject: z.string(),
+    snippet: z.string(),
+    snippetHtml: z.string().openapi({ description: "HTML-escaped snippet with matches in <mark>." }),
+    resolvedAt: z.string().nullable(),
+    score: z.number(),
+  })
+  .openapi("KnowledgeBaseHit");
+
+const searchRoute = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["knowledge base"],
+  summary: "Full-text search of resolved public tickets (no token needed)",
+  request: {
+    query: z.object({
+      q: z.string().trim().min(1).max(200),
+      limit: z.coerce.number().int().min(1).max(50).default(10),
+    }),
+  },
+  responses: {
+    200: {
+      description: "Ranked hits",
+      content: { "application/json": { schema: z.object({ results: z.array(hitSchema) }) } },
+    },
+    400: problemResponse("Missing or bad query"),
+  },
+});
+
+export const searchApp = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: validationHook }).openapi(
+  searchRoute,
+  async (c) => {
+    const { q, limit } = c.req.valid("query");
+    return c.json({ results: await searchKnowledgeBase(database(c.env.DB), q, limit) }, 200);
+  },
+);

@@ -1,0 +1,96 @@
+import { Hono } from "hono";
+import { html } from "hono/html";
+import type { HtmlEscapedString } from "hono/utils/html";
+import { answerSurvey, surveyState } from "../../services/follow-up";
+import { SURVEY_QUESTION } from "../../services/tickets";
+
+const LABELS: Record<number, string> = { 1: "Very hard", 4: "Neither", 7: "Very easy" };
+
+function page(title: string, body: HtmlEscapedString | Promise<HtmlEscapedString>) {
+  return html`<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>${title}</title>
+    <style>
+      body { font: 16px/1.5 system-ui, sans-serif; max-width: 34rem; margin: 3rem auto; padding: 0 1rem; color: #1f2933; }
+      fieldset { border: 0; padding: 0; display: flex; gap: .5rem; flex-wrap: wrap; }
+      label { display: flex; flex-direction: column; align-items: center; font-size: .8rem; min-width: 3rem; }
+      input[type=radio] { width: 1.4rem; height: 1.4rem; }
+      button { margin-top: 1.2rem; font-size: 1rem; padding: .5rem 1.2rem; border-radius: .4rem; border: 1px solid #2563eb; background: #2563eb; color: #fff; }
+    </style>
+  </head>
+  <body>
+    ${body}
+  </body>
+</html>`;
+}
+
+/** The public, single-use customer-effort survey: no login, the token is the credential. */
+export const surveyApp = new Hono<{ Bindings: Env }>()
+  .get("/:token", async (c) => {
+    const survey = await surveyState(c.env, c.req.param("token"));
+    c.header("cache-control", "no-store");
+    c.header("referrer-policy", "no-referrer");
+    if (survey === undefined)
+      return c.html(
+        page(
+          "Survey not found",
+          html`<h1>We could not find this survey.</h1><p>The link may be incomplete.</p>`,
+        ),
+        404,
+      );
+    if (survey.answeredAt !== null) {
+      return c.html(
+        page(
+          "Thank you",
+          html`<h1>Thank you — you already answered.</h1><p>Your answer for SUP-${survey.ticketNumber} is recorded.</p>`,
+        ),
+      );
+    }
+    const options = [1, 2, 3, 4, 5, 6, 7].map(
+      (n) =>
+        html`<label><input type="radio" name="score" value="${n}" required aria-label="${n}${LABELS[n] ? ` (${LABELS[n]})` : ""}" />${n}<span>${LABELS[n] ?? ""}</span></label>`,
+    );
+    return c.html(
+      page(
+        "How easy was it to get help?",
+        html`<h1>${SURVEY_QUESTION}</h1>
+          <p>About your request SUP-${survey.ticketNumber}. 1 is very hard, 7 is very easy.</p>
+          <form method="post">
+            <fieldset><legend class="visually-hidden">Your answer</legend>${options}</fieldset>
+            <button type="submit">Send</button>
+          </form>`,
+      ),
+    );
+  })
+  .post("/:token", async (c) => {
+    c.header("cache-control", "no-store");
+    const form = await c.req.parseBody();
+    const score = Number(form.score);
+    if (!Number.isInteger(score) || score < 1 || score > 7) {
+      return c.html(
+        page(
+          "Pick a number",
+          html`<h1>Please pick a number from 1 to 7.</h1><p><a href="">Back to the question</a></p>`,
+        ),
+        400,
+      );
+    }
+    const result = await answerSurvey(c.env, c.req.param("token"), score);
+    if (result.ok)
+      return c.html(
+        page("Thank you", html`<h1>Thank you!</h1><p>Your answer helps us make support easier.</p>`),
+      );
+    if (result.reason === "already_answered") {
+      return c.html(
+        page(
+          "Already answered",
+          html`<h1>Thank you — you already answered.</h1><p>We keep the first answer for ${result.ticket ?? "this request"}; nothing was changed.</p>`,
+        ),
+        409,
+      );
+    }
+    return c.html(page("Survey not found", html`<h1>We could not find this survey.</h1>`), 404);
+  });
