@@ -41,6 +41,7 @@ export default defineConfig({
                 PAGERDUTY_ROUTING_KEY: "pd-routing-test",
                 PAGERDUTY_EVENTS_URL: "https://pagerduty.fake",
                 LINEAR_API_URL: "https://linear.fake",
+                LINEAR_API_KEY: "lin_api_test",
                 GITHUB_API_URL: "https://github.fake",
                 DISCORD_API_URL: "https://discord.fake/api/v10",
               },

@@ -165,7 +165,13 @@ export const TEST_CONFIG = {
   teams: [
     { id: "support", name: "Support", slackChannel: "C0SUPPORT", lead: "U0LEAD" },
     { id: "billing", name: "Billing", slackChannel: "C0BILLING", lead: "Bea Lead" },
-    { id: "platform", name: "Platform", slackChannel: "C0PLATFORM", pagerdutyRoutingKey: "pd-platform" },
+    {
+      id: "platform",
+      name: "Platform",
+      slackChannel: "C0PLATFORM",
+      pagerdutyRoutingKey: "pd-platform",
+      linearTeamId: "lin-team-platform",
+    },
     { id: "sdk", name: "SDK", slackChannel: "C0SDK" },
     { id: "security", name: "Security", slackChannel: "C0SECURITY" },
   ],
