@@ -90,12 +90,11 @@ describe("GET /v1/metrics", () => {
     });
 
     for (const key of [a, b]) await flush(key);
-    const surveyUrl = (key: string) =>
-      (
-        out.about(key).find((call) => (call.body as { kind: string }).kind === "survey")?.body as {
-          url: string;
-        }
-      ).url;
+    const surveyUrl = (key: string): string => {
+      const call = out.about(key).find((c) => (c.body as { kind: string }).kind === "survey");
+      if (call === undefined) throw new Error(`no survey was sent for ${key}`);
+      return (call.body as { url: string }).url;
+    };
     expect((await answer(surveyUrl(a), 6)).status).toBe(200);
     expect((await answer(surveyUrl(b), 2)).status).toBe(200);
 
