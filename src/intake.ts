@@ -15,7 +15,7 @@ import { ticketKey } from "./domain/ticket";
 import { customerDelivery, type EmailThreading, newEmailMessageId, replyTargetOf } from "./notify/replies";
 import { loadConfig } from "./store/config";
 import { type Database, database, isUniqueViolation } from "./store/db";
-import { NO_DEADLINE } from "./store/schema";
+import { QUEUE_PENDING } from "./store/schema";
 import {
   appendToTicket,
   changeMessage,
@@ -364,7 +364,7 @@ async function appendMessage(
     created: false,
     replay: false,
     messageId,
-    responseDueAt: row.queueDueAt === NO_DEADLINE ? null : row.responseDueAt,
+    responseDueAt: row.queueDueAt >= QUEUE_PENDING ? null : row.responseDueAt,
     acknowledgement: null,
     threadedBy: rule,
   };

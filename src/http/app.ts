@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import { meteredD1, newMeter } from "../store/metered";
 import { type AuthVariables, requireAgent } from "./auth";
 import { problem } from "./errors";
 import { attachmentsApp } from "./routes/attachments";
@@ -17,6 +18,17 @@ type AppEnv = { Bindings: Env; Variables: AuthVariables & { requestId: string } 
 export const app = new OpenAPIHono<AppEnv>();
 
 app.use(requestId());
+
+// Benchmark instrumentation: D1's own row counts for everything this request did.
+app.use(async (c, next) => {
+  if (c.env.D1_METERING !== "1") return next();
+  const meter = newMeter();
+  c.env = { ...c.env, DB: meteredD1(c.env.DB, meter) };
+  await next();
+  c.res.headers.set("x-d1-rows-read", String(meter.rowsRead));
+  c.res.headers.set("x-d1-rows-written", String(meter.rowsWritten));
+  c.res.headers.set("x-d1-statements", String(meter.statements.length));
+});
 
 // No token, no D1: a liveness probe that says only that the Worker answers.
 app.get("/healthz", (c) => c.json({ ok: true }));

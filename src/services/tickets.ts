@@ -16,7 +16,15 @@ import type { OutboxItem } from "../notify/types";
 import { loadConfig } from "../store/config";
 import { batch, type Database, database } from "../store/db";
 import { guardedInsert, ticketAtRevision } from "../store/guarded";
-import { escalations, messages, NO_DEADLINE, surveys, threadKeys, tickets } from "../store/schema";
+import {
+  escalations,
+  messages,
+  QUEUE_PENDING,
+  QUEUE_RESOLVED,
+  surveys,
+  threadKeys,
+  tickets,
+} from "../store/schema";
 import { getTicketRow, staffResponseUpdate, type TicketRow } from "../store/tickets";
 import { syncTimer } from "../timer/client";
 import type { TimerSync } from "../timer/ticket-timer";
@@ -207,11 +215,11 @@ function planPatch(
     set.status = patch.status;
     if (patch.status === "resolved") {
       set.resolvedAt = now;
-      Object.assign(set, { clockStartedAt: null, responseDueAt: null, queueDueAt: NO_DEADLINE });
+      Object.assign(set, { clockStartedAt: null, responseDueAt: null, queueDueAt: QUEUE_RESOLVED });
       event = "resolved";
     } else if (patch.status === "pending") {
       // Waiting on the customer: no reply is owed, but this is not a response either.
-      Object.assign(set, { clockStartedAt: null, responseDueAt: null, queueDueAt: NO_DEADLINE });
+      Object.assign(set, { clockStartedAt: null, responseDueAt: null, queueDueAt: QUEUE_PENDING });
       event = "updated";
     } else {
       // Reopened by an agent: we owe a reply again, on a fresh clock.

@@ -1,7 +1,13 @@
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
-/** Sort key for tickets that owe no reply: after every real deadline. */
-export const NO_DEADLINE = 8_640_000_000_000_000;
+/**
+ * The queue's sort key, `queue_due_at`, is the deadline we owe for an `open` ticket and one of two
+ * bands after every real deadline for the others: `pending` first, then `resolved`. The status
+ * filters become ranges of one index, so every queue page is an ordered index range read that
+ * stops at `limit` (see `queueRange`).
+ */
+export const QUEUE_PENDING = 8_640_000_000_000_000;
+export const QUEUE_RESOLVED = QUEUE_PENDING + 1;
 
 export const tickets = sqliteTable(
   "tickets",
@@ -38,17 +44,19 @@ export const tickets = sqliteTable(
     responseDueAt: integer("response_due_at"),
     /** Deadline of the first response (the first clock, re-timed with it); the metrics' target. */
     firstDueAt: integer("first_due_at"),
-    queueDueAt: integer("queue_due_at").notNull().default(NO_DEADLINE),
+    queueDueAt: integer("queue_due_at").notNull().default(QUEUE_PENDING),
     breached: integer("breached", { mode: "boolean" }).notNull().default(false),
     acknowledgedAt: integer("acknowledged_at"),
     /** Bumped by every update, so the ticket's timer can ignore stale instructions that arrive late. */
     revision: integer("revision").notNull().default(1),
   },
   (t) => [
-    index("tickets_queue").on(t.status, t.queueDueAt, t.number),
-    index("tickets_team_queue").on(t.team, t.status, t.queueDueAt, t.number),
-    index("tickets_channel_queue").on(t.channel, t.status, t.queueDueAt, t.number),
-    index("tickets_assignee_queue").on(t.assignee, t.status, t.queueDueAt, t.number),
+    index("tickets_queue").on(t.queueDueAt, t.number),
+    index("tickets_team_queue").on(t.team, t.queueDueAt, t.number),
+    index("tickets_channel_queue").on(t.channel, t.queueDueAt, t.number),
+    index("tickets_assignee_queue").on(t.assignee, t.queueDueAt, t.number),
+    index("tickets_priority_queue").on(t.priority, t.queueDueAt, t.number),
+    index("tickets_breached_queue").on(t.breached, t.queueDueAt, t.number),
     index("tickets_created").on(t.createdAt, t.channel, t.team),
   ],
 );

@@ -8,7 +8,8 @@ import {
   idempotencyKeys,
   improvements,
   messages,
-  NO_DEADLINE,
+  QUEUE_PENDING,
+  QUEUE_RESOLVED,
   quarantine,
   surveys,
   threadKeys,
@@ -212,8 +213,23 @@ export function staffResponseUpdate(at: number) {
     firstResponseAt: sql`coalesce(${tickets.firstResponseAt}, ${at})`,
     clockStartedAt: null,
     responseDueAt: null,
-    queueDueAt: NO_DEADLINE,
+    queueDueAt: sql`case when ${tickets.status} = 'resolved' then ${QUEUE_RESOLVED} else ${QUEUE_PENDING} end`,
   } as const;
+}
+
+/** The band of `queue_due_at` a set of statuses lives in (see QUEUE_PENDING), as an index range. */
+export function queueRange(statuses: readonly TicketStatus[]): SQL | null {
+  const wanted = new Set(statuses);
+  const open = wanted.has("open");
+  const pending = wanted.has("pending");
+  const resolved = wanted.has("resolved");
+  if (open && pending && resolved) return null;
+  if (open && pending) return sql`${tickets.queueDueAt} <= ${QUEUE_PENDING}`;
+  if (open && resolved) return null;
+  if (open) return sql`${tickets.queueDueAt} < ${QUEUE_PENDING}`;
+  if (pending && resolved) return sql`${tickets.queueDueAt} >= ${QUEUE_PENDING}`;
+  if (pending) return sql`${tickets.queueDueAt} = ${QUEUE_PENDING}`;
+  return sql`${tickets.queueDueAt} = ${QUEUE_RESOLVED}`;
 }
 
 export interface TicketFilters {
@@ -231,8 +247,11 @@ export interface TicketFilters {
 /** The queue: most urgent deadline first, then oldest ticket; keyset-paginated on (queue_due_at, number). */
 export async function listTicketRows(db: Database, filters: TicketFilters): Promise<TicketRow[]> {
   const where: SQL[] = [];
-  if (filters.status !== undefined && filters.status.length > 0)
+  if (filters.status !== undefined && filters.status.length > 0) {
     where.push(inArray(tickets.status, filters.status));
+    const range = queueRange(filters.status);
+    if (range !== null) where.push(range);
+  }
   if (filters.team !== undefined) where.push(eq(tickets.team, filters.team));
   if (filters.channel !== undefined) where.push(eq(tickets.channel, filters.channel));
   if (filters.priority !== undefined) where.push(eq(tickets.priority, filters.priority));

@@ -1,0 +1,176 @@
+import { env } from "cloudflare:workers";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { app } from "../../src/http/app";
+import { type Meter, meteredD1, newMeter } from "../../src/store/metered";
+import { deliverEmail, mail } from "./email-helpers";
+import { fakeOutbound, postMessage, TOKEN, unique, useConfig } from "./helpers";
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+let key = "";
+let threadId = "";
+let externalId = "";
+
+beforeAll(async () => {
+  await useConfig();
+  threadId = unique("thread");
+  externalId = unique("ext");
+  // Enough tickets that the planner has real statistics to choose from.
+  for (let i = 0; i < 30; i++)
+    await postMessage({ subject: `seed ${i} latency`, priority: i % 3 === 0 ? "high" : undefined });
+  key = (await postMessage({ threadId, externalId, subject: "plan me" })).body.ticket as string;
+  await env.DB.exec("ANALYZE");
+});
+
+/** Run one request through the real app with a D1 that records what it executes. */
+async function recorded(
+  path: string,
+  init: RequestInit & { json?: unknown; noAuth?: boolean } = {},
+): Promise<Meter> {
+  const meter = newMeter();
+  const headers = new Headers(init.headers);
+  if (init.noAuth !== true) headers.set("authorization", `Bearer ${TOKEN}`);
+  let body = init.body;
+  if (init.json !== undefined) {
+    headers.set("content-type", "application/json");
+    body = JSON.stringify(init.json);
+  }
+  const response = await app.request(
+    `https://desk.test${path}`,
+    { ...init, headers, body },
+    { ...env, DB: meteredD1(env.DB, meter) },
+  );
+  expect(response.status, `${init.method ?? "GET"} ${path}`).toBeLessThan(300);
+  return meter;
+}
+
+async function plan(sql: string, params: unknown[]): Promise<string[]> {
+  const result = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+    .bind(...params)
+    .all<{ detail: string }>();
+  return result.results.map((r) => r.detail);
+}
+
+/** A plan step that reads all of tickets or messages without an index, or sorts a queue page. */
+function fullScans(details: string[], sql: string): string[] {
+  const queue = /from "tickets"/.test(sql) && /order by "tickets"\."queue_due_at"/.test(sql);
+  return details.filter(
+    (d) =>
+      (/^SCAN (tickets|messages)\b/.test(d) && !/USING (COVERING )?INDEX/.test(d)) ||
+      (queue && /TEMP B-TREE/.test(d)),
+  );
+}
+
+async function assertIndexed(meter: Meter): Promise<void> {
+  expect(meter.statements.length).toBeGreaterThan(0);
+  for (const { sql, params } of meter.statements) {
+    if (!/^\s*(select|with|update|delete|insert)/i.test(sql)) continue;
+    const details = await plan(sql, params);
+    expect(fullScans(details, sql), `${sql}\n${details.join("\n")}`).toEqual([]);
+  }
+}
+
+describe("every hot query is served by an index", () => {
+  it.each([
+    [
+      "a new ticket",
+      () => ({ method: "POST", json: { externalId: unique("ext"), from: { name: "A" }, text: "new one" } }),
+    ],
+    [
+      "a threaded message",
+      () => ({
+        method: "POST",
+        json: { externalId: unique("ext"), threadId, from: { name: "A" }, text: "again" },
+      }),
+    ],
+    [
+      "a replay",
+      () => ({ method: "POST", json: { externalId, threadId, from: { name: "A" }, text: "again" } }),
+    ],
+  ])("intake: %s", async (_name, init) => {
+    fakeOutbound();
+    await assertIndexed(await recorded("/v1/messages", init()));
+  });
+
+  it.each([
+    "",
+    "?status=open",
+    "?status=all",
+    "?team=support",
+    "?channel=api",
+    "?assignee=alice",
+    "?priority=high",
+    "?breached=true",
+    "?q=latency",
+    "?team=platform&status=open&limit=5",
+  ])("the queue: GET /v1/tickets%s", async (query) => {
+    const first = await recorded(`/v1/tickets${query}`);
+    await assertIndexed(first);
+  });
+
+  it("the queue's next page (keyset cursor)", async () => {
+    const response = await app.request(
+      "https://desk.test/v1/tickets?limit=3",
+      { headers: { authorization: `Bearer ${TOKEN}` } },
+      env,
+    );
+    const { nextCursor } = (await response.json()) as { nextCursor: string };
+    await assertIndexed(await recorded(`/v1/tickets?limit=3&cursor=${nextCursor}`));
+  });
+
+  it("one ticket, a reply, a change", async () => {
+    fakeOutbound();
+    await assertIndexed(await recorded(`/v1/tickets/${key}`));
+    await assertIndexed(
+      await recorded(`/v1/tickets/${key}/replies`, { method: "POST", json: { text: "hi" } }),
+    );
+    await assertIndexed(
+      await recorded(`/v1/tickets/${key}`, { method: "PATCH", json: { priority: "high", team: "platform" } }),
+    );
+    await assertIndexed(
+      await recorded(`/v1/tickets/${key}`, { method: "PATCH", json: { status: "resolved" } }),
+    );
+  });
+
+  it("metrics, search and quarantine", async () => {
+    await assertIndexed(await recorded("/v1/metrics"));
+    await assertIndexed(await recorded("/v1/metrics?team=support&channel=api"));
+    await assertIndexed(await recorded("/v1/search?q=latency", { noAuth: true }));
+    await assertIndexed(await recorded("/v1/quarantine"));
+  });
+
+  it("email intake (threading by Message-ID, reference and subject token)", async () => {
+    fakeOutbound();
+    const meter = newMeter();
+    const first = mail({ subject: "plan mail" });
+    const { default: worker } = await import("../../src/index");
+    void worker;
+    await deliverEmailWith(first.raw, meter);
+    await deliverEmailWith(
+      mail({ inReplyTo: first.messageId, references: ["a@b", first.messageId] }).raw,
+      meter,
+    );
+    await deliverEmailWith(mail({ subject: `Re: [${key}]` }).raw, meter);
+    await assertIndexed(meter);
+  });
+});
+
+async function deliverEmailWith(raw: string, meter: Meter): Promise<void> {
+  const { handleEmail } = await import("../../src/channels/email/handler");
+  const bytes = new TextEncoder().encode(raw);
+  await handleEmail(
+    {
+      from: "a@example.org",
+      to: "support@example.com",
+      raw: new Response(bytes).body,
+      rawSize: bytes.byteLength,
+      headers: new Headers(),
+      setReject: () => {},
+    } as unknown as ForwardableEmailMessage,
+    { ...env, DB: meteredD1(env.DB, meter) },
+  );
+}
+
+void deliverEmail;
