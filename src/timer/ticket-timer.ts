@@ -31,6 +31,9 @@ export type TimerSync = z.input<typeof timerSyncSchema>;
 export const RETRY_DELAYS_MS = [2_000, 10_000, 30_000, 120_000, 600_000] as const;
 export const MAX_ATTEMPTS = RETRY_DELAYS_MS.length + 1;
 
+/** When an alarm run fails, the next try comes this much later at the latest. */
+export const RETRY_AFTER_FAILURE_MS = 30_000;
+
 type StateRow = {
   ticket_number: number;
   revision: number;
@@ -151,6 +154,9 @@ export class TicketTimer extends DurableObject<Env> {
     const now = Date.now();
     const state = this.state();
     if (state === null) return;
+    // If this run fails (D1 down, a bug), a wake-up is already booked: the runtime's own retries
+    // give up after six, this never does. `schedule()` replaces it when the run succeeds.
+    await this.ctx.storage.setAlarm(now + RETRY_AFTER_FAILURE_MS);
     await this.fireDueSteps(state, now);
     await this.drainOutbox(now);
     await this.recordOutcomes();
