@@ -31,6 +31,9 @@ export type TimerSync = z.input<typeof timerSyncSchema>;
 export const RETRY_DELAYS_MS = [2_000, 10_000, 30_000, 120_000, 600_000] as const;
 export const MAX_ATTEMPTS = RETRY_DELAYS_MS.length + 1;
 
+/** How long a claimed outbox row stays with the run that claimed it (well over the 10 s call timeout). */
+export const SENDING_LEASE_MS = 60_000;
+
 /** When an alarm run fails, the next try comes this much later at the latest. */
 export const RETRY_AFTER_FAILURE_MS = 30_000;
 
@@ -144,7 +147,10 @@ export class TicketTimer extends DurableObject<Env> {
     const clock = state === null ? null : clockOf(state);
     const outbox = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
     const outboxDue = this.sql
-      .exec<{ n: number }>("SELECT count(*) AS n FROM outbox WHERE status = 'record' OR next_at <= ?", now)
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM outbox WHERE status IN ('record', 'sending') OR next_at <= ?",
+        now,
+      )
       .one().n;
     const dueNow = outboxDue > 0 || (clock !== null && dueSteps(clock, now).length > 0);
     return { clock, nextAlarm: await this.ctx.storage.getAlarm(), outbox, dueNow };
@@ -294,11 +300,24 @@ export class TicketTimer extends DurableObject<Env> {
   private async drainOutbox(now: number): Promise<void> {
     const due = this.sql
       .exec<OutboxRow>(
-        "SELECT * FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY next_at, rowid",
+        "SELECT * FROM outbox WHERE status IN ('pending', 'sending') AND next_at <= ? ORDER BY next_at, rowid",
         now,
       )
       .toArray();
     for (const row of due) {
+      // Claim the row before the call (synchronously, so nothing interleaves): another run of this
+      // object (an RPC, a test firing the alarm by hand) skips it. A claim that outlives its lease
+      // — the object was evicted mid-call — is taken over: at-least-once, never lost.
+      const claimed = this.sql
+        .exec(
+          `UPDATE outbox SET status = 'sending', next_at = ? WHERE id = ? AND status IN ('pending', 'sending') AND next_at <= ?
+           RETURNING id`,
+          Date.now() + SENDING_LEASE_MS,
+          row.id,
+          now,
+        )
+        .toArray();
+      if (claimed.length === 0) continue;
       const item = outboxItemSchema.parse(JSON.parse(row.item));
       const outcome: DeliveryOutcome = await deliver(this.env, item.delivery);
       const attempts = row.attempts + 1;
@@ -310,7 +329,7 @@ export class TicketTimer extends DurableObject<Env> {
           `${item.label} for ${ticketKeyOfState(this.state())}: attempt ${attempts} failed (${outcome.error})`,
         );
         this.sql.exec(
-          "UPDATE outbox SET attempts = ?, next_at = ? WHERE id = ?",
+          "UPDATE outbox SET attempts = ?, next_at = ?, status = 'pending' WHERE id = ?",
           attempts,
           Date.now() + backoff,
           row.id,
@@ -404,7 +423,9 @@ export class TicketTimer extends DurableObject<Env> {
       if (next !== null) candidates.push(next);
     }
     const pending = this.sql
-      .exec<{ next: number | null }>("SELECT min(next_at) AS next FROM outbox WHERE status = 'pending'")
+      .exec<{ next: number | null }>(
+        "SELECT min(next_at) AS next FROM outbox WHERE status IN ('pending', 'sending')",
+      )
       .one().next;
     if (pending !== null) candidates.push(pending);
     const unrecorded = this.sql

@@ -332,7 +332,7 @@ describe("improvements and escalation", () => {
 describe("GET /v1/search (knowledge base)", () => {
   it("finds resolved public tickets, ranked, with snippets; never private or unresolved ones", async () => {
     fakeOutbound();
-    const word = `zyx${Math.random().toString(36).slice(2, 8)}`;
+    const word = `zyx${Math.random().toString(36).slice(2, 8)}9`;
     const pub = (
       await postMessage({
         subject: `Webhook ${word} retries`,
