@@ -80,11 +80,13 @@ async function intakeOnce(env: IntakeEnv, db: Database, message: InboundMessage)
   const config = await loadConfig(db);
   const thread = await findExistingTicket(db, message, config);
   if (thread !== null) return appendMessage(env, db, message, thread.ticket, thread.rule, config);
-  if (message.author !== "customer") {
+  if (message.author !== "customer" || message.threadOnly) {
     return {
       ok: false,
       reason: "not_threaded",
-      detail: "a staff or system message that belongs to no ticket",
+      detail: message.threadOnly
+        ? "a message that may only join an existing ticket, and none matches"
+        : "a staff or system message that belongs to no ticket",
     };
   }
   return openTicket(env, db, message, config);
@@ -141,15 +143,20 @@ async function openTicket(
   const subject = (message.subject ?? firstLine(message.text)).slice(0, 1000);
   const accountEngineer = customer?.tier === "enterprise" ? customer.accountEngineer : undefined;
   const callbackUrl = message.callbackUrl ?? null;
+  const newThreadKeys = [...new Set([...message.threadKeys.slice(0, 1), ...message.extraThreadKeys])];
+  const replyTarget = {
+    channel: message.channel,
+    callbackUrl,
+    channelName: message.channelName ?? null,
+    threadKeys: [...newThreadKeys].reverse(),
+  };
   const ackDelivery =
-    ackTemplate === null
-      ? null
-      : customerDelivery({ key: "", channel: message.channel, callbackUrl }, "acknowledgement", "", ackId);
+    ackTemplate === null ? null : customerDelivery({ key: "", ...replyTarget }, "acknowledgement", "", ackId);
 
   const row = await insertNewTicket(db, {
     channel: message.channel,
     idempotencyKey: message.idempotencyKey,
-    threadKeys: [...new Set([...message.threadKeys.slice(0, 1), ...message.extraThreadKeys])],
+    threadKeys: newThreadKeys,
     ticket: {
       channel: message.channel,
       subject,
@@ -215,14 +222,9 @@ async function openTicket(
   const deliveries =
     acknowledgement === null
       ? []
-      : [
-          customerDelivery(
-            { key, channel: row.channel, callbackUrl },
-            "acknowledgement",
-            acknowledgement,
-            ackId,
-          ),
-        ].filter((d) => d !== null);
+      : [customerDelivery({ key, ...replyTarget }, "acknowledgement", acknowledgement, ackId)].filter(
+          (d) => d !== null,
+        );
   await syncTimer(env, row, "intake", deliveries);
   return {
     ok: true,
@@ -321,6 +323,8 @@ export async function changeInboundMessage(
     threadKeys: string[];
     externalId: string;
     change: { type: "edit"; text: string; html?: string | null } | { type: "delete" };
+    /** The thread's title changed too (GitHub `issues.edited`): the ticket's subject follows. */
+    subject?: string;
   },
 ): Promise<MessageChangeResult> {
   const db = database(env.DB);
@@ -337,6 +341,7 @@ export async function changeInboundMessage(
       ticketNumber: thread.ticketNumber,
       externalId: input.externalId,
       change: input.change,
+      ...(input.subject === undefined ? {} : { subject: input.subject.slice(0, 1000) }),
       at: Date.now(),
     });
     return { ok: true, ticket: ticketKey(thread.ticketNumber), changed, replay: false };

@@ -66,6 +66,8 @@ export const inboundMessageSchema = z.object({
       slackChannel: z.string().optional(),
     })
     .default({}),
+  /** Only thread into an existing ticket, never open one (e.g. a comment on a GitHub issue we do not track). */
+  threadOnly: z.boolean().default(false),
   /** The channel forbids an acknowledgement (loop protection). */
   suppressAcknowledgement: z.boolean().default(false),
   attachments: z.array(inboundAttachmentSchema).default([]),

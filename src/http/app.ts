@@ -5,6 +5,8 @@ import { type AuthVariables, requireAgent } from "./auth";
 import { problem } from "./errors";
 import { attachmentsApp } from "./routes/attachments";
 import { configApp } from "./routes/config";
+import { discordApp } from "./routes/discord";
+import { githubApp } from "./routes/github";
 import { messagesApp } from "./routes/messages";
 import { ticketsApp } from "./routes/tickets";
 
@@ -27,6 +29,9 @@ app.route("/v1/messages", messagesApp);
 app.route("/v1/tickets", ticketsApp);
 app.route("/v1/config", configApp);
 app.route("/v1/attachments", attachmentsApp);
+// Channel webhooks authenticate by the provider's signature, not by an agent token.
+app.route("/webhooks/github", githubApp);
+app.route("/webhooks/discord", discordApp);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",

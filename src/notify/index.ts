@@ -1,4 +1,6 @@
 import { postCallback } from "./callback";
+import { sendDiscordMessage } from "./discord";
+import { sendGithubRequest } from "./github";
 import { sendPagerDutyEvent } from "./pagerduty";
 import { postSlackMessage } from "./slack";
 import type { Delivery, DeliveryOutcome, OutboundEnv } from "./types";
@@ -15,5 +17,9 @@ export async function deliver(env: OutboundEnv, delivery: Delivery): Promise<Del
       return sendPagerDutyEvent(env, delivery);
     case "callback":
       return postCallback(delivery.url, delivery.body);
+    case "github":
+      return sendGithubRequest(env, delivery);
+    case "discord":
+      return sendDiscordMessage(env, delivery);
   }
 }

@@ -1,6 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Config } from "../domain/config";
-import type { Priority } from "../domain/inbound";
+import type { Channel, Priority } from "../domain/inbound";
 import { findTeam, policyFor } from "../domain/routing";
 import { dueAt, parseTimeScale } from "../domain/sla";
 import type { TicketStatus } from "../domain/ticket";
@@ -9,8 +9,8 @@ import { customerDelivery, noDeliveryReason } from "../notify/replies";
 import type { OutboxItem } from "../notify/types";
 import { loadConfig } from "../store/config";
 import { database } from "../store/db";
-import { escalations, messages, NO_DEADLINE, tickets } from "../store/schema";
-import { getTicketRow, staffResponseUpdate, type TicketRow } from "../store/tickets";
+import { escalations, idempotencyKeys, messages, NO_DEADLINE, tickets } from "../store/schema";
+import { getTicketRow, staffResponseUpdate, type TicketRow, ticketThreadKeys } from "../store/tickets";
 import { syncTimer } from "../timer/client";
 import type { TimerSync } from "../timer/ticket-timer";
 
@@ -46,6 +46,7 @@ export async function patchTicket(
   number: number,
   patch: TicketPatch,
   agent: string,
+  options: PatchOptions = {},
 ): Promise<PatchResult> {
   const db = database(env.DB);
   const config = await loadConfig(db);
@@ -64,6 +65,9 @@ export async function patchTicket(
       .returning();
     const results = await db.batch([
       update,
+      ...(options.idempotency === undefined
+        ? []
+        : [recordEventOnce(db, options.idempotency, number, current.revision + 1)]),
       ...plan.escalations.map((e) =>
         db
           .insert(escalations)
@@ -82,6 +86,38 @@ export async function patchTicket(
     return { ok: true, row };
   }
   return { ok: false, reason: "conflict" };
+}
+
+export interface PatchOptions {
+  /**
+   * A channel event behind this patch (GitHub `closed`, `labeled`…): its key is recorded in the
+   * same batch, so a redelivery finds it and changes nothing. A second delivery racing this one
+   * fails the batch on the key's primary key and the caller reports a replay.
+   */
+  idempotency?: { channel: Channel; key: string };
+}
+
+/** Insert the event's idempotency key only if the update before it in the batch went through. */
+function recordEventOnce(
+  db: ReturnType<typeof database>,
+  event: { channel: Channel; key: string },
+  number: number,
+  revisionAfter: number,
+) {
+  return db.insert(idempotencyKeys).select(
+    db
+      .select({
+        channel: sql<string>`${event.channel}`.as("channel"),
+        key: sql<string>`${event.key}`.as("key"),
+        ticketNumber: tickets.number,
+        messageId: sql<null>`null`.as("message_id"),
+        created: sql<boolean>`0`.as("created"),
+        responseDueAt: sql<null>`null`.as("response_due_at"),
+        createdAt: sql<number>`${Date.now()}`.as("created_at"),
+      })
+      .from(tickets)
+      .where(and(eq(tickets.number, number), eq(tickets.revision, revisionAfter))),
+  );
 }
 
 interface PatchPlan {
@@ -193,7 +229,15 @@ export async function replyToTicket(
   const delivery = reply.internal
     ? null
     : customerDelivery(
-        { key, channel: current.channel, callbackUrl: current.callbackUrl },
+        {
+          key,
+          channel: current.channel,
+          callbackUrl: current.callbackUrl,
+          channelName: current.channelName,
+          threadKeys: needsThreadKeys(current.channel)
+            ? await ticketThreadKeys(db, current.channel, number)
+            : [],
+        },
         "reply",
         reply.text,
         messageId,
@@ -224,4 +268,9 @@ export async function replyToTicket(
   if (row === undefined) return { ok: false, reason: "not_found" };
   if (!reply.internal) await syncTimer(env, row, "staff-response", delivery === null ? [] : [delivery]);
   return { ok: true, row, messageId };
+}
+
+/** Channels whose reply address is one of the ticket's thread keys (an issue, an interaction webhook). */
+function needsThreadKeys(channel: TicketRow["channel"]): boolean {
+  return channel === "github" || channel === "discord";
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, or, type SQL, sql } from "drizzle-orm";
 import type { Channel, Priority } from "../domain/inbound";
 import { iso, type TicketStatus, type TicketView, ticketKey } from "../domain/ticket";
 import type { Database } from "./db";
@@ -46,6 +46,22 @@ export async function findThread(
     if (row !== undefined) return { ticketNumber: row.ticketNumber, index };
   }
   return null;
+}
+
+/** A ticket's thread keys on its channel, newest first (they double as reply addresses). */
+export async function ticketThreadKeys(
+  db: Database,
+  channel: Channel,
+  ticketNumber: number,
+): Promise<string[]> {
+  const rows = await db
+    .select({ key: threadKeys.key })
+    .from(threadKeys)
+    .where(and(eq(threadKeys.ticketNumber, ticketNumber), eq(threadKeys.channel, channel)))
+    .orderBy(desc(threadKeys.createdAt), desc(sql`rowid`))
+    .limit(50)
+    .all();
+  return rows.map((r) => r.key);
 }
 
 export async function getTicketRow(db: Database, number: number): Promise<TicketRow | undefined> {
@@ -327,6 +343,8 @@ export interface MessageChangeWrite {
   /** The channel's id of the message that changed (what `externalId` holds). */
   externalId: string;
   change: { type: "edit"; text: string; html?: string | null } | { type: "delete" };
+  /** New ticket subject, written in the same batch. */
+  subject?: string;
   at: number;
 }
 
@@ -356,6 +374,14 @@ export async function changeMessage(db: Database, write: MessageChangeWrite): Pr
       .set(set)
       .where(and(eq(messages.ticketNumber, write.ticketNumber), eq(messages.externalId, write.externalId)))
       .returning({ id: messages.id }),
+    ...(write.subject === undefined
+      ? []
+      : [ticketSubjectUpdate(db, write.ticketNumber, write.subject, write.at)]),
   ]);
   return updated.length;
+}
+
+/** The ticket's subject follows its source (an edited GitHub issue title). */
+export function ticketSubjectUpdate(db: Database, ticketNumber: number, subject: string, at: number) {
+  return db.update(tickets).set({ subject, updatedAt: at }).where(eq(tickets.number, ticketNumber));
 }

@@ -30,6 +30,8 @@ export type TimerSync = z.input<typeof timerSyncSchema>;
 /** Retry schedule for outbound calls: ~13 minutes in all before a delivery is reported failed. */
 export const RETRY_DELAYS_MS = [2_000, 10_000, 30_000, 120_000, 600_000] as const;
 export const MAX_ATTEMPTS = RETRY_DELAYS_MS.length + 1;
+/** How long a call in flight keeps its outbox row to itself. */
+const CALL_LEASE_MS = 60_000;
 
 type StateRow = {
   ticket_number: number;
@@ -68,6 +70,8 @@ type FinalOutcome =
  */
 export class TicketTimer extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  /** Alarm handlers running now (the runtime's own, or one a test fired), so tests can wait for them. */
+  private alarmsRunning = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -130,24 +134,46 @@ export class TicketTimer extends DurableObject<Env> {
   }
 
   /** For the API and tests: what the timer is waiting for. */
-  async status(): Promise<{ clock: ClockState | null; nextAlarm: number | null; outbox: number }> {
+  async status(): Promise<{
+    clock: ClockState | null;
+    nextAlarm: number | null;
+    outbox: number;
+    /** Work an alarm would do right now: due ladder steps, due calls, outcomes not yet recorded. */
+    due: number;
+    alarmRunning: boolean;
+  }> {
     const state = this.state();
+    const now = Date.now();
     const outbox = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
+    const dueCalls = this.sql
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM outbox WHERE (status = 'pending' AND next_at <= ?) OR status = 'record'",
+        now,
+      )
+      .one().n;
+    const clock = state === null ? null : clockOf(state);
     return {
-      clock: state === null ? null : clockOf(state),
+      clock,
       nextAlarm: await this.ctx.storage.getAlarm(),
       outbox,
+      due: dueCalls + (clock === null ? 0 : dueSteps(clock, now).length),
+      alarmRunning: this.alarmsRunning > 0,
     };
   }
 
   override async alarm(): Promise<void> {
-    const now = Date.now();
-    const state = this.state();
-    if (state === null) return;
-    await this.fireDueSteps(state, now);
-    await this.drainOutbox(now);
-    await this.recordOutcomes();
-    await this.schedule(Date.now());
+    this.alarmsRunning += 1;
+    try {
+      const now = Date.now();
+      const state = this.state();
+      if (state === null) return;
+      await this.fireDueSteps(state, now);
+      await this.drainOutbox(now);
+      await this.recordOutcomes();
+      await this.schedule(Date.now());
+    } finally {
+      this.alarmsRunning -= 1;
+    }
   }
 
   private async fireDueSteps(state: StateRow, now: number): Promise<void> {
@@ -286,6 +312,15 @@ export class TicketTimer extends DurableObject<Env> {
       )
       .toArray();
     for (const row of due) {
+      // Claim the row before the call: a second alarm run overlapping this one (a test firing the
+      // alarm while the runtime does) must not send it again. A crash mid-call retries after the lease.
+      const claimed = this.sql.exec(
+        "UPDATE outbox SET next_at = ? WHERE id = ? AND status = 'pending' AND next_at <= ?",
+        now + CALL_LEASE_MS,
+        row.id,
+        now,
+      ).rowsWritten;
+      if (claimed === 0) continue;
       const item = outboxItemSchema.parse(JSON.parse(row.item));
       const outcome: DeliveryOutcome = await deliver(this.env, item.delivery);
       const attempts = row.attempts + 1;

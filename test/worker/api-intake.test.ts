@@ -4,7 +4,7 @@ import { intake } from "../../src/intake";
 import {
   countRows,
   fakeOutbound,
-  fireAlarm,
+  flush,
   getTicket,
   postMessage,
   request,
@@ -131,7 +131,7 @@ describe("POST /v1/messages", () => {
   it("posts the acknowledgement to the callbackUrl", async () => {
     const out = fakeOutbound();
     const { body } = await postMessage({ callbackUrl: "https://hooks.customer.test/switchboard" });
-    await fireAlarm(body.ticket as string);
+    await flush(body.ticket as string);
     const calls = out.to("hooks.customer.test");
     expect(calls).toHaveLength(1);
     expect(calls[0]?.body).toEqual({
