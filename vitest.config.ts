@@ -44,6 +44,13 @@ export default defineConfig({
                 LINEAR_API_KEY: "lin_api_test",
                 GITHUB_API_URL: "https://github.fake",
                 DISCORD_API_URL: "https://discord.fake/api/v10",
+                // Test-only credentials. The Discord key pair is fixed (bindings are per project);
+                // its private half is in test/fixtures/discord-test-key.ts. Neither is a real secret.
+                GITHUB_WEBHOOK_SECRET: "test-github-webhook-secret",
+                GITHUB_TOKEN: "ghs-test-token",
+                DISCORD_PUBLIC_KEY: "6a0e32fd961c83247ab1e3a7b6d525163d0478df2db905ebd23e87dc7b1b55af",
+                DISCORD_APPLICATION_ID: "775799577604522054",
+                DISCORD_BOT_TOKEN: "discord-bot-test-token",
               },
             },
           }),

@@ -1,5 +1,6 @@
 import { handleEmail } from "./channels/email/handler";
 import { app } from "./http/app";
+import { runWeeklyTriage } from "./services/triage";
 
 export { TicketTimer } from "./timer/ticket-timer";
 
@@ -10,5 +11,10 @@ export default {
     if (outcome.kind === "rejected") console.log(`email to ${message.to} rejected: ${outcome.reason}`);
     else if (!outcome.result.ok)
       console.log(`email from ${message.from} ${outcome.result.reason}: ${outcome.result.detail}`);
+  },
+  // Hourly (wrangler.toml [triggers]); the weekly triage decides in the desk's time zone whether it is due.
+  async scheduled(controller, env) {
+    const run = await runWeeklyTriage(env, controller.scheduledTime);
+    if (run.ran) console.log(`weekly triage: posted ${run.posted.join(", ") || "nothing"}`);
   },
 } satisfies ExportedHandler<Env>;

@@ -136,11 +136,13 @@ async function intakeOnce(env: IntakeEnv, db: Database, message: InboundMessage)
     });
     return { ok: false, reason: "quarantined", detail: message.quarantineReason, quarantineId: id };
   }
-  if (message.author !== "customer") {
+  if (message.author !== "customer" || message.threadOnly) {
     return {
       ok: false,
       reason: "not_threaded",
-      detail: "a staff or system message that belongs to no ticket",
+      detail: message.threadOnly
+        ? "a message that may only join an existing ticket, and none matches"
+        : "a staff or system message that belongs to no ticket",
     };
   }
   return openTicket(env, db, message, config);
@@ -197,8 +199,14 @@ async function openTicket(
   const subject = (message.subject ?? firstLine(message.text)).slice(0, 1000);
   const accountEngineer = customer?.tier === "enterprise" ? customer.accountEngineer : undefined;
   const callbackUrl = message.callbackUrl ?? null;
-  const target = {
-    ...replyTargetOf({
+  const registered = [
+    ...new Set([
+      ...(message.lookupOnlyThreadKeys ? [] : message.threadKeys.slice(0, 1)),
+      ...message.extraThreadKeys,
+    ]),
+  ];
+  const target = replyTargetOf(
+    {
       number: 0,
       channel: message.channel,
       callbackUrl,
@@ -206,24 +214,18 @@ async function openTicket(
       requesterName: message.from.name ?? null,
       requesterEmail: message.from.email?.toLowerCase() ?? null,
       channelName: message.channelName ?? null,
-    }),
-  };
+    },
+    [...registered].reverse(),
+  );
   const email = emailThreading(env, message, config);
   // Whether the acknowledgement can leave on the channel; the real item needs the key, known after the batch.
   const ackLeaves =
     ackTemplate !== null && customerDelivery(target, "acknowledgement", "", ackId, { email }) !== null;
-  const registered = message.lookupOnlyThreadKeys ? [] : message.threadKeys.slice(0, 1);
 
   const row = await insertNewTicket(db, {
     channel: message.channel,
     idempotencyKey: message.idempotencyKey,
-    threadKeys: [
-      ...new Set([
-        ...registered,
-        ...message.extraThreadKeys,
-        ...(ackLeaves && email !== undefined ? [email.messageId] : []),
-      ]),
-    ],
+    threadKeys: [...new Set([...registered, ...(ackLeaves && email !== undefined ? [email.messageId] : [])])],
     ticket: {
       channel: message.channel,
       subject,
@@ -281,8 +283,13 @@ async function openTicket(
             id: ackId,
             template: ackTemplate,
             createdAt: Math.max(now, startedAt + 1),
-            // The api channel's acknowledgement is the 202 body itself unless a callback is owed.
-            deliveryStatus: ackLeaves ? "pending" : message.channel === "api" ? "sent" : "skipped",
+            // The api channel's acknowledgement is the 202 body (and Discord's the interaction response)
+            // itself, unless a call is owed as well.
+            deliveryStatus: ackLeaves
+              ? "pending"
+              : message.channel === "api" || message.channel === "discord"
+                ? "sent"
+                : "skipped",
             ...(ackLeaves && email !== undefined ? { externalId: email.messageId } : {}),
           },
         }),
@@ -293,7 +300,9 @@ async function openTicket(
   const ackItem =
     acknowledgement === null || !ackLeaves
       ? null
-      : customerDelivery(replyTargetOf(row), "acknowledgement", acknowledgement, ackId, { email });
+      : customerDelivery(replyTargetOf(row, target.threadKeys), "acknowledgement", acknowledgement, ackId, {
+          email,
+        });
   const deliveries = ackItem === null ? [] : [ackItem];
   await syncTimer(env, row, "intake", deliveries);
   return {
@@ -396,6 +405,8 @@ export async function changeInboundMessage(
     threadKeys: string[];
     externalId: string;
     change: { type: "edit"; text: string; html?: string | null } | { type: "delete" };
+    /** The thread's title changed too (GitHub `issues.edited`): the ticket's subject follows. */
+    subject?: string;
   },
 ): Promise<MessageChangeResult> {
   const db = database(env.DB);
@@ -412,6 +423,7 @@ export async function changeInboundMessage(
       ticketNumber: thread.ticketNumber,
       externalId: input.externalId,
       change: input.change,
+      ...(input.subject === undefined ? {} : { subject: input.subject.slice(0, 1000) }),
       at: Date.now(),
     });
     return { ok: true, ticket: ticketKey(thread.ticketNumber), changed, replay: false };

@@ -106,6 +106,25 @@ export const policiesSchema = z.strictObject({
 });
 export type Policies = z.infer<typeof policiesSchema>;
 
+/** How the GitHub channel behaves (an extension of SPEC §6; every field has a default). */
+export const githubSettingsSchema = z.strictObject({
+  /** Post the acknowledgement as an issue comment. Off by default: the `supportLabel` says "we have it" instead. */
+  acknowledge: z.boolean().default(false),
+  /** Label added to every issue that becomes a ticket; null adds none. */
+  supportLabel: z.string().min(1).max(50).nullable().default("support"),
+  /** Logins of our own GitHub App (`my-desk[bot]`): their comments count as staff responses. */
+  botLogins: z.array(z.string().min(1).max(100)).max(20).default([]),
+  /** The weekly engineering triage digest: ISO weekday (1 = Monday) and hour in the desk's time zone. */
+  triage: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      weekday: z.number().int().min(1).max(7).default(1),
+      hour: z.number().int().min(0).max(23).default(9),
+    })
+    .default({ enabled: true, weekday: 1, hour: 9 }),
+});
+export type GithubSettings = z.infer<typeof githubSettingsSchema>;
+
 function isTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: tz });
@@ -128,6 +147,7 @@ export const configSchema = z
     /** GitHub labels that make an issue critical. */
     criticalLabels: z.array(z.string().min(1).max(100)).max(50).default(["critical", "P0", "sev1"]),
     policies: policiesSchema.default(policiesSchema.parse({})),
+    github: githubSettingsSchema.default(githubSettingsSchema.parse({})),
   })
   .superRefine((config, ctx) => {
     const teamIds = new Set<string>();

@@ -77,6 +77,8 @@ export const inboundMessageSchema = z.object({
   bounceOf: z.array(z.string().max(512)).max(20).default([]),
   /** Where the adapter kept the raw message (R2 key). */
   rawStorageKey: z.string().max(512).optional(),
+  /** Only thread into an existing ticket, never open one (e.g. a comment on a GitHub issue we do not track). */
+  threadOnly: z.boolean().default(false),
   /** The channel forbids an acknowledgement (loop protection). */
   suppressAcknowledgement: z.boolean().default(false),
   attachments: z.array(inboundAttachmentSchema).default([]),

@@ -164,6 +164,28 @@ export function acknowledgementText(
   timeZone: string,
 ): string {
   const by = formatDeadline(due, now, timeZone);
+  if (policy === "discord" && isLocalMidnight(due, timeZone)) {
+    // "by Wed 6 Mar, 00:00" reads like the wrong day: name the day whose end it is.
+    const day = new Intl.DateTimeFormat("en-GB", {
+      timeZone,
+      weekday: "short",
+      day: "numeric",
+      month: "short",
+    });
+    const lastDay = day.format(new Date(due - 1));
+    const when =
+      lastDay === day.format(new Date(now))
+        ? "today"
+        : lastDay === day.format(new Date(now + DAY_MS))
+          ? "tomorrow"
+          : lastDay;
+    const zone = by.split(" ").at(-1) ?? timeZone;
+    return `Thanks — we have your request as ${ticketKey}. We will reply by the end of ${when} (${lastDay}, 24:00 ${zone}).`;
+  }
   const within = policy === "discord" ? "the same day" : `within ${describeWindow(due - now)}`;
   return `Thanks — we have your request as ${ticketKey}. We will reply by ${by}, ${within}.`;
+}
+
+function isLocalMidnight(instant: number, timeZone: string): boolean {
+  return localMidnight(instant, timeZone, 0) === instant;
 }

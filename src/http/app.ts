@@ -6,6 +6,8 @@ import { type AuthVariables, requireAgent } from "./auth";
 import { problem } from "./errors";
 import { attachmentsApp } from "./routes/attachments";
 import { configApp } from "./routes/config";
+import { discordApp } from "./routes/discord";
+import { githubApp } from "./routes/github";
 import { messagesApp } from "./routes/messages";
 import { metricsApp } from "./routes/metrics";
 import { quarantineApp } from "./routes/quarantine";
@@ -50,6 +52,9 @@ app.route("/v1/quarantine", quarantineApp);
 app.route("/v1/metrics", metricsApp);
 app.route("/v1/search", searchApp);
 app.route("/survey", surveyApp);
+// Channel webhooks authenticate by the provider's signature, not by an agent token.
+app.route("/webhooks/github", githubApp);
+app.route("/webhooks/discord", discordApp);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",

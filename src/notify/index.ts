@@ -1,5 +1,7 @@
 import { postCallback } from "./callback";
+import { sendDiscordMessage } from "./discord";
 import { sendEmail } from "./email";
+import { sendGithubRequest } from "./github";
 import { sendPagerDutyEvent } from "./pagerduty";
 import { postSlackMessage } from "./slack";
 import type { Delivery, DeliveryOutcome, OutboundEnv } from "./types";
@@ -18,5 +20,9 @@ export async function deliver(env: OutboundEnv, delivery: Delivery): Promise<Del
       return postCallback(delivery.url, delivery.body);
     case "email":
       return sendEmail(env, delivery.mail);
+    case "github":
+      return sendGithubRequest(env, delivery);
+    case "discord":
+      return sendDiscordMessage(env, delivery);
   }
 }

@@ -1,4 +1,6 @@
+import { discordFollowupOf, githubIssueOf } from "../domain/channel-keys";
 import type { Channel } from "../domain/inbound";
+import { withReplyMarker } from "./github";
 import type { OutboxItem } from "./types";
 
 /** What a message to the customer needs to know about its ticket. */
@@ -9,21 +11,27 @@ export interface ReplyTarget {
   subject: string;
   requesterName: string | null;
   requesterEmail: string | null;
-  /** Where the ticket came in (email: the address the customer wrote to). */
+  /** Where the ticket came in (email: the address written to; GitHub: the repository; Discord: the channel id). */
   channelName: string | null;
+  /** The ticket's thread keys, newest first: GitHub's `owner/repo#n`, Discord's follow-up webhook. */
+  threadKeys?: readonly string[];
 }
 
-/** The reply target of a stored ticket row. */
-export function replyTargetOf(row: {
-  number: number;
-  channel: Channel;
-  callbackUrl: string | null;
-  subject: string;
-  requesterName: string | null;
-  requesterEmail: string | null;
-  channelName: string | null;
-}): ReplyTarget {
+/** The reply target of a stored ticket row (with its thread keys, newest first, where the channel needs them). */
+export function replyTargetOf(
+  row: {
+    number: number;
+    channel: Channel;
+    callbackUrl: string | null;
+    subject: string;
+    requesterName: string | null;
+    requesterEmail: string | null;
+    channelName: string | null;
+  },
+  threadKeys: readonly string[] = [],
+): ReplyTarget {
   return {
+    threadKeys,
     key: `SUP-${row.number}`,
     channel: row.channel,
     callbackUrl: row.callbackUrl,
@@ -112,10 +120,50 @@ export function customerDelivery(
         },
       };
     }
+    case "github": {
+      const issue = githubIssueOf(ticket.threadKeys ?? []);
+      if (issue === null) return null;
+      const body = extras.url === undefined ? text : `${text}\n\n${extras.url}`;
+      return {
+        id: `msg:${messageId}`,
+        messageId,
+        label: `${kind} as a comment on ${issue.repo}#${issue.issue}`,
+        delivery: {
+          service: "github",
+          repo: issue.repo,
+          issue: issue.issue,
+          action: "comment",
+          body: withReplyMarker(body, ticket.key),
+        },
+      };
+    }
+    case "discord": {
+      // The acknowledgement is the interaction's own response (type 4), sent before this runs.
+      if (kind === "acknowledgement") return null;
+      const followup = discordFollowupOf(ticket.threadKeys ?? []);
+      const channelId = ticket.channelName ?? null;
+      if (followup === null && channelId === null) return null;
+      return {
+        id: `msg:${messageId}`,
+        messageId,
+        label: `${kind} on Discord`,
+        delivery: {
+          service: "discord",
+          channelId,
+          followup,
+          content: `**${ticket.key}** ${extras.url === undefined ? text : `${text}\n${extras.url}`}`,
+        },
+      };
+    }
     default:
       // Channels whose adapters have not landed yet keep the message on the ticket only.
       return null;
   }
+}
+
+/** Channels whose reply address is one of the ticket's thread keys (an issue, an interaction webhook). */
+export function needsThreadKeys(channel: Channel): boolean {
+  return channel === "github" || channel === "discord";
 }
 
 /** Why a customer-facing message could not leave on its channel (shown as its delivery error). */

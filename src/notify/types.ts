@@ -40,6 +40,26 @@ export const deliverySchema = z.discriminatedUnion("service", [
     url: z.string().url(),
     body: z.object({ ticket: z.string(), kind: z.string(), text: z.string(), url: z.string().optional() }),
   }),
+  z.object({
+    service: z.literal("github"),
+    /** `owner/repo`. */
+    repo: z.string().min(3).max(200),
+    issue: z.number().int().positive(),
+    /** `comment` posts `body` as an issue comment; `labels` adds `labels` to the issue. */
+    action: z.enum(["comment", "labels"]),
+    body: z.string().optional(),
+    labels: z.array(z.string()).optional(),
+  }),
+  z.object({
+    service: z.literal("discord"),
+    /** Where a channel message goes (needs DISCORD_BOT_TOKEN). */
+    channelId: z.string().nullable(),
+    /** The interaction's follow-up webhook, usable until `expiresAt`; preferred while it lives. */
+    followup: z
+      .object({ applicationId: z.string(), token: z.string(), expiresAt: z.number().int() })
+      .nullable(),
+    content: z.string(),
+  }),
 ]);
 export type Delivery = z.infer<typeof deliverySchema>;
 
@@ -68,6 +88,10 @@ export interface OutboundEnv {
   PAGERDUTY_ROUTING_KEY?: string;
   PAGERDUTY_EVENTS_URL?: string;
   PUBLIC_URL?: string;
+  GITHUB_TOKEN?: string;
+  GITHUB_API_URL?: string;
+  DISCORD_BOT_TOKEN?: string;
+  DISCORD_API_URL?: string;
 }
 
 export function setting(value: string | undefined): string | undefined {

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, type SQL, sql } from "drizzle-orm";
 import type { Config } from "../domain/config";
-import type { Priority } from "../domain/inbound";
+import type { Channel, Priority } from "../domain/inbound";
 import { findTeam, policyFor, replyFromAddress } from "../domain/routing";
 import { dueAt, parseTimeScale } from "../domain/sla";
 import type { TicketStatus } from "../domain/ticket";
@@ -8,6 +8,7 @@ import { ticketKey } from "../domain/ticket";
 import {
   customerDelivery,
   type EmailThreading,
+  needsThreadKeys,
   newEmailMessageId,
   noDeliveryReason,
   replyTargetOf,
@@ -18,6 +19,7 @@ import { batch, type Database, database } from "../store/db";
 import { guardedInsert, ticketAtRevision } from "../store/guarded";
 import {
   escalations,
+  idempotencyKeys,
   messages,
   QUEUE_PENDING,
   QUEUE_RESOLVED,
@@ -25,7 +27,7 @@ import {
   threadKeys,
   tickets,
 } from "../store/schema";
-import { getTicketRow, staffResponseUpdate, type TicketRow } from "../store/tickets";
+import { getTicketRow, staffResponseUpdate, type TicketRow, ticketThreadKeys } from "../store/tickets";
 import { syncTimer } from "../timer/client";
 import type { TimerSync } from "../timer/ticket-timer";
 
@@ -104,6 +106,7 @@ export async function patchTicket(
   number: number,
   patch: TicketPatch,
   agent: string,
+  options: PatchOptions = {},
 ): Promise<PatchResult> {
   const db = database(env.DB);
   const config = await loadConfig(db);
@@ -135,9 +138,14 @@ export async function patchTicket(
       ...(resolving || reopening ? [db.run(removeFromKnowledgeBase(number, guard))] : []),
     ];
     // After the update the ticket is at revision + 1 exactly when this batch's update won.
-    const after = resolving
-      ? [db.run(addToKnowledgeBase(number, ticketAtRevision(number, current.revision + 1)))]
-      : [];
+    const after = [
+      ...(options.idempotency === undefined
+        ? []
+        : [recordEventOnce(db, options.idempotency, number, current.revision + 1)]),
+      ...(resolving
+        ? [db.run(addToKnowledgeBase(number, ticketAtRevision(number, current.revision + 1)))]
+        : []),
+    ];
     const results = await batch(db, [...before, update, ...after]);
     const row = (results[before.length] as TicketRow[])[0];
     if (row === undefined) continue;
@@ -151,6 +159,38 @@ export async function patchTicket(
     return { ok: true, row };
   }
   return { ok: false, reason: "conflict" };
+}
+
+export interface PatchOptions {
+  /**
+   * A channel event behind this patch (GitHub `closed`, `labeled`…): its key is recorded in the
+   * same batch, so a redelivery finds it and changes nothing. A second delivery racing this one
+   * fails the batch on the key's primary key and the caller reports a replay.
+   */
+  idempotency?: { channel: Channel; key: string };
+}
+
+/** Insert the event's idempotency key only if the update before it in the batch went through. */
+function recordEventOnce(
+  db: ReturnType<typeof database>,
+  event: { channel: Channel; key: string },
+  number: number,
+  revisionAfter: number,
+) {
+  return db.insert(idempotencyKeys).select(
+    db
+      .select({
+        channel: sql<string>`${event.channel}`.as("channel"),
+        key: sql<string>`${event.key}`.as("key"),
+        ticketNumber: tickets.number,
+        messageId: sql<null>`null`.as("message_id"),
+        created: sql<boolean>`0`.as("created"),
+        responseDueAt: sql<null>`null`.as("response_due_at"),
+        createdAt: sql<number>`${Date.now()}`.as("created_at"),
+      })
+      .from(tickets)
+      .where(and(eq(tickets.number, number), eq(tickets.revision, revisionAfter))),
+  );
 }
 
 interface PatchPlan {
@@ -262,7 +302,16 @@ export async function replyToTicket(
   const email = reply.internal ? undefined : await emailReplyThreading(env, db, current);
   const delivery = reply.internal
     ? null
-    : customerDelivery(replyTargetOf(current), "reply", reply.text, messageId, { email });
+    : customerDelivery(
+        replyTargetOf(
+          current,
+          needsThreadKeys(current.channel) ? await ticketThreadKeys(db, current.channel, number) : [],
+        ),
+        "reply",
+        reply.text,
+        messageId,
+        { email },
+      );
   const insert = db.insert(messages).values({
     id: messageId,
     ticketNumber: number,
@@ -324,7 +373,10 @@ async function planSurvey(env: DeskEnv, db: Database, ticket: TicketRow, now: nu
   const url = `${(env.PUBLIC_URL || "http://localhost:8787").replace(/\/+$/, "")}/survey/${token}`;
   const text = `${key} is resolved. ${SURVEY_QUESTION} Answer from 1 (very hard) to 7 (very easy): ${url}`;
   const email = await emailReplyThreading(env, db, ticket);
-  const delivery = customerDelivery(replyTargetOf(ticket), "survey", text, messageId, { url, email });
+  const keys = needsThreadKeys(ticket.channel)
+    ? await ticketThreadKeys(db, ticket.channel, ticket.number)
+    : [];
+  const delivery = customerDelivery(replyTargetOf(ticket, keys), "survey", text, messageId, { url, email });
   const emailId = email !== undefined && delivery !== null ? email.messageId : null;
   return {
     delivery,

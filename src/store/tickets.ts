@@ -51,6 +51,22 @@ export async function findThread(
   return null;
 }
 
+/** A ticket's thread keys on its channel, newest first (they double as reply addresses). */
+export async function ticketThreadKeys(
+  db: Database,
+  channel: Channel,
+  ticketNumber: number,
+): Promise<string[]> {
+  const rows = await db
+    .select({ key: threadKeys.key })
+    .from(threadKeys)
+    .where(and(eq(threadKeys.ticketNumber, ticketNumber), eq(threadKeys.channel, channel)))
+    .orderBy(desc(threadKeys.createdAt), desc(sql`rowid`))
+    .limit(50)
+    .all();
+  return rows.map((r) => r.key);
+}
+
 export async function getTicketRow(db: Database, number: number): Promise<TicketRow | undefined> {
   return db.select().from(tickets).where(eq(tickets.number, number)).get();
 }
@@ -400,6 +416,8 @@ export interface MessageChangeWrite {
   /** The channel's id of the message that changed (what `externalId` holds). */
   externalId: string;
   change: { type: "edit"; text: string; html?: string | null } | { type: "delete" };
+  /** New ticket subject, written in the same batch. */
+  subject?: string;
   at: number;
 }
 
@@ -429,6 +447,9 @@ export async function changeMessage(db: Database, write: MessageChangeWrite): Pr
       .set(set)
       .where(and(eq(messages.ticketNumber, write.ticketNumber), eq(messages.externalId, write.externalId)))
       .returning({ id: messages.id }),
+    ...(write.subject === undefined
+      ? []
+      : [ticketSubjectUpdate(db, write.ticketNumber, write.subject, write.at)]),
   ]);
   return updated.length;
 }
@@ -483,4 +504,9 @@ export async function listQuarantine(db: Database, limit: number, before?: numbe
     .orderBy(sql`${quarantine.receivedAt} desc`)
     .limit(limit)
     .all();
+}
+
+/** The ticket's subject follows its source (an edited GitHub issue title). */
+export function ticketSubjectUpdate(db: Database, ticketNumber: number, subject: string, at: number) {
+  return db.update(tickets).set({ subject, updatedAt: at }).where(eq(tickets.number, ticketNumber));
 }

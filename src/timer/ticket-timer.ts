@@ -74,6 +74,7 @@ type FinalOutcome =
  */
 export class TicketTimer extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  /** Alarm handlers running now (the runtime's own, or one a test fired), so tests can wait for them. */
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);

@@ -138,4 +138,18 @@ describe("acknowledgement", () => {
       "Thanks — we have your request as SUP-8. We will reply by Wed 6 May, 10:00 UTC, within 24 hours.",
     );
   });
+
+  it("a same-day deadline names the day it ends", () => {
+    const now = at("2026-05-05T10:00:00Z");
+    expect(acknowledgementText("SUP-9", "discord", at("2026-05-06T00:00:00Z"), now, "UTC")).toBe(
+      "Thanks — we have your request as SUP-9. We will reply by the end of today (Tue 5 May, 24:00 UTC).",
+    );
+    expect(acknowledgementText("SUP-9", "discord", at("2026-05-07T00:00:00Z"), now, "UTC")).toBe(
+      "Thanks — we have your request as SUP-9. We will reply by the end of tomorrow (Wed 6 May, 24:00 UTC).",
+    );
+    // Berlin: midnight is 22:00 UTC in summer.
+    expect(acknowledgementText("SUP-9", "discord", at("2026-05-05T22:00:00Z"), now, "Europe/Berlin")).toBe(
+      "Thanks — we have your request as SUP-9. We will reply by the end of today (Tue 5 May, 24:00 CEST).",
+    );
+  });
 });

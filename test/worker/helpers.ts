@@ -220,7 +220,6 @@ export function advanceTo(ms: number): void {
  * (neither a ladder step nor a call); retries scheduled for later stay scheduled.
  */
 export async function flush(key: string): Promise<void> {
-  await fireAlarm(key);
   await vi.waitFor(
     async () => {
       const status = await timer(key).status();

@@ -1,0 +1,245 @@
+import { z } from "zod";
+import {
+  discordFollowupKey,
+  discordInteractionKey,
+  discordMessageKey,
+  discordThreadKey,
+} from "../../domain/channel-keys";
+import type { InboundMessageInput } from "../../domain/inbound";
+
+/** Interaction types (Discord API: Receiving and Responding). */
+export const InteractionType = {
+  PING: 1,
+  APPLICATION_COMMAND: 2,
+  MESSAGE_COMPONENT: 3,
+  APPLICATION_COMMAND_AUTOCOMPLETE: 4,
+  MODAL_SUBMIT: 5,
+} as const;
+
+/** Interaction callback types. */
+export const ResponseType = {
+  PONG: 1,
+  CHANNEL_MESSAGE_WITH_SOURCE: 4,
+  DEFERRED_UPDATE_MESSAGE: 6,
+  APPLICATION_COMMAND_AUTOCOMPLETE_RESULT: 8,
+  MODAL: 9,
+} as const;
+
+/** Message flag: only the invoking user sees it. */
+export const EPHEMERAL = 64;
+
+export const SUPPORT_COMMAND = "support";
+/** Message context-menu command: turn someone's message into a ticket. */
+export const SUPPORT_MESSAGE_COMMAND = "Open support ticket";
+export const SUPPORT_MODAL_ID = "support_ticket";
+const SUBJECT_FIELD = "subject";
+const DESCRIPTION_FIELD = "description";
+
+/** Thread channel types: announcement thread, public thread, private thread. */
+const THREAD_CHANNEL_TYPES = new Set([10, 11, 12]);
+
+/** An interaction token lives 15 minutes; we stop using it a minute early. */
+const FOLLOWUP_LIFETIME_MS = 14 * 60_000;
+
+const userSchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  global_name: z.string().nullish(),
+  bot: z.boolean().optional(),
+});
+
+export const interactionSchema = z.object({
+  id: z.string().min(1).max(64),
+  type: z.number().int(),
+  application_id: z.string().optional(),
+  token: z.string().max(1000).optional(),
+  guild_id: z.string().optional(),
+  channel_id: z.string().optional(),
+  channel: z.object({ id: z.string(), type: z.number().int() }).optional(),
+  member: z.object({ nick: z.string().nullish(), user: userSchema }).optional(),
+  user: userSchema.optional(),
+  data: z.unknown().optional(),
+});
+export type Interaction = z.infer<typeof interactionSchema>;
+
+const optionSchema = z.object({ name: z.string(), type: z.number().int(), value: z.unknown().optional() });
+
+export const commandDataSchema = z.object({
+  name: z.string(),
+  /** 1 chat input (slash), 2 user, 3 message. */
+  type: z.number().int().default(1),
+  options: z.array(optionSchema).optional(),
+  target_id: z.string().optional(),
+  resolved: z
+    .object({
+      messages: z
+        .record(
+          z.string(),
+          z.object({
+            id: z.string(),
+            content: z.string(),
+            channel_id: z.string().optional(),
+            author: userSchema,
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
+});
+export type CommandData = z.infer<typeof commandDataSchema>;
+
+export const modalDataSchema = z.object({ custom_id: z.string(), components: z.array(z.unknown()) });
+
+/** The `/support` modal: a subject and a description, as Label + Text Input components. */
+export function supportModal(prefill?: string) {
+  return {
+    type: ResponseType.MODAL,
+    data: {
+      custom_id: SUPPORT_MODAL_ID,
+      title: "Contact support",
+      components: [
+        {
+          type: 18,
+          label: "Subject",
+          component: {
+            type: 4,
+            custom_id: SUBJECT_FIELD,
+            style: 1,
+            min_length: 3,
+            max_length: 200,
+            required: true,
+          },
+        },
+        {
+          type: 18,
+          label: "What happened?",
+          description: "Steps to reproduce, error messages, links.",
+          component: {
+            type: 4,
+            custom_id: DESCRIPTION_FIELD,
+            style: 2,
+            min_length: 1,
+            max_length: 4000,
+            required: true,
+            ...(prefill === undefined ? {} : { value: prefill.slice(0, 4000) }),
+          },
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * Every `custom_id` → `value` in a submitted modal, whatever the layout: Label (type 18) wraps its
+ * component in `component`, legacy Action Rows (type 1) list theirs in `components`.
+ */
+export function modalValues(components: readonly unknown[]): Record<string, string> {
+  const values: Record<string, string> = {};
+  const visit = (node: unknown): void => {
+    if (typeof node !== "object" || node === null) return;
+    const { custom_id, value, component, components: children } = node as Record<string, unknown>;
+    if (typeof custom_id === "string" && typeof value === "string") values[custom_id] = value;
+    visit(component);
+    if (Array.isArray(children)) for (const child of children) visit(child);
+  };
+  for (const component of components) visit(component);
+  return values;
+}
+
+export function supportFields(values: Record<string, string>): { subject?: string; text: string } {
+  const subject = values[SUBJECT_FIELD]?.trim();
+  const description = values[DESCRIPTION_FIELD]?.trim();
+  const text = description ?? Object.values(values).join("\n\n").trim();
+  return { ...(subject === undefined || subject === "" ? {} : { subject }), text };
+}
+
+/** The text a `/support text:…` invocation carries, if any. */
+export function commandText(data: CommandData): string | undefined {
+  const option = data.options?.find((o) => o.name === "text" && typeof o.value === "string");
+  const text = typeof option?.value === "string" ? option.value.trim() : "";
+  return text === "" ? undefined : text;
+}
+
+function invoker(interaction: Interaction) {
+  const user = interaction.member?.user ?? interaction.user;
+  if (user === undefined) return { handle: "unknown" };
+  return {
+    name: interaction.member?.nick ?? user.global_name ?? user.username,
+    handle: user.username,
+  };
+}
+
+function channelId(interaction: Interaction): string | undefined {
+  return interaction.channel_id ?? interaction.channel?.id;
+}
+
+function followupKeys(
+  interaction: Interaction,
+  applicationId: string | undefined,
+  receivedAt: number,
+): string[] {
+  const appId = interaction.application_id ?? applicationId;
+  if (appId === undefined || appId === "" || interaction.token === undefined) return [];
+  return [discordFollowupKey(appId, receivedAt + FOLLOWUP_LIFETIME_MS, interaction.token)];
+}
+
+/**
+ * A `/support` request (modal submission or `/support text:…`): a new public ticket on the
+ * Discord policy. Inside a thread, the thread is the conversation and a later `/support` there
+ * joins the same ticket; elsewhere every request is its own ticket.
+ */
+export function normaliseSupportRequest(
+  interaction: Interaction,
+  request: { subject?: string; text: string },
+  options: { applicationId?: string; receivedAt: number },
+): InboundMessageInput {
+  const channel = channelId(interaction);
+  const inThread = interaction.channel !== undefined && THREAD_CHANNEL_TYPES.has(interaction.channel.type);
+  const threadKey =
+    inThread && channel !== undefined ? discordThreadKey(channel) : discordInteractionKey(interaction.id);
+  return {
+    channel: "discord",
+    idempotencyKey: interaction.id,
+    externalId: discordInteractionKey(interaction.id),
+    threadKeys: [threadKey],
+    threadKeyRules: [inThread ? "thread" : "interaction"],
+    extraThreadKeys: followupKeys(interaction, options.applicationId, options.receivedAt),
+    ...(channel === undefined ? {} : { channelName: channel }),
+    from: invoker(interaction),
+    author: "customer",
+    ...(request.subject === undefined ? {} : { subject: request.subject }),
+    text: request.text,
+    visibility: "public",
+    receivedAt: options.receivedAt,
+  };
+}
+
+/**
+ * The message context-menu command: the message's author is the requester and the message is the
+ * request.
+ */
+export function normaliseMessageCommand(
+  interaction: Interaction,
+  data: CommandData,
+  options: { applicationId?: string; receivedAt: number },
+): InboundMessageInput | null {
+  const target = data.target_id === undefined ? undefined : data.resolved?.messages?.[data.target_id];
+  if (target === undefined || target.content.trim() === "") return null;
+  const channel = target.channel_id ?? channelId(interaction);
+  return {
+    channel: "discord",
+    // Keyed by the message, not the interaction: a second "Open support ticket" on the same
+    // message is a replay that answers with the existing ticket and writes nothing.
+    idempotencyKey: discordMessageKey(target.id),
+    externalId: discordMessageKey(target.id),
+    threadKeys: [discordMessageKey(target.id)],
+    threadKeyRules: ["message"],
+    extraThreadKeys: followupKeys(interaction, options.applicationId, options.receivedAt),
+    ...(channel === undefined ? {} : { channelName: channel }),
+    from: { name: target.author.global_name ?? target.author.username, handle: target.author.username },
+    author: "customer",
+    text: target.content,
+    visibility: "public",
+    receivedAt: options.receivedAt,
+  };
+}

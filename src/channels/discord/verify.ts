@@ -1,0 +1,41 @@
+export type DiscordVerification =
+  | { ok: true }
+  | { ok: false; reason: "not_configured" | "missing_signature" | "bad_signature" };
+
+const encoder = new TextEncoder();
+
+/**
+ * Ed25519 over `X-Signature-Timestamp` + the raw body with the app's public key (hex). Discord
+ * sends requests with bad signatures on purpose and drops endpoints that accept them.
+ */
+export async function verifyDiscordSignature(
+  publicKeyHex: string | undefined,
+  rawBody: Uint8Array<ArrayBuffer>,
+  signatureHex: string | null | undefined,
+  timestamp: string | null | undefined,
+): Promise<DiscordVerification> {
+  const keyHex = publicKeyHex?.trim() ?? "";
+  if (!/^[0-9a-f]{64}$/i.test(keyHex)) return { ok: false, reason: "not_configured" };
+  if (!signatureHex || !timestamp) return { ok: false, reason: "missing_signature" };
+  if (!/^[0-9a-f]{128}$/i.test(signatureHex.trim())) return { ok: false, reason: "bad_signature" };
+  const key = await crypto.subtle.importKey("raw", hexToBytes(keyHex), { name: "Ed25519" }, false, [
+    "verify",
+  ]);
+  const stamp = encoder.encode(timestamp);
+  const message = new Uint8Array(stamp.length + rawBody.length);
+  message.set(stamp, 0);
+  message.set(rawBody, stamp.length);
+  const valid = await crypto.subtle.verify(
+    { name: "Ed25519" },
+    key,
+    hexToBytes(signatureHex.trim()),
+    message,
+  );
+  return valid ? { ok: true } : { ok: false, reason: "bad_signature" };
+}
+
+function hexToBytes(hex: string): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return bytes;
+}

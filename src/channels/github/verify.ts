@@ -1,0 +1,36 @@
+export type GithubVerification =
+  | { ok: true }
+  | { ok: false; reason: "not_configured" | "missing_signature" | "bad_signature" };
+
+const encoder = new TextEncoder();
+
+/**
+ * `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`. Web Crypto's `verify` compares
+ * in constant time; the body is verified exactly as received, before it is decoded or parsed.
+ */
+export async function verifyGithubSignature(
+  secret: string | undefined,
+  rawBody: Uint8Array<ArrayBuffer>,
+  header: string | null | undefined,
+): Promise<GithubVerification> {
+  if (secret === undefined || secret.trim() === "") return { ok: false, reason: "not_configured" };
+  if (header === null || header === undefined || header === "")
+    return { ok: false, reason: "missing_signature" };
+  const match = /^sha256=([0-9a-f]{64})$/i.exec(header.trim());
+  if (match?.[1] === undefined) return { ok: false, reason: "bad_signature" };
+  const key = await crypto.subtle.importKey(
+    "raw",
+    encoder.encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["verify"],
+  );
+  const valid = await crypto.subtle.verify("HMAC", key, hexToBytes(match[1]), rawBody);
+  return valid ? { ok: true } : { ok: false, reason: "bad_signature" };
+}
+
+export function hexToBytes(hex: string): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return bytes;
+}

@@ -1,0 +1,95 @@
+import {
+  type DeliveryOutcome,
+  httpOutcome,
+  networkOutcome,
+  OUTBOUND_TIMEOUT_MS,
+  type OutboundEnv,
+  setting,
+} from "./types";
+
+const DISCORD_API = "https://discord.com/api/v10";
+
+/** Discord rejects message content over 2000 characters. */
+export const DISCORD_MAX_CONTENT = 2000;
+
+/** An interaction token lives 15 minutes; we stop using it a minute early. */
+export const INTERACTION_TOKEN_MS = 14 * 60_000;
+
+export interface DiscordMessage {
+  channelId: string | null;
+  followup: { applicationId: string; token: string; expiresAt: number } | null;
+  content: string;
+}
+
+export function discordContent(text: string): string {
+  if (text.length <= DISCORD_MAX_CONTENT) return text;
+  const suffix = "\n[…truncated: the full reply is on the ticket]";
+  return `${text.slice(0, DISCORD_MAX_CONTENT - suffix.length)}${suffix}`;
+}
+
+/**
+ * A follow-up message on the interaction while its token lives (no bot token needed), else a
+ * message in the channel the ticket came from with `Bot DISCORD_BOT_TOKEN`. A follow-up refused
+ * with 401/404 (token expired early or revoked) falls through to the channel message.
+ */
+export async function sendDiscordMessage(
+  env: OutboundEnv,
+  message: DiscordMessage,
+): Promise<DeliveryOutcome> {
+  const base = (setting(env.DISCORD_API_URL) ?? DISCORD_API).replace(/\/+$/, "");
+  // Agent text must never ping @everyone, roles or users.
+  const body = JSON.stringify({ content: discordContent(message.content), allowed_mentions: { parse: [] } });
+  if (message.followup !== null && Date.now() < message.followup.expiresAt) {
+    const { applicationId, token } = message.followup;
+    const outcome = await post(
+      `${base}/webhooks/${encodeURIComponent(applicationId)}/${encodeURIComponent(token)}`,
+      {},
+      body,
+    );
+    if (outcome.kind === "done") return outcome.outcome;
+  }
+  const botToken = setting(env.DISCORD_BOT_TOKEN);
+  if (message.channelId === null) return { ok: "skipped", reason: "no interaction token and no channel id" };
+  if (botToken === undefined) {
+    return { ok: "skipped", reason: "the interaction token expired and DISCORD_BOT_TOKEN is not set" };
+  }
+  const outcome = await post(
+    `${base}/channels/${encodeURIComponent(message.channelId)}/messages`,
+    { authorization: `Bot ${botToken}` },
+    body,
+  );
+  return outcome.outcome;
+}
+
+async function post(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ kind: "done" | "token_refused"; outcome: DeliveryOutcome }> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "user-agent": "DiscordBot (https://switchboard.dev, 1)",
+        ...headers,
+      },
+      body,
+      signal: AbortSignal.timeout(OUTBOUND_TIMEOUT_MS),
+    });
+  } catch (error) {
+    return { kind: "done", outcome: networkOutcome(error) };
+  }
+  if (!response.ok) {
+    const outcome = await httpOutcome(response);
+    const refused = response.status === 401 || response.status === 404;
+    return { kind: refused ? "token_refused" : "done", outcome };
+  }
+  const sent: unknown = await response.json().catch(() => null);
+  const id = typeof sent === "object" && sent !== null ? (sent as { id?: unknown }).id : undefined;
+  return {
+    kind: "done",
+    outcome: typeof id === "string" ? { ok: true, externalId: `message:${id}` } : { ok: true },
+  };
+}

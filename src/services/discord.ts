@@ -1,0 +1,112 @@
+import {
+  commandDataSchema,
+  commandText,
+  EPHEMERAL,
+  type Interaction,
+  InteractionType,
+  modalDataSchema,
+  modalValues,
+  normaliseMessageCommand,
+  normaliseSupportRequest,
+  ResponseType,
+  SUPPORT_COMMAND,
+  SUPPORT_MESSAGE_COMMAND,
+  SUPPORT_MODAL_ID,
+  supportFields,
+  supportModal,
+} from "../channels/discord/normalise";
+import type { InboundMessageInput } from "../domain/inbound";
+import { formatDeadline } from "../domain/sla";
+import { intake } from "../intake";
+import { loadConfig } from "../store/config";
+import { database } from "../store/db";
+import type { DeskEnv } from "./tickets";
+
+/** The JSON body of an interaction response. */
+export type InteractionResponse =
+  | { type: typeof ResponseType.PONG }
+  | { type: typeof ResponseType.DEFERRED_UPDATE_MESSAGE }
+  | { type: typeof ResponseType.CHANNEL_MESSAGE_WITH_SOURCE; data: { content: string; flags?: number } }
+  | { type: typeof ResponseType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT; data: { choices: [] } }
+  | ReturnType<typeof supportModal>;
+
+export type DiscordOutcome =
+  | { ok: true; response: InteractionResponse; ticket?: string; created?: boolean }
+  | { ok: false; reason: "invalid_payload"; detail: string };
+
+/** Every interaction gets an answer: Discord shows "This interaction failed" to the user otherwise. */
+export async function handleDiscordInteraction(
+  env: DeskEnv & { DISCORD_APPLICATION_ID?: string },
+  interaction: Interaction,
+  receivedAt: number,
+): Promise<DiscordOutcome> {
+  const options = { applicationId: env.DISCORD_APPLICATION_ID, receivedAt };
+  switch (interaction.type) {
+    case InteractionType.PING:
+      return { ok: true, response: { type: ResponseType.PONG } };
+    case InteractionType.APPLICATION_COMMAND: {
+      const data = commandDataSchema.safeParse(interaction.data);
+      if (!data.success) return { ok: false, reason: "invalid_payload", detail: "command data is malformed" };
+      if (data.data.name === SUPPORT_COMMAND && data.data.type === 1) {
+        const text = commandText(data.data);
+        if (text === undefined) return { ok: true, response: supportModal() };
+        return openTicket(env, normaliseSupportRequest(interaction, { text }, options));
+      }
+      if (data.data.name === SUPPORT_MESSAGE_COMMAND && data.data.type === 3) {
+        const message = normaliseMessageCommand(interaction, data.data, options);
+        if (message === null) return ephemeral("That message has no text to open a ticket with.");
+        return openTicket(env, message);
+      }
+      return ephemeral(`Switchboard does not know the command “${data.data.name}”.`);
+    }
+    case InteractionType.MODAL_SUBMIT: {
+      const data = modalDataSchema.safeParse(interaction.data);
+      if (!data.success) return { ok: false, reason: "invalid_payload", detail: "modal data is malformed" };
+      if (data.data.custom_id !== SUPPORT_MODAL_ID)
+        return ephemeral("This form is not one of Switchboard's.");
+      const request = supportFields(modalValues(data.data.components));
+      if (request.text === "") return ephemeral("Please describe the problem: the description was empty.");
+      return openTicket(env, normaliseSupportRequest(interaction, request, options));
+    }
+    case InteractionType.MESSAGE_COMPONENT:
+      // We send no buttons; acknowledge without changing the message.
+      return { ok: true, response: { type: ResponseType.DEFERRED_UPDATE_MESSAGE } };
+    case InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE:
+      return {
+        ok: true,
+        response: { type: ResponseType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT, data: { choices: [] } },
+      };
+    default:
+      return ephemeral("Switchboard cannot handle this interaction.");
+  }
+}
+
+function ephemeral(content: string): DiscordOutcome {
+  return {
+    ok: true,
+    response: { type: ResponseType.CHANNEL_MESSAGE_WITH_SOURCE, data: { content, flags: EPHEMERAL } },
+  };
+}
+
+/** Intake, then answer in the channel (type 4) with the ticket key and the deadline. */
+async function openTicket(env: DeskEnv, message: InboundMessageInput): Promise<DiscordOutcome> {
+  const result = await intake(env, message);
+  if (!result.ok) return ephemeral("Sorry, that could not be filed as a ticket.");
+  let content = result.acknowledgement;
+  if (content === null) {
+    const config = await loadConfig(database(env.DB));
+    const by =
+      result.responseDueAt === null
+        ? ""
+        : ` We will reply by ${formatDeadline(result.responseDueAt, Date.now(), config.timezone)}.`;
+    content = result.created
+      ? `We have your request as ${result.ticket}.${by}`
+      : `Added to ${result.ticket}.${by}`;
+  }
+  return {
+    ok: true,
+    response: { type: ResponseType.CHANNEL_MESSAGE_WITH_SOURCE, data: { content } },
+    ticket: result.ticket,
+    created: result.created,
+  };
+}

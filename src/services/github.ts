@@ -1,0 +1,263 @@
+import {
+  commentExternalId,
+  type GithubEvent,
+  type IssueCommentEvent,
+  type IssuesEvent,
+  isCriticalLabel,
+  issueExternalId,
+  issueThreadKey,
+  normaliseComment,
+  normaliseIssueOpened,
+  transferredFrom,
+} from "../channels/github/normalise";
+import type { Config } from "../domain/config";
+import { slackEscape } from "../domain/escalation";
+import { SECURITY_TEAM } from "../domain/routing";
+import { changeInboundMessage, type IntakeResult, intake } from "../intake";
+import { hasReplyMarker } from "../notify/github";
+import type { OutboxItem } from "../notify/types";
+import { loadConfig } from "../store/config";
+import { database } from "../store/db";
+import type { TicketRow } from "../store/tickets";
+import { patchFromChannel, queueTicketCalls } from "./channel-events";
+import type { DeskEnv } from "./tickets";
+
+export type GithubOutcome =
+  | { kind: "pong" }
+  | { kind: "ignored"; reason: string }
+  | { kind: "stored"; ticket: string; created: boolean; replay: boolean; what: string };
+
+interface Delivery {
+  id: string;
+  receivedAt: number;
+}
+
+/** One verified GitHub webhook delivery → intake, a message change, or a ticket patch. */
+export async function handleGithubEvent(
+  env: DeskEnv,
+  event: GithubEvent,
+  delivery: Delivery,
+): Promise<GithubOutcome> {
+  switch (event.type) {
+    case "ping":
+      return { kind: "pong" };
+    case "unsupported":
+      return { kind: "ignored", reason: `event "${event.name}" is not handled` };
+    case "issues":
+      return handleIssues(env, event.payload, delivery, await loadConfig(database(env.DB)));
+    case "issue_comment":
+      return handleComment(env, event.payload, delivery, await loadConfig(database(env.DB)));
+  }
+}
+
+async function handleIssues(
+  env: DeskEnv,
+  event: IssuesEvent,
+  delivery: Delivery,
+  config: Config,
+): Promise<GithubOutcome> {
+  const threadKeys = [issueThreadKey(event.repository, event.issue)];
+  const actor = `github:${event.sender.login}`;
+  switch (event.action) {
+    case "opened":
+      return openIssue(env, event, delivery, config);
+    case "edited": {
+      const changed = await changeInboundMessage(env, {
+        channel: "github",
+        idempotencyKey: delivery.id,
+        threadKeys,
+        externalId: issueExternalId(event.issue),
+        change: { type: "edit", text: event.issue.body ?? "" },
+        subject: event.issue.title,
+      });
+      return changed.ok
+        ? { kind: "stored", ticket: changed.ticket, created: false, replay: changed.replay, what: "edited" }
+        : { kind: "ignored", reason: "the issue is not a ticket" };
+    }
+    case "closed":
+      return patched(
+        await patchFromChannel(env, {
+          channel: "github",
+          idempotencyKey: delivery.id,
+          threadKeys,
+          patch: { status: "resolved" },
+          actor,
+        }),
+        "resolved",
+      );
+    case "reopened":
+      return patched(
+        await patchFromChannel(env, {
+          channel: "github",
+          idempotencyKey: delivery.id,
+          threadKeys,
+          patch: { status: "open" },
+          actor,
+        }),
+        "reopened",
+      );
+    case "labeled": {
+      const label = event.label?.name;
+      if (label === undefined || !isCriticalLabel(label, config.criticalLabels)) {
+        return { kind: "ignored", reason: `label "${label ?? ""}" is not a critical label` };
+      }
+      return patched(
+        await patchFromChannel(env, {
+          channel: "github",
+          idempotencyKey: delivery.id,
+          threadKeys,
+          patch: { priority: "critical" },
+          actor,
+        }),
+        "critical",
+      );
+    }
+    default:
+      return { kind: "ignored", reason: `issues.${event.action} is not handled` };
+  }
+}
+
+function patched(result: Awaited<ReturnType<typeof patchFromChannel>>, what: string): GithubOutcome {
+  if (result.ok)
+    return { kind: "stored", ticket: result.ticket, created: false, replay: result.replay, what };
+  return {
+    kind: "ignored",
+    reason:
+      result.reason === "conflict" ? "the ticket kept changing; try again" : "the issue is not a ticket",
+  };
+}
+
+async function openIssue(
+  env: DeskEnv,
+  event: IssuesEvent,
+  delivery: Delivery,
+  config: Config,
+): Promise<GithubOutcome> {
+  // Issues opened by bots (dependency dashboards, release bots) are not support requests.
+  if (event.issue.user?.type === "Bot") return { kind: "ignored", reason: "opened by a bot" };
+  const key = issueThreadKey(event.repository, event.issue);
+  const oldKey = transferredFrom(event);
+  if (oldKey !== null) {
+    // A transferred issue we already track stays one ticket; it now answers to its new address.
+    const moved = await intake(env, {
+      channel: "github",
+      idempotencyKey: delivery.id,
+      threadKeys: [oldKey],
+      threadKeyRules: ["transferred-from"],
+      extraThreadKeys: [key],
+      channelName: event.repository.full_name,
+      from: { handle: event.sender.login },
+      author: "system",
+      text: `Issue transferred from ${oldKey} to ${event.repository.full_name}#${event.issue.number}.`,
+      threadOnly: true,
+      suppressAcknowledgement: true,
+      receivedAt: delivery.receivedAt,
+    });
+    if (moved.ok) {
+      if (!moved.replay) {
+        await queueTicketCalls(env, moved.ticketNumber, (row) => openingCalls(row, event, config));
+      }
+      return stored(moved, "transferred");
+    }
+  }
+  const result = await intake(
+    env,
+    normaliseIssueOpened(event, delivery, { acknowledge: config.github.acknowledge }),
+  );
+  if (!result.ok) return { kind: "ignored", reason: result.detail };
+  if (result.created) {
+    // Also on a replay: the ids are fixed, so calls already queued are not queued twice.
+    await queueTicketCalls(env, result.ticketNumber, (row) => openingCalls(row, event, config));
+  }
+  return stored(result, "opened");
+}
+
+/** What a new GitHub ticket owes besides the acknowledgement: the support label, a security notice. */
+function openingCalls(row: TicketRow, event: IssuesEvent, config: Config): OutboxItem[] {
+  const calls: OutboxItem[] = [];
+  const repo = event.repository.full_name;
+  const issue = event.issue.number;
+  const label = config.github.supportLabel;
+  if (label !== null) {
+    calls.push({
+      id: `github-label:${row.number}:${repo.toLowerCase()}#${issue}`,
+      label: `label "${label}" on ${repo}#${issue}`,
+      delivery: { service: "github", repo, issue, action: "labels", labels: [label] },
+    });
+  }
+  if (row.security) {
+    const team =
+      config.teams.find((t) => t.id === SECURITY_TEAM && t.slackChannel !== undefined) ??
+      config.teams.find((t) => t.id === row.team);
+    if (team?.slackChannel !== undefined) {
+      const where = event.issue.html_url ?? `https://github.com/${repo}/issues/${issue}`;
+      calls.push({
+        id: `security-public:${row.number}`,
+        label: `security notice to ${team.slackChannel}`,
+        delivery: {
+          service: "slack",
+          body: {
+            channel: team.slackChannel,
+            text:
+              `:rotating_light: SUP-${row.number} looks security-sensitive and was reported in a *public* GitHub issue ` +
+              `(<${where}|${slackEscape(repo)}#${issue}> “${slackEscape(event.issue.title)}”). ` +
+              "It is already public: move the report to a private security advisory and hide or edit the issue. " +
+              "The ticket itself is private.",
+          },
+        },
+      });
+    }
+  }
+  return calls;
+}
+
+async function handleComment(
+  env: DeskEnv,
+  event: IssueCommentEvent,
+  delivery: Delivery,
+  config: Config,
+): Promise<GithubOutcome> {
+  const onPullRequest = event.issue.pull_request !== undefined;
+  const notTracked = onPullRequest
+    ? "a comment on a pull request that is not a ticket"
+    : "a comment on an issue that is not a ticket";
+  const threadKeys = [issueThreadKey(event.repository, event.issue)];
+  const externalId = commentExternalId(event.comment);
+  switch (event.action) {
+    case "created": {
+      // GitHub tells us about the comments we post ourselves; the reply is already on the ticket.
+      if (hasReplyMarker(event.comment.body ?? "")) return { kind: "ignored", reason: "our own reply" };
+      const result = await intake(
+        env,
+        normaliseComment(event, delivery, { botLogins: config.github.botLogins }),
+      );
+      return result.ok ? stored(result, "comment") : { kind: "ignored", reason: notTracked };
+    }
+    case "edited":
+    case "deleted": {
+      const changed = await changeInboundMessage(env, {
+        channel: "github",
+        idempotencyKey: delivery.id,
+        threadKeys,
+        externalId,
+        change:
+          event.action === "edited" ? { type: "edit", text: event.comment.body ?? "" } : { type: "delete" },
+      });
+      return changed.ok
+        ? {
+            kind: "stored",
+            ticket: changed.ticket,
+            created: false,
+            replay: changed.replay,
+            what: event.action,
+          }
+        : { kind: "ignored", reason: notTracked };
+    }
+    default:
+      return { kind: "ignored", reason: `issue_comment.${event.action} is not handled` };
+  }
+}
+
+function stored(result: Extract<IntakeResult, { ok: true }>, what: string): GithubOutcome {
+  return { kind: "stored", ticket: result.ticket, created: result.created, replay: result.replay, what };
+}
