@@ -1,11 +1,13 @@
 import { classify } from "./domain/classify";
 import type { Config } from "./domain/config";
+import { slackEscape } from "./domain/escalation";
 import { type InboundMessage, type InboundMessageInput, inboundMessageSchema } from "./domain/inbound";
 import { defaultVisibility, findCustomer, policyFor, route, startingLevel } from "./domain/routing";
-import { acknowledgementText, dueAt, parseTimeScale } from "./domain/sla";
+import { acknowledgementText, dueAt, formatDeadline, parseTimeScale } from "./domain/sla";
 import { acceptsTicketReference } from "./domain/threading";
 import { ticketKey } from "./domain/ticket";
 import { customerDelivery } from "./notify/replies";
+import type { OutboxItem } from "./notify/types";
 import { loadConfig } from "./store/config";
 import { type Database, database, isUniqueViolation } from "./store/db";
 import { NO_DEADLINE } from "./store/schema";
@@ -39,6 +41,8 @@ export interface IntakeEnv {
   DB: D1Database;
   TICKET_TIMER: Env["TICKET_TIMER"];
   SLA_TIME_SCALE?: string;
+  /** The desk's base URL, for the link in the account engineer's notice. */
+  PUBLIC_URL?: string;
 }
 
 const MAX_ATTEMPTS = 3;
@@ -144,7 +148,12 @@ async function openTicket(
   const ackDelivery =
     ackTemplate === null
       ? null
-      : customerDelivery({ key: "", channel: message.channel, callbackUrl }, "acknowledgement", "", ackId);
+      : customerDelivery(
+          { key: "", channel: message.channel, callbackUrl, threadKey: message.threadKeys[0] ?? null },
+          "acknowledgement",
+          "",
+          ackId,
+        );
 
   const row = await insertNewTicket(db, {
     channel: message.channel,
@@ -217,12 +226,26 @@ async function openTicket(
       ? []
       : [
           customerDelivery(
-            { key, channel: row.channel, callbackUrl },
+            { key, channel: row.channel, callbackUrl, threadKey: message.threadKeys[0] ?? null },
             "acknowledgement",
             acknowledgement,
             ackId,
           ),
         ].filter((d) => d !== null);
+  if (accountEngineer?.slackUserId !== undefined && customer !== undefined) {
+    deliveries.push(
+      accountEngineerNotice(env, accountEngineer.slackUserId, {
+        key,
+        messageId,
+        customer: customer.name,
+        subject,
+        channel: row.channel,
+        due,
+        now,
+        timezone: config.timezone,
+      }),
+    );
+  }
   await syncTimer(env, row, "intake", deliveries);
   return {
     ok: true,
@@ -292,6 +315,35 @@ async function appendMessage(
     responseDueAt: row.queueDueAt === NO_DEADLINE ? null : row.responseDueAt,
     acknowledgement: null,
     threadedBy: rule,
+  };
+}
+
+/**
+ * SPEC §1: an enterprise customer's ticket goes straight to their account engineer, who is told at
+ * once (a Slack DM: `chat.postMessage` to a user id lands in the app's DM with that user).
+ */
+function accountEngineerNotice(
+  env: IntakeEnv,
+  slackUserId: string,
+  t: {
+    key: string;
+    messageId: string;
+    customer: string;
+    subject: string;
+    channel: string;
+    due: number;
+    now: number;
+    timezone: string;
+  },
+): OutboxItem {
+  const link = `${(env.PUBLIC_URL || "http://localhost:8787").replace(/\/+$/, "")}/tickets/${t.key}`;
+  const text =
+    `:briefcase: New ${slackEscape(t.customer)} ticket assigned to you: <${link}|${t.key}> ` +
+    `“${slackEscape(t.subject || "(no subject)")}” via ${t.channel} · reply due ${formatDeadline(t.due, t.now, t.timezone)}`;
+  return {
+    id: `account-engineer:${t.messageId}`,
+    label: `Slack DM to the account engineer ${slackUserId}`,
+    delivery: { service: "slack", body: { channel: slackUserId, text } },
   };
 }
 

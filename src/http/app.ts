@@ -6,6 +6,7 @@ import { problem } from "./errors";
 import { attachmentsApp } from "./routes/attachments";
 import { configApp } from "./routes/config";
 import { messagesApp } from "./routes/messages";
+import { slackApp } from "./routes/slack";
 import { ticketsApp } from "./routes/tickets";
 
 type AppEnv = { Bindings: Env; Variables: AuthVariables & { requestId: string } };
@@ -27,6 +28,8 @@ app.route("/v1/messages", messagesApp);
 app.route("/v1/tickets", ticketsApp);
 app.route("/v1/config", configApp);
 app.route("/v1/attachments", attachmentsApp);
+// Signed by Slack, not by an agent token.
+app.route("/webhooks/slack", slackApp);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",

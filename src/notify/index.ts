@@ -10,7 +10,7 @@ export { deliverySchema, outboxItemSchema } from "./types";
 export async function deliver(env: OutboundEnv, delivery: Delivery): Promise<DeliveryOutcome> {
   switch (delivery.service) {
     case "slack":
-      return postSlackMessage(env, delivery.body);
+      return postSlackMessage(env, delivery.body, delivery.method);
     case "pagerduty":
       return sendPagerDutyEvent(env, delivery);
     case "callback":

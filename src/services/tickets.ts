@@ -10,7 +10,7 @@ import type { OutboxItem } from "../notify/types";
 import { loadConfig } from "../store/config";
 import { database } from "../store/db";
 import { escalations, messages, NO_DEADLINE, tickets } from "../store/schema";
-import { getTicketRow, staffResponseUpdate, type TicketRow } from "../store/tickets";
+import { firstThreadKey, getTicketRow, staffResponseUpdate, type TicketRow } from "../store/tickets";
 import { syncTimer } from "../timer/client";
 import type { TimerSync } from "../timer/ticket-timer";
 
@@ -193,7 +193,12 @@ export async function replyToTicket(
   const delivery = reply.internal
     ? null
     : customerDelivery(
-        { key, channel: current.channel, callbackUrl: current.callbackUrl },
+        {
+          key,
+          channel: current.channel,
+          callbackUrl: current.callbackUrl,
+          threadKey: await firstThreadKey(db, current.channel, number),
+        },
         "reply",
         reply.text,
         messageId,
@@ -207,8 +212,7 @@ export async function replyToTicket(
     text: reply.text,
     createdAt: now,
     deliveryStatus: reply.internal ? null : delivery === null ? "skipped" : "pending",
-    deliveryError:
-      reply.internal || delivery !== null ? null : "this channel has no outbound path configured",
+    deliveryError: reply.internal || delivery !== null ? null : noDeliveryReason(current.channel),
   });
   const update = db
     .update(tickets)

@@ -48,6 +48,25 @@ export async function findThread(
   return null;
 }
 
+/**
+ * The thread key a ticket was opened under on its own channel (for Slack `<channel>:<thread ts>`,
+ * where replies go). Served by `thread_keys_ticket`.
+ */
+export async function firstThreadKey(
+  db: Database,
+  channel: Channel,
+  ticketNumber: number,
+): Promise<string | null> {
+  const row = await db
+    .select({ key: threadKeys.key })
+    .from(threadKeys)
+    .where(and(eq(threadKeys.ticketNumber, ticketNumber), eq(threadKeys.channel, channel)))
+    .orderBy(asc(threadKeys.createdAt), asc(threadKeys.key))
+    .limit(1)
+    .get();
+  return row?.key ?? null;
+}
+
 export async function getTicketRow(db: Database, number: number): Promise<TicketRow | undefined> {
   return db.select().from(tickets).where(eq(tickets.number, number)).get();
 }
