@@ -3,6 +3,7 @@ import { sendPagerDutyEvent } from "./pagerduty";
 import { postSlackMessage } from "./slack";
 import type { Delivery, DeliveryOutcome, OutboundEnv } from "./types";
 
+export { CLAIM_ACTION_ID, claimableNoticeBlocks, claimedNoticeBlocks } from "./slack";
 export type { Delivery, DeliveryOutcome, OutboundEnv, OutboxItem } from "./types";
 export { deliverySchema, outboxItemSchema } from "./types";
 

@@ -5,8 +5,14 @@ import { policyNameSchema } from "../domain/config";
 import { type Notice, planStep } from "../domain/escalation";
 import { type ClockState, dueSteps, LADDER_STEPS, type LadderStep, nextStepAt, stepAt } from "../domain/sla";
 import { ticketKey } from "../domain/ticket";
-import { type Delivery, type DeliveryOutcome, deliver, type OutboxItem, outboxItemSchema } from "../notify";
-import { claimableNoticeBlocks } from "../notify/slack";
+import {
+  claimableNoticeBlocks,
+  type Delivery,
+  type DeliveryOutcome,
+  deliver,
+  type OutboxItem,
+  outboxItemSchema,
+} from "../notify";
 import { loadConfig } from "../store/config";
 import { database } from "../store/db";
 import { escalations, messages, tickets } from "../store/schema";

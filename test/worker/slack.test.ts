@@ -1,5 +1,7 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
 import {
   advanceTo,
   countRows,
@@ -148,6 +150,25 @@ describe("POST /webhooks/slack/events: verification", () => {
       }),
     );
     expect(response.status).toBe(401);
+  });
+
+  it("without SLACK_SIGNING_SECRET every Slack request is refused (503, no retry) and nothing is stored", async () => {
+    const before = await stored();
+    const raw = JSON.stringify(envelope(plain, { channel: freshChannel(), ts: freshTs() }));
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(
+      new Request("https://desk.test/webhooks/slack/events", {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(await signedHeaders(raw)) },
+        body: raw,
+      }),
+      { ...env, SLACK_SIGNING_SECRET: "" },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(response.status).toBe(503);
+    expect(response.headers.get("x-slack-no-retry")).toBe("1");
+    expect(await stored()).toEqual(before);
   });
 
   it("answers a body over 1 MiB with 413", async () => {

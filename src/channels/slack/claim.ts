@@ -1,5 +1,5 @@
 import { ticketKey } from "../../domain/ticket";
-import { claimedNoticeBlocks } from "../../notify/slack";
+import { claimedNoticeBlocks } from "../../notify";
 import { type DeskEnv, patchTicket } from "../../services/tickets";
 import { loadConfig } from "../../store/config";
 import { database } from "../../store/db";

@@ -10,7 +10,6 @@ import {
 import { type SlackVerification, verifySlackRequest } from "../../channels/slack/verify";
 import { changeInboundMessage, intake } from "../../intake";
 import { deliver } from "../../notify";
-import { setting } from "../../notify/types";
 import { problem } from "../errors";
 
 export const MAX_SLACK_BODY_BYTES = 1024 * 1024;
@@ -44,7 +43,7 @@ slackApp.post("/events", async (c) => {
     return problem(c, 400, "The body is not JSON.");
   }
   const event = normaliseSlackEvent(body, {
-    ourTeamId: setting(c.env.SLACK_TEAM_ID),
+    ourTeamId: ourTeam(c.env),
     receivedAt: Date.now(),
   });
   switch (event.kind) {
@@ -71,7 +70,7 @@ slackApp.post("/interactions", async (c) => {
     case "ignored":
       return c.json({ ok: true, ignored: interaction.reason });
     case "claim": {
-      const result = await claimFromSlack(c.env, interaction, setting(c.env.SLACK_TEAM_ID));
+      const result = await claimFromSlack(c.env, interaction, ourTeam(c.env));
       if (!result.ok && interaction.notice !== null) {
         // Only the person who clicked needs to know; best effort, no ticket outbox to retry from.
         c.executionCtx.waitUntil(
@@ -96,6 +95,11 @@ const CLAIM_REFUSALS = {
   not_found: (key: string) => `${key} no longer exists.`,
   conflict: (key: string) => `${key} changed while you clicked; please try again.`,
 } as const;
+
+/** `SLACK_TEAM_ID`, our own workspace; unset means nobody is staff. */
+function ourTeam(env: Env): string | undefined {
+  return env.SLACK_TEAM_ID?.trim() || undefined;
+}
 
 function verify(c: Context<SlackEnv>, rawBody: string): Promise<SlackVerification> {
   return verifySlackRequest(
