@@ -37,6 +37,8 @@ export default defineConfig({
                 PUBLIC_URL: "https://desk.test",
                 SUPPORT_ADDRESS: "support@example.com",
                 SLACK_BOT_TOKEN: "xoxb-test",
+                SLACK_SIGNING_SECRET: "test-slack-signing-secret",
+                SLACK_TEAM_ID: "T0DESK",
                 SLACK_API_URL: "https://slack.fake/api",
                 PAGERDUTY_ROUTING_KEY: "pd-routing-test",
                 PAGERDUTY_EVENTS_URL: "https://pagerduty.fake",

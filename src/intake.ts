@@ -1,5 +1,6 @@
 import { classify } from "./domain/classify";
 import type { Config } from "./domain/config";
+import { slackEscape } from "./domain/escalation";
 import { type InboundMessage, type InboundMessageInput, inboundMessageSchema } from "./domain/inbound";
 import {
   defaultVisibility,
@@ -9,10 +10,11 @@ import {
   route,
   startingLevel,
 } from "./domain/routing";
-import { acknowledgementText, dueAt, parseTimeScale } from "./domain/sla";
+import { acknowledgementText, dueAt, formatDeadline, parseTimeScale } from "./domain/sla";
 import { acceptsTicketReference } from "./domain/threading";
 import { ticketKey } from "./domain/ticket";
 import { customerDelivery, type EmailThreading, newEmailMessageId, replyTargetOf } from "./notify/replies";
+import type { OutboxItem } from "./notify/types";
 import { loadConfig } from "./store/config";
 import { type Database, database, isUniqueViolation } from "./store/db";
 import { QUEUE_PENDING } from "./store/schema";
@@ -49,6 +51,8 @@ export interface IntakeEnv {
   TICKET_TIMER: Env["TICKET_TIMER"];
   SLA_TIME_SCALE?: string;
   SUPPORT_ADDRESS?: string;
+  /** The desk's base URL, for the link in the account engineer's notice. */
+  PUBLIC_URL?: string;
 }
 
 /** Email acknowledgements answer the customer's mail in its own thread, from the address they wrote to. */
@@ -303,7 +307,21 @@ async function openTicket(
       : customerDelivery(replyTargetOf(row, target.threadKeys), "acknowledgement", acknowledgement, ackId, {
           email,
         });
-  const deliveries = ackItem === null ? [] : [ackItem];
+  const deliveries: OutboxItem[] = ackItem === null ? [] : [ackItem];
+  if (accountEngineer?.slackUserId !== undefined && customer !== undefined) {
+    deliveries.push(
+      accountEngineerNotice(env, accountEngineer.slackUserId, {
+        key,
+        messageId,
+        customer: customer.name,
+        subject,
+        channel: row.channel,
+        due,
+        now,
+        timezone: config.timezone,
+      }),
+    );
+  }
   await syncTimer(env, row, "intake", deliveries);
   return {
     ok: true,
@@ -376,6 +394,35 @@ async function appendMessage(
     responseDueAt: row.queueDueAt >= QUEUE_PENDING ? null : row.responseDueAt,
     acknowledgement: null,
     threadedBy: rule,
+  };
+}
+
+/**
+ * SPEC §1: an enterprise customer's ticket goes straight to their account engineer, who is told at
+ * once (a Slack DM: `chat.postMessage` to a user id lands in the app's DM with that user).
+ */
+function accountEngineerNotice(
+  env: IntakeEnv,
+  slackUserId: string,
+  t: {
+    key: string;
+    messageId: string;
+    customer: string;
+    subject: string;
+    channel: string;
+    due: number;
+    now: number;
+    timezone: string;
+  },
+): OutboxItem {
+  const link = `${(env.PUBLIC_URL || "http://localhost:8787").replace(/\/+$/, "")}/tickets/${t.key}`;
+  const text =
+    `:briefcase: New ${slackEscape(t.customer)} ticket assigned to you: <${link}|${t.key}> ` +
+    `“${slackEscape(t.subject || "(no subject)")}” via ${t.channel} · reply due ${formatDeadline(t.due, t.now, t.timezone)}`;
+  return {
+    id: `account-engineer:${t.messageId}`,
+    label: `Slack DM to the account engineer ${slackUserId}`,
+    delivery: { service: "slack", body: { channel: slackUserId, text } },
   };
 }
 

@@ -24,7 +24,13 @@ export interface EscalationRecord {
 
 /** Who to tell, independent of how: the timer turns these into Slack / PagerDuty calls. */
 export type Notice =
-  | { via: "chat"; to: string; text: string }
+  | {
+      via: "chat";
+      to: string;
+      text: string;
+      /** A notice to a team channel: anyone there may take the ticket (Slack shows a Claim button). */
+      claimable?: boolean;
+    }
   | { via: "page"; routingKey: string | null; summary: string; severity: "critical" | "error" };
 
 export interface StepPlan {
@@ -83,7 +89,7 @@ export function planStep(step: LadderStep, ctx: PlanContext): StepPlan {
   const head = headline(ctx);
   const routingKey = team?.pagerdutyRoutingKey ?? null;
   const toTeam = (text: string): Notice[] =>
-    teamChannel === null ? [] : [{ via: "chat", to: teamChannel, text }];
+    teamChannel === null ? [] : [{ via: "chat", to: teamChannel, text, claimable: true }];
 
   switch (step) {
     case "page":

@@ -12,6 +12,7 @@ import { messagesApp } from "./routes/messages";
 import { metricsApp } from "./routes/metrics";
 import { quarantineApp } from "./routes/quarantine";
 import { searchApp } from "./routes/search";
+import { slackApp } from "./routes/slack";
 import { surveyApp } from "./routes/survey";
 import { ticketsApp } from "./routes/tickets";
 
@@ -55,6 +56,8 @@ app.route("/survey", surveyApp);
 // Channel webhooks authenticate by the provider's signature, not by an agent token.
 app.route("/webhooks/github", githubApp);
 app.route("/webhooks/discord", discordApp);
+// Signed by Slack, not by an agent token.
+app.route("/webhooks/slack", slackApp);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",

@@ -1,4 +1,3 @@
-import { EmailMessage } from "cloudflare:email";
 import { type DeliveryOutcome, networkOutcome } from "./types";
 
 export interface OutboundEmail {
@@ -105,6 +104,8 @@ export async function sendEmail(env: EmailEnv, mail: OutboundEmail): Promise<Del
     await env.ATTACHMENTS?.put(`mail/out/${mail.messageId}.eml`, raw, {
       httpMetadata: { contentType: "message/rfc822" },
     });
+    // Imported here, not at the top: the module stays importable by plain Node unit tests.
+    const { EmailMessage } = await import("cloudflare:email");
     await env.EMAIL.send(new EmailMessage(mail.from, mail.to, raw));
     return { ok: true, externalId: mail.messageId };
   } catch (error) {

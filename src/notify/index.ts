@@ -6,6 +6,7 @@ import { sendPagerDutyEvent } from "./pagerduty";
 import { postSlackMessage } from "./slack";
 import type { Delivery, DeliveryOutcome, OutboundEnv } from "./types";
 
+export { CLAIM_ACTION_ID, claimableNoticeBlocks, claimedNoticeBlocks } from "./slack";
 export type { Delivery, DeliveryOutcome, OutboundEnv, OutboxItem } from "./types";
 export { deliverySchema, outboxItemSchema } from "./types";
 
@@ -13,7 +14,7 @@ export { deliverySchema, outboxItemSchema } from "./types";
 export async function deliver(env: OutboundEnv, delivery: Delivery): Promise<DeliveryOutcome> {
   switch (delivery.service) {
     case "slack":
-      return postSlackMessage(env, delivery.body);
+      return postSlackMessage(env, delivery.body, delivery.method);
     case "pagerduty":
       return sendPagerDutyEvent(env, delivery);
     case "callback":

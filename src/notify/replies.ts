@@ -1,4 +1,5 @@
 import { discordFollowupOf, githubIssueOf } from "../domain/channel-keys";
+import { slackEscape } from "../domain/escalation";
 import type { Channel } from "../domain/inbound";
 import { withReplyMarker } from "./github";
 import type { OutboxItem } from "./types";
@@ -120,6 +121,23 @@ export function customerDelivery(
         },
       };
     }
+    case "slack": {
+      // A Slack ticket opened under `<channel>:<thread ts>` (SPEC §3): its oldest key is where replies go.
+      const threadKey = ticket.threadKeys?.[ticket.threadKeys.length - 1];
+      const at = threadKey?.indexOf(":") ?? -1;
+      if (threadKey === undefined || at <= 0) return null;
+      const channel = threadKey.slice(0, at);
+      const threadTs = threadKey.slice(at + 1);
+      const body = slackEscape(
+        extras.url === undefined || text.includes(extras.url) ? text : `${text}\n${extras.url}`,
+      );
+      return {
+        id: `msg:${messageId}`,
+        messageId,
+        label: `${kind} to Slack ${channel}`,
+        delivery: { service: "slack", body: { channel, text: body, thread_ts: threadTs } },
+      };
+    }
     case "github": {
       const issue = githubIssueOf(ticket.threadKeys ?? []);
       if (issue === null) return null;
@@ -163,7 +181,7 @@ export function customerDelivery(
 
 /** Channels whose reply address is one of the ticket's thread keys (an issue, an interaction webhook). */
 export function needsThreadKeys(channel: Channel): boolean {
-  return channel === "github" || channel === "discord";
+  return channel === "github" || channel === "discord" || channel === "slack";
 }
 
 /** Why a customer-facing message could not leave on its channel (shown as its delivery error). */
@@ -173,6 +191,8 @@ export function noDeliveryReason(channel: Channel): string {
       return "the integration gave no callbackUrl; the reply is on the ticket only";
     case "email":
       return "the ticket has no requester address";
+    case "slack":
+      return "the ticket has no Slack thread to reply in; the reply is on the ticket only";
     default:
       return `replies on ${channel} are not wired up yet`;
   }

@@ -3,10 +3,15 @@ import { z } from "zod";
 export const deliverySchema = z.discriminatedUnion("service", [
   z.object({
     service: z.literal("slack"),
+    /** `chat.update` edits the message at `body.ts` (a claimed notice); default `chat.postMessage`. */
+    method: z.enum(["chat.postMessage", "chat.update", "chat.postEphemeral"]).optional(),
     body: z.object({
       channel: z.string(),
+      /** chat.postEphemeral: the one user who sees it. */
+      user: z.string().optional(),
       text: z.string(),
       thread_ts: z.string().optional(),
+      ts: z.string().optional(),
       blocks: z.array(z.unknown()).optional(),
     }),
   }),

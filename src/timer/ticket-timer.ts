@@ -5,7 +5,14 @@ import { policyNameSchema } from "../domain/config";
 import { type Notice, planStep } from "../domain/escalation";
 import { type ClockState, dueSteps, LADDER_STEPS, type LadderStep, nextStepAt, stepAt } from "../domain/sla";
 import { ticketKey } from "../domain/ticket";
-import { type Delivery, type DeliveryOutcome, deliver, type OutboxItem, outboxItemSchema } from "../notify";
+import {
+  claimableNoticeBlocks,
+  type Delivery,
+  type DeliveryOutcome,
+  deliver,
+  type OutboxItem,
+  outboxItemSchema,
+} from "../notify";
 import { loadConfig } from "../store/config";
 import { database } from "../store/db";
 import { escalations, messages, tickets } from "../store/schema";
@@ -288,7 +295,7 @@ export class TicketTimer extends DurableObject<Env> {
             {
               id,
               label: `Slack notice to ${notice.to} (${step})`,
-              delivery: slackDelivery(notice.to, notice.text),
+              delivery: slackDelivery(notice.to, notice.text, notice.claimable === true ? key : null),
             },
             now,
           );
@@ -527,6 +534,9 @@ function pagerDutyItem(
   };
 }
 
-function slackDelivery(channel: string, text: string): Delivery {
-  return { service: "slack", body: { channel, text } };
+function slackDelivery(channel: string, text: string, claimKey: string | null): Delivery {
+  return {
+    service: "slack",
+    body: { channel, text, ...(claimKey === null ? {} : { blocks: claimableNoticeBlocks(text, claimKey) }) },
+  };
 }

@@ -189,7 +189,8 @@ describe("the ladder, fired by the ticket's alarm", () => {
     let ticket = await getTicket(key);
     expect(kinds(ticket)).toEqual(["warning", "breach"]);
     expect(ticket.escalations[1]?.target).toBe("team:support, account-engineer:erin");
-    expect(out.slack(key).map((m) => m.channel)).toEqual(["U0ERIN", "C0SUPPORT", "U0ERIN"]);
+    // The account engineer is told at intake, warned at 75 %, and told again at breach.
+    expect(out.slack(key).map((m) => m.channel)).toEqual(["U0ERIN", "U0ERIN", "C0SUPPORT", "U0ERIN"]);
 
     advanceTo(start + 8 * HOUR + 1);
     await flush(key);

@@ -17,6 +17,9 @@ export const attachmentsApp = new Hono<{ Bindings: Env; Variables: AuthVariables
     if (row === undefined) return problem(c, 404, "No such attachment.");
     const object = await c.env.ATTACHMENTS.get(row.storageKey);
     if (object === null) return problem(c, 404, "The attachment's content is gone from storage.");
+    // A file that stays with its provider (Slack): we keep only a placeholder and send the agent there.
+    const external = object.customMetadata?.externalUrl;
+    if (external !== undefined && /^https:\/\//.test(external)) return c.redirect(external, 302);
     const filename = row.filename.replace(/["\\\r\n]/g, "_");
     return new Response(object.body, {
       headers: {

@@ -1,0 +1,58 @@
+import { ticketKey } from "../../domain/ticket";
+import { claimedNoticeBlocks } from "../../notify";
+import { type DeskEnv, patchTicket } from "../../services/tickets";
+import { loadConfig } from "../../store/config";
+import { database } from "../../store/db";
+import { syncTimer } from "../../timer/client";
+import type { SlackInteraction } from "./normalise";
+
+export type ClaimResult =
+  | { ok: true; ticket: string; assignee: string }
+  | { ok: false; reason: "not_staff" | "not_found" | "conflict"; ticket: string };
+
+/**
+ * Someone pressed **Claim** on an escalation notice: the ticket is theirs. They are named as the
+ * desk knows them — the `agents[]` entry or account engineer with that Slack user id — else by
+ * their Slack user id (which the warning step can DM). The notice is then updated to say who took it.
+ */
+export async function claimFromSlack(
+  env: DeskEnv,
+  claim: Extract<SlackInteraction, { kind: "claim" }>,
+  ourTeamId: string | undefined,
+): Promise<ClaimResult> {
+  const key = ticketKey(claim.ticketNumber);
+  // Notices only go to our own channels, but a Slack Connect channel could carry one further.
+  if (ourTeamId !== undefined && claim.user.teamId !== undefined && claim.user.teamId !== ourTeamId) {
+    return { ok: false, reason: "not_staff", ticket: key };
+  }
+  const config = await loadConfig(database(env.DB));
+  const agent = config.agents.find((a) => a.slackUserId === claim.user.id);
+  const engineer = config.customers
+    .map((c) => c.accountEngineer)
+    .find((e) => e?.slackUserId !== undefined && e.slackUserId === claim.user.id);
+  const assignee = agent?.id ?? engineer?.name ?? claim.user.id;
+  const result = await patchTicket(env, claim.ticketNumber, { assignee }, assignee);
+  if (!result.ok) {
+    return { ok: false, reason: result.reason === "not_found" ? "not_found" : "conflict", ticket: key };
+  }
+  if (claim.notice !== null) {
+    const who = `<@${claim.user.id}>`;
+    await syncTimer(env, result.row, "updated", [
+      {
+        id: `claim:${result.row.revision}`,
+        label: "Slack notice update (claimed)",
+        delivery: {
+          service: "slack",
+          method: "chat.update",
+          body: {
+            channel: claim.notice.channel,
+            ts: claim.notice.ts,
+            text: `${claim.notice.text} — claimed by ${who}`,
+            blocks: claimedNoticeBlocks(claim.notice.text, who),
+          },
+        },
+      },
+    ]);
+  }
+  return { ok: true, ticket: key, assignee };
+}
