@@ -22,6 +22,7 @@ import {
   appendToTicket,
   changeMessage,
   findIdempotencyRecord,
+  findMessageByExternalId,
   findThread,
   getTicketRow,
   insertNewTicket,
@@ -344,6 +345,23 @@ async function appendMessage(
   rule: string,
   config: Config,
 ): Promise<IntakeResult> {
+  // The same message under another delivery id (a provider resending, two racing deliveries):
+  // it is stored already, so this is a replay.
+  const externalId = message.externalId ?? message.idempotencyKey;
+  const stored = await findMessageByExternalId(db, ticket.number, externalId);
+  if (stored !== undefined) {
+    return {
+      ok: true,
+      ticketNumber: ticket.number,
+      ticket: ticketKey(ticket.number),
+      created: false,
+      replay: true,
+      messageId: stored.id,
+      responseDueAt: ticket.responseDueAt,
+      acknowledgement: null,
+      threadedBy: rule,
+    };
+  }
   const now = Date.now();
   const messageId = crypto.randomUUID();
   const isCustomer = message.author === "customer";

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
@@ -86,7 +87,12 @@ export const messages = sqliteTable(
     /** Which rule threaded this inbound message into its ticket (thread key, reference, subject token). */
     threadedBy: text("threaded_by"),
   },
-  (t) => [index("messages_ticket").on(t.ticketNumber, t.createdAt)],
+  (t) => [
+    index("messages_ticket").on(t.ticketNumber, t.createdAt),
+    // One message per channel id per ticket: a provider that sends the same message under two
+    // delivery ids (or two concurrent deliveries) still stores it once. Also serves edits/deletes.
+    uniqueIndex("messages_external").on(t.ticketNumber, t.externalId).where(sql`${t.externalId} is not null`),
+  ],
 );
 
 export const attachments = sqliteTable(

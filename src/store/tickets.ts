@@ -67,6 +67,15 @@ export async function ticketThreadKeys(
   return rows.map((r) => r.key);
 }
 
+/** A ticket's message by its channel id (index `messages_external`). */
+export async function findMessageByExternalId(db: Database, ticketNumber: number, externalId: string) {
+  return db
+    .select({ id: messages.id })
+    .from(messages)
+    .where(and(eq(messages.ticketNumber, ticketNumber), eq(messages.externalId, externalId)))
+    .get();
+}
+
 export async function getTicketRow(db: Database, number: number): Promise<TicketRow | undefined> {
   return db.select().from(tickets).where(eq(tickets.number, number)).get();
 }
