@@ -82,6 +82,8 @@ export interface EscalationView {
   target: string;
   at: string;
   detail: string | null;
+  /** When a ladder step was due (null for escalations an agent made); `at - dueAt` is its lateness. */
+  dueAt: string | null;
 }
 
 export interface ImprovementView {

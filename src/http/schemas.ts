@@ -92,6 +92,7 @@ export const ticketSchema = ticketSummarySchema
         target: z.string(),
         at: z.string(),
         detail: z.string().nullable(),
+        dueAt: z.string().nullable(),
       }),
     ),
     improvements: z.array(

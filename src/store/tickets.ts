@@ -373,6 +373,7 @@ export async function getTicketView(
       target: e.target,
       at: iso(e.at) ?? "",
       detail: e.detail,
+      dueAt: iso(e.dueAt),
     })),
     customerEffort:
       surveyRows[0] === undefined
