@@ -11,6 +11,7 @@ import { quarantineApp } from "./routes/quarantine";
 import { searchApp } from "./routes/search";
 import { surveyApp } from "./routes/survey";
 import { ticketsApp } from "./routes/tickets";
+import { uiApp } from "./ui/app";
 
 type AppEnv = { Bindings: Env; Variables: AuthVariables & { requestId: string } };
 
@@ -38,6 +39,8 @@ app.route("/v1/quarantine", quarantineApp);
 app.route("/v1/metrics", metricsApp);
 app.route("/v1/search", searchApp);
 app.route("/survey", surveyApp);
+// The agent console (server-rendered pages); it names each of its paths, so it shadows none of the above.
+app.route("/", uiApp);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",
