@@ -39,6 +39,8 @@ export const consoleHeaders: MiddlewareHandler<ConsoleEnv> = async (c, next) => 
     },
     referrerPolicy: "same-origin",
     xFrameOptions: "DENY",
+    // This host only: whether subdomains are HTTPS-only is the zone owner's call, not the console's.
+    strictTransportSecurity: "max-age=15552000",
     crossOriginEmbedderPolicy: false,
   })(c, next);
   c.header("cache-control", "no-store");

@@ -52,6 +52,8 @@ h1 { font-size: 1.5rem; margin: .25rem 0 1rem; line-height: 1.25; overflow-wrap:
 h2 { font-size: 1.15rem; margin: 1.5rem 0 .6rem; }
 h3 { font-size: 1rem; margin: 1rem 0 .4rem; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: var(--radius); padding: 1rem; }
+.card > h1:first-child, .card > h2:first-child, .card > h3:first-child { margin-top: 0; }
+figure { margin: 0; }
 label { font-weight: 600; font-size: .85rem; display: block; margin-bottom: .2rem; }
 input, select, textarea, button { font: inherit; }
 input[type=text], input[type=password], input[type=search], input[type=url], input[type=date], select, textarea {
@@ -87,7 +89,8 @@ time.overdue, .overdue { color: var(--danger); font-weight: 700; }
 .muted { color: var(--muted); }
 table { width: 100%; border-collapse: collapse; background: var(--card); }
 th, td { text-align: left; padding: .5rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
-th { font-size: .8rem; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); background: #fbfcfd; }
+thead th { font-size: .8rem; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); background: #fbfcfd; }
+tbody th { font-weight: 600; }
 .queue td.subject a { font-weight: 600; overflow-wrap: anywhere; }
 .queue tr.breached-row td:first-child { box-shadow: inset 4px 0 0 var(--danger); }
 .pager { display: flex; gap: .75rem; justify-content: space-between; margin-top: 1rem; flex-wrap: wrap; }
@@ -106,7 +109,7 @@ th { font-size: .8rem; text-transform: uppercase; letter-spacing: .04em; color: 
 .msg .body { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; font: inherit; }
 .msg iframe { width: 100%; height: 18rem; border: 1px solid var(--line); border-radius: .4rem; background: #fff; margin-top: .5rem; }
 .msg ul.attachments { margin: .5rem 0 0; padding-left: 1.2rem; font-size: .9rem; }
-.composer { display: grid; gap: 1rem; grid-template-columns: 1fr 1fr; margin-top: 1rem; }
+.composer { display: grid; gap: 1rem; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); margin-top: 1rem; }
 .composer form { border-radius: var(--radius); padding: 1rem; }
 .composer .public { background: #f5f8ff; border: 1px solid #b2c7f5; }
 .composer .internal { background: var(--note); border: 1px dashed var(--note-line); }
@@ -116,6 +119,7 @@ aside form .field { margin-bottom: .6rem; }
 .stack { display: grid; gap: .5rem; }
 .metrics-cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(15rem, 1fr)); gap: 1rem; }
 .metric .value { font-size: 1.9rem; font-weight: 700; line-height: 1.1; }
+.metric .value-label { color: var(--muted); font-size: .8rem; }
 .metric dl { display: grid; grid-template-columns: auto 1fr; gap: .1rem .75rem; font-size: .85rem; margin: .5rem 0 0; }
 .metric dt { color: var(--muted); }
 .metric dd { margin: 0; }
@@ -128,8 +132,8 @@ mark { background: #fde68a; color: inherit; padding: 0 .1rem; }
 .login { max-width: 26rem; margin: 3rem auto; }
 footer.bottom { max-width: 78rem; margin: 2rem auto; padding: 0 1rem; color: var(--muted); font-size: .8rem; }
 @media (max-width: 60rem) {
-  .ticket-layout { grid-template-columns: 1fr; }
-  .composer { grid-template-columns: 1fr; }
+  .ticket-layout { grid-template-columns: minmax(0, 1fr); }
+  .composer { grid-template-columns: minmax(0, 1fr); }
 }
 @media (max-width: 40rem) {
   main { padding: .75rem; }
@@ -175,7 +179,7 @@ export function Layout(props: LayoutProps) {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="referrer" content="same-origin" />
         <title>{`${props.title} · Switchboard`}</title>
-        <style nonce={props.nonce}>{CONSOLE_CSS}</style>
+        <style nonce={props.nonce} dangerouslySetInnerHTML={{ __html: CONSOLE_CSS }} />
       </head>
       <body>
         <a class="skip" href="#main">
@@ -224,7 +228,10 @@ export function Layout(props: LayoutProps) {
           {props.children}
         </main>
         <footer class="bottom">Switchboard support desk · times in UTC</footer>
-        {signedIn ? <script nonce={props.nonce}>{COUNTDOWN_SCRIPT}</script> : null}
+        {/* Constants of this module, never customer content: written as they are (JSX would escape the quotes). */}
+        {signedIn ? (
+          <script nonce={props.nonce} dangerouslySetInnerHTML={{ __html: COUNTDOWN_SCRIPT }} />
+        ) : null}
       </body>
     </html>
   );

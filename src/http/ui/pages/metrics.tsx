@@ -22,13 +22,20 @@ export interface MetricsPageProps {
   error?: string;
 }
 
-function Card(props: { id: string; title: string; value: string; rows: [string, string, string][] }) {
+function Card(props: {
+  id: string;
+  title: string;
+  value: string;
+  valueLabel: string;
+  rows: [string, string, string][];
+}) {
   return (
     <section class="card metric" aria-labelledby={`${props.id}-h`}>
       <h2 id={`${props.id}-h`}>{props.title}</h2>
       <div class="value" data-metric={props.id}>
         {props.value}
       </div>
+      <div class="value-label">{props.valueLabel}</div>
       <dl>
         {props.rows.map(([term, value, id]) => (
           <>
@@ -209,8 +216,9 @@ export function MetricsPage(props: MetricsPageProps) {
           id="first-response"
           title="First response"
           value={seconds(r.firstResponse.medianSeconds)}
+          valueLabel="median time to the first reply"
           rows={[
-            ["median; answered", String(r.firstResponse.count), "first-response-count"],
+            ["answered", String(r.firstResponse.count), "first-response-count"],
             ["90th percentile", seconds(r.firstResponse.p90Seconds), "first-response-p90"],
             ["within target", percent(r.firstResponse.withinTargetRate), "first-response-within"],
           ]}
@@ -219,8 +227,9 @@ export function MetricsPage(props: MetricsPageProps) {
           id="resolution"
           title="Resolution"
           value={seconds(r.resolution.medianSeconds)}
+          valueLabel="median time to resolution"
           rows={[
-            ["median; resolved", String(r.resolution.count), "resolution-count"],
+            ["resolved", String(r.resolution.count), "resolution-count"],
             ["90th percentile", seconds(r.resolution.p90Seconds), "resolution-p90"],
           ]}
         />
@@ -228,12 +237,14 @@ export function MetricsPage(props: MetricsPageProps) {
           id="effort"
           title="Customer effort"
           value={r.customerEffort.average === null ? "—" : `${decimal(r.customerEffort.average)} / 7`}
+          valueLabel="average answer, 7 = very easy"
           rows={[["survey answers", String(r.customerEffort.responses), "effort-responses"]]}
         />
         <Card
           id="improvements"
           title="Issues → improvements"
           value={percent(r.issuesToImprovements.ratio)}
+          valueLabel="of resolved tickets led to an improvement"
           rows={[
             ["resolved", String(r.issuesToImprovements.resolved), "improvements-resolved"],
             ["with an improvement", String(r.issuesToImprovements.withImprovement), "improvements-linked"],

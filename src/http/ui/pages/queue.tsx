@@ -28,7 +28,7 @@ export interface QueueProps {
 }
 
 const STATUS_OPTIONS: [string, string][] = [
-  ["", "Open and pending"],
+  ["", "Open + pending"],
   ["open", "Open (reply owed)"],
   ["pending", "Pending (waiting on customer)"],
   ["resolved", "Resolved"],

@@ -47,7 +47,7 @@ function Delivery(props: { message: MessageView }) {
   return <span class={d.status === "failed" ? "overdue" : "muted"}>{text}</span>;
 }
 
-function Message(props: { message: MessageView; channel: string; requester: string }) {
+function Message(props: { message: MessageView; channel: string; ticketSubject: string }) {
   const m = props.message;
   const cls = m.kind === "customer" ? "inbound" : m.kind;
   const headingId = `msg-${m.id}`;
@@ -84,7 +84,7 @@ function Message(props: { message: MessageView; channel: string; requester: stri
           {m.deletedAt === null ? null : <span class="badge">deleted by the sender</span>}
           <Delivery message={m} />
         </header>
-        {m.subject === null || m.subject === "" ? null : (
+        {m.subject === null || m.subject === "" || m.subject === props.ticketSubject ? null : (
           <p class="muted">
             <strong>Subject:</strong> {m.subject}
           </p>
@@ -183,7 +183,7 @@ export function TicketPage(props: TicketPageProps) {
             <h2 id="conversation-heading">Conversation</h2>
             <ol class="conversation" id="conversation">
               {t.messages.map((m) => (
-                <Message message={m} channel={t.channel} requester={requester} />
+                <Message message={m} channel={t.channel} ticketSubject={t.subject} />
               ))}
             </ol>
           </section>
