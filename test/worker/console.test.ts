@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { app } from "../../src/http/app";
 import { createSession, SESSION_COOKIE, sessionKey } from "../../src/http/ui/session";
 import { ConsoleBrowser, cspNonce, parseHtml } from "./console-helpers";
 import {
@@ -177,6 +178,21 @@ describe("console sign-in", () => {
     expect((await browser.fetch("/queue")).status).toBe(303);
     browser.cookies.set(SESSION_COOKIE, await createSession(derived, "alice", Date.now()));
     expect((await browser.fetch("/queue")).status).toBe(200);
+  });
+  it("with SESSION_SECRET, ends the session of an agent removed from API_TOKENS", async () => {
+    const key = await sessionKey({ SESSION_SECRET: "s3cret" });
+    if (key === null) throw new Error("no key");
+    const cookie = `${SESSION_COOKIE}=${await createSession(key, "alice", Date.now())}`;
+    const queue = (tokens: string) =>
+      app.request(
+        "https://desk.test/queue",
+        { headers: { cookie } },
+        { ...env, SESSION_SECRET: "s3cret", API_TOKENS: tokens },
+      );
+    expect((await queue("alice:a-token,bob:b-token")).status).toBe(200);
+    const removed = await queue("bob:b-token");
+    expect(removed.status).toBe(303);
+    expect(removed.headers.getSetCookie().join()).toMatch(/__Host-sb_session=;.*Max-Age=0/i);
   });
 });
 
