@@ -63,6 +63,17 @@ export default defineConfig({
           setupFiles: ["./test/worker/setup.ts"],
         },
       },
+      {
+        // Chromium against `wrangler dev`; runs after the other projects so they do not share the CPU.
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
     ],
   },
 });

@@ -25,7 +25,10 @@ const TOKEN = "bench-token";
 const SLACK_SECRET = "bench-slack-secret";
 const GITHUB_SECRET = "bench-github-secret";
 const { publicKey: discordPublic, privateKey: discordPrivate } = crypto.generateKeyPairSync("ed25519");
-const DISCORD_PUBLIC_HEX = discordPublic.export({ format: "der", type: "spki" }).subarray(-32).toString("hex");
+const DISCORD_PUBLIC_HEX = discordPublic
+  .export({ format: "der", type: "spki" })
+  .subarray(-32)
+  .toString("hex");
 
 const log = (...args) => console.error("[bench]", ...args);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -68,21 +71,29 @@ async function freePort() {
 }
 
 function d1File(persist, file) {
-  const result = spawnSync(wrangler, ["d1", "execute", "DB", "--local", "--persist-to", persist, "--file", file], {
-    cwd: root,
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-    env: { ...process.env, CI: "true" },
-  });
+  const result = spawnSync(
+    wrangler,
+    ["d1", "execute", "DB", "--local", "--persist-to", persist, "--file", file],
+    {
+      cwd: root,
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, CI: "true" },
+    },
+  );
   if (result.status !== 0) throw new Error(`d1 execute --file failed: ${result.stderr}`);
 }
 
 function migrate(persist) {
-  const result = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
-    cwd: root,
-    encoding: "utf8",
-    env: { ...process.env, CI: "true" },
-  });
+  const result = spawnSync(
+    wrangler,
+    ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist],
+    {
+      cwd: root,
+      encoding: "utf8",
+      env: { ...process.env, CI: "true" },
+    },
+  );
   if (result.status !== 0) throw new Error(`migrations failed: ${result.stderr}`);
 }
 
@@ -108,9 +119,24 @@ async function startDesk(persist, fakeBase) {
     DISCORD_API_URL: `${fakeBase}/discord`,
     LINEAR_API_URL: `${fakeBase}/linear`,
   };
-  const args = ["dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persist, "--log-level", "warn", "--show-interactive-dev-session=false"];
+  const args = [
+    "dev",
+    "--port",
+    String(port),
+    "--ip",
+    "127.0.0.1",
+    "--persist-to",
+    persist,
+    "--log-level",
+    "warn",
+    "--show-interactive-dev-session=false",
+  ];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-  const child = spawn(wrangler, args, { cwd: root, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, CI: "true" } });
+  const child = spawn(wrangler, args, {
+    cwd: root,
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, CI: "true" },
+  });
   let stderr = "";
   child.stderr.on("data", (d) => {
     stderr = (stderr + d).slice(-4000);
@@ -167,7 +193,11 @@ const round = (v, d = 1) => (v === null ? null : Math.round(v * 10 ** d) / 10 **
 function slackHeaders(body) {
   const ts = String(Math.floor(Date.now() / 1000));
   const sig = crypto.createHmac("sha256", SLACK_SECRET).update(`v0:${ts}:${body}`).digest("hex");
-  return { "content-type": "application/json", "x-slack-request-timestamp": ts, "x-slack-signature": `v0=${sig}` };
+  return {
+    "content-type": "application/json",
+    "x-slack-request-timestamp": ts,
+    "x-slack-signature": `v0=${sig}`,
+  };
 }
 
 function githubHeaders(body, event) {
@@ -188,7 +218,10 @@ function discordHeaders(body) {
 const readJson = (file) => JSON.parse(fs.readFileSync(path.join(corpusDir, file), "utf8"));
 
 async function main() {
-  const results = { machine: { cpus: os.cpus().length, node: process.version }, startedAt: new Date().toISOString() };
+  const results = {
+    machine: { cpus: os.cpus().length, node: process.version },
+    startedAt: new Date().toISOString(),
+  };
   const fake = await startFakeServices();
   const fakeBase = `http://127.0.0.1:${fake.address().port}`;
   const persist = fs.mkdtempSync(path.join(os.tmpdir(), "switchboard-bench-"));
@@ -232,7 +265,12 @@ async function main() {
       init: {
         method: "POST",
         headers: { ...auth, "content-type": "application/json" },
-        body: JSON.stringify({ externalId: `${run}-api-${i}`, threadId: `${run}-api-t${i % (PER_CHANNEL / 2)}`, from: { name: "Bench" }, text: "Webhooks are late" }),
+        body: JSON.stringify({
+          externalId: `${run}-api-${i}`,
+          threadId: `${run}-api-t${i % (PER_CHANNEL / 2)}`,
+          from: { name: "Bench" },
+          text: "Webhooks are late",
+        }),
       },
     }));
     const slackBase = readJson("slack/event_callback.message.plain.json");
@@ -240,9 +278,19 @@ async function main() {
       const body = JSON.stringify({
         ...slackBase,
         event_id: `Ev${run}${i}`,
-        event: { ...slackBase.event, channel: `C${run}${i % 50}`.toUpperCase(), ts: `1700000000.${String(i).padStart(6, "0")}`, thread_ts: undefined, team: "T0CUST", user_team: "T0CUST" },
+        event: {
+          ...slackBase.event,
+          channel: `C${run}${i % 50}`.toUpperCase(),
+          ts: `1700000000.${String(i).padStart(6, "0")}`,
+          thread_ts: undefined,
+          team: "T0CUST",
+          user_team: "T0CUST",
+        },
       });
-      return { url: `${base}/webhooks/slack/events`, init: { method: "POST", headers: slackHeaders(body), body } };
+      return {
+        url: `${base}/webhooks/slack/events`,
+        init: { method: "POST", headers: slackHeaders(body), body },
+      };
     });
     const issue = readJson("github/issues.opened.1.json");
     const comment = readJson("github/issue_comment.created.3.json");
@@ -252,9 +300,21 @@ async function main() {
       const payload =
         i % 2 === 0
           ? { ...issue, repository: repo, issue: { ...issue.issue, number: n, id: 5_000_000 + n } }
-          : { ...comment, repository: repo, issue: { ...comment.issue, number: n, id: 5_000_000 + n }, comment: { ...comment.comment, id: 6_000_000 + i, author_association: "NONE" } };
+          : {
+              ...comment,
+              repository: repo,
+              issue: { ...comment.issue, number: n, id: 5_000_000 + n },
+              comment: { ...comment.comment, id: 6_000_000 + i, author_association: "NONE" },
+            };
       const body = JSON.stringify(payload);
-      return { url: `${base}/webhooks/github`, init: { method: "POST", headers: githubHeaders(body, i % 2 === 0 ? "issues" : "issue_comment"), body } };
+      return {
+        url: `${base}/webhooks/github`,
+        init: {
+          method: "POST",
+          headers: githubHeaders(body, i % 2 === 0 ? "issues" : "issue_comment"),
+          body,
+        },
+      };
     });
     intake.email = await load(PER_CHANNEL, (i) => {
       const raw = [
@@ -278,9 +338,16 @@ async function main() {
         ...slash,
         id: String(7_000_000_000n + BigInt(i)),
         token: `bench-${run}-${i}`,
-        data: { ...slash.data, name: "support", options: [{ type: 3, name: "text", value: `Bot offline ${i}` }] },
+        data: {
+          ...slash.data,
+          name: "support",
+          options: [{ type: 3, name: "text", value: `Bot offline ${i}` }],
+        },
       });
-      return { url: `${base}/webhooks/discord`, init: { method: "POST", headers: discordHeaders(body), body } };
+      return {
+        url: `${base}/webhooks/discord`,
+        init: { method: "POST", headers: discordHeaders(body), body },
+      };
     });
     for (const [name, r] of Object.entries(intake)) {
       if (name !== "healthz") r.ratioToHealthz = round(r.rps / intake.healthz.rps, 3);
@@ -292,14 +359,31 @@ async function main() {
     const rows = async (url, init) => {
       const r = await fetch(url, init);
       await r.arrayBuffer();
-      return { status: r.status, rowsRead: Number(r.headers.get("x-d1-rows-read")), rowsWritten: Number(r.headers.get("x-d1-rows-written")) };
+      return {
+        status: r.status,
+        rowsRead: Number(r.headers.get("x-d1-rows-read")),
+        rowsWritten: Number(r.headers.get("x-d1-rows-written")),
+      };
     };
-    const post = (body) => ({ method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const post = (body) => ({
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
     const thread = `${run}-cost`;
     results.d1 = {
-      newTicket: await rows(`${base}/v1/messages`, post({ externalId: `${run}-c1`, threadId: thread, from: { name: "B" }, text: "first" })),
-      threadedReply: await rows(`${base}/v1/messages`, post({ externalId: `${run}-c2`, threadId: thread, from: { name: "B" }, text: "second" })),
-      duplicate: await rows(`${base}/v1/messages`, post({ externalId: `${run}-c2`, threadId: thread, from: { name: "B" }, text: "second" })),
+      newTicket: await rows(
+        `${base}/v1/messages`,
+        post({ externalId: `${run}-c1`, threadId: thread, from: { name: "B" }, text: "first" }),
+      ),
+      threadedReply: await rows(
+        `${base}/v1/messages`,
+        post({ externalId: `${run}-c2`, threadId: thread, from: { name: "B" }, text: "second" }),
+      ),
+      duplicate: await rows(
+        `${base}/v1/messages`,
+        post({ externalId: `${run}-c2`, threadId: thread, from: { name: "B" }, text: "second" }),
+      ),
       queuePage: await rows(`${base}/v1/tickets?limit=25`, { headers: auth }),
     };
 
@@ -308,7 +392,12 @@ async function main() {
     const escalationRun = `${run}-esc`;
     const opened = await load(ESCALATION_TICKETS, (i) => ({
       url: `${base}/v1/messages`,
-      init: post({ externalId: `${escalationRun}-${i}`, from: { name: "E" }, subject: escalationRun, text: "please answer" }),
+      init: post({
+        externalId: `${escalationRun}-${i}`,
+        from: { name: "E" },
+        subject: escalationRun,
+        text: "please answer",
+      }),
     }));
     const windowSeconds = (24 * 3600) / SLA_TIME_SCALE;
     // Everything is due within a few seconds; give the ladder's 200 % step time to fire too.
@@ -326,14 +415,27 @@ async function main() {
             const i = keys[next++];
             let key = ticketOf.get(i);
             if (key === undefined) {
-              const r = await fetch(`${base}/v1/messages`, post({ externalId: `${escalationRun}-${i}`, from: { name: "E" }, subject: escalationRun, text: "please answer" }));
+              const r = await fetch(
+                `${base}/v1/messages`,
+                post({
+                  externalId: `${escalationRun}-${i}`,
+                  from: { name: "E" },
+                  subject: escalationRun,
+                  text: "please answer",
+                }),
+              );
               key = (await r.json()).ticket;
               ticketOf.set(i, key);
             }
             const t = await (await fetch(`${base}/v1/tickets/${key}`, { headers: auth })).json();
             for (const e of t.escalations ?? []) {
               if (["warning", "breach", "lead"].includes(e.kind)) {
-                escalations.push({ t: key, kind: e.kind, d: e.kind, late: Date.parse(e.at) - Date.parse(e.dueAt) });
+                escalations.push({
+                  t: key,
+                  kind: e.kind,
+                  d: e.kind,
+                  late: Date.parse(e.at) - Date.parse(e.dueAt),
+                });
               }
             }
           }
@@ -356,7 +458,11 @@ async function main() {
       recorded: escalations.length,
       missed: expectedSteps - byKey.size,
       duplicates: [...byKey.values()].filter((n) => n > 1).length,
-      latenessMs: { p50: round(percentile(lateness, 0.5)), p99: round(percentile(lateness, 0.99)), max: lateness.length ? Math.max(...lateness) : null },
+      latenessMs: {
+        p50: round(percentile(lateness, 0.5)),
+        p99: round(percentile(lateness, 0.99)),
+        max: lateness.length ? Math.max(...lateness) : null,
+      },
     };
 
     // 4. Email parse: time and peak memory, in this process with the same parser, plus end to end.
@@ -378,13 +484,26 @@ async function main() {
     const bigParseMs = performance.now() - tBig;
     const bigPeak = Math.max(process.memoryUsage().rss, rssBefore);
     const tE2E = performance.now();
-    const e2e = await fetch(`${base}/cdn-cgi/handler/email?from=big@bench.example&to=support@example.com`, { method: "POST", body: big });
+    const e2e = await fetch(`${base}/cdn-cgi/handler/email?from=big@bench.example&to=support@example.com`, {
+      method: "POST",
+      body: big,
+    });
     await e2e.arrayBuffer();
     results.emailParse = {
       corpusFiles: emailFiles.length,
-      corpusMs: { p50: round(percentile(parseTimes, 0.5), 2), p99: round(percentile(parseTimes, 0.99), 2), max: round(Math.max(...parseTimes), 2) },
+      corpusMs: {
+        p50: round(percentile(parseTimes, 0.5), 2),
+        p99: round(percentile(parseTimes, 0.99), 2),
+        max: round(Math.max(...parseTimes), 2),
+      },
       corpusPeakRssMiB: round(peak / 2 ** 20),
-      big: { bytes: big.length, parseMs: round(bigParseMs), peakRssMiB: round(bigPeak / 2 ** 20), endToEndMs: round(performance.now() - tE2E), status: e2e.status },
+      big: {
+        bytes: big.length,
+        parseMs: round(bigParseMs),
+        peakRssMiB: round(bigPeak / 2 ** 20),
+        endToEndMs: round(performance.now() - tE2E),
+        status: e2e.status,
+      },
     };
 
     // 5. The queue at scale: 100,000 tickets in the local D1.
@@ -403,7 +522,10 @@ async function main() {
 }
 
 function bigMessage(messageId) {
-  const payload = crypto.randomBytes(15 * 1024 * 1024).toString("base64").replace(/.{76}/g, "$&\r\n");
+  const payload = crypto
+    .randomBytes(15 * 1024 * 1024)
+    .toString("base64")
+    .replace(/.{76}/g, "$&\r\n");
   return Buffer.from(
     [
       "From: Big <big@bench.example>",
@@ -441,7 +563,8 @@ function insertScaleTickets(persist) {
     for (let i = start; i < Math.min(start + BATCH, SCALE_TICKETS); i++) {
       const status = statuses[i % 3];
       const created = now - (i % (60 * 86400)) * 1000;
-      const due = status === "open" ? created + 86_400_000 : status === "pending" ? 8640000000000000 : 8640000000000001;
+      const due =
+        status === "open" ? created + 86_400_000 : status === "pending" ? 8640000000000000 : 8640000000000001;
       const first = status === "open" ? "NULL" : String(created + (i % 7200) * 1000);
       const resolved = status === "resolved" ? String(created + (i % 86400) * 1000) : "NULL";
       values.push(
@@ -493,19 +616,34 @@ function targets(r) {
   const add = (name, figure, met) => t.push({ name, figure, met });
   add("missed escalations = 0", r.escalation.missed, r.escalation.missed === 0);
   add("duplicate escalations = 0", r.escalation.duplicates, r.escalation.duplicates === 0);
-  add("escalation lateness p99 < 1 s", `${r.escalation.latenessMs.p99} ms`, (r.escalation.latenessMs.p99 ?? Infinity) < 1000);
+  add(
+    "escalation lateness p99 < 1 s",
+    `${r.escalation.latenessMs.p99} ms`,
+    (r.escalation.latenessMs.p99 ?? Infinity) < 1000,
+  );
   add("Slack intake p99 < 100 ms", `${r.intake.slack.p99} ms`, r.intake.slack.p99 < 100);
   add("GitHub intake p99 < 100 ms", `${r.intake.github.p99} ms`, r.intake.github.p99 < 100);
   add("new-ticket intake ≤ 25 rows read", r.d1.newTicket.rowsRead, r.d1.newTicket.rowsRead <= 25);
   add("queue page ≤ limit + 10 rows read (limit 25)", r.d1.queuePage.rowsRead, r.d1.queuePage.rowsRead <= 35);
-  add(`queue page at ${r.scale.tickets} tickets ≤ 35 rows read`, r.scale.list.rowsRead, r.scale.list.rowsRead <= 35);
-  add(`metrics over ${r.scale.tickets} tickets < 500 ms (p50)`, `${r.scale.metrics30d.p50} ms`, r.scale.metrics30d.p50 < 500);
+  add(
+    `queue page at ${r.scale.tickets} tickets ≤ 35 rows read`,
+    r.scale.list.rowsRead,
+    r.scale.list.rowsRead <= 35,
+  );
+  add(
+    `metrics over ${r.scale.tickets} tickets < 500 ms (p50)`,
+    `${r.scale.metrics30d.p50} ms`,
+    r.scale.metrics30d.p50 < 500,
+  );
   return t;
 }
 
 function printTable(r) {
   const lines = [];
-  lines.push("| channel | req/s | p50 ms | p99 ms | vs /healthz | failures |", "| --- | --- | --- | --- | --- | --- |");
+  lines.push(
+    "| channel | req/s | p50 ms | p99 ms | vs /healthz | failures |",
+    "| --- | --- | --- | --- | --- | --- |",
+  );
   for (const [name, x] of Object.entries(r.intake)) {
     lines.push(`| ${name} | ${x.rps} | ${x.p50} | ${x.p99} | ${x.ratioToHealthz ?? 1} | ${x.failures} |`);
   }
@@ -531,8 +669,13 @@ function printTable(r) {
     `| ${round(p.big.bytes / 2 ** 20)} MiB message: parse / peak RSS / end to end | ${p.big.parseMs} ms / ${p.big.peakRssMiB} MiB / ${p.big.endToEndMs} ms (HTTP ${p.big.status}) |`,
   );
   const s = r.scale;
-  lines.push("", `| queue at ${s.tickets} tickets | p50 ms | p99 ms | rows read |`, "| --- | --- | --- | --- |");
-  for (const [name, x] of Object.entries(s)) if (typeof x === "object") lines.push(`| ${name} | ${x.p50} | ${x.p99} | ${x.rowsRead} |`);
+  lines.push(
+    "",
+    `| queue at ${s.tickets} tickets | p50 ms | p99 ms | rows read |`,
+    "| --- | --- | --- | --- |",
+  );
+  for (const [name, x] of Object.entries(s))
+    if (typeof x === "object") lines.push(`| ${name} | ${x.p50} | ${x.p99} | ${x.rowsRead} |`);
   lines.push("", "| target | figure | met |", "| --- | --- | --- |");
   for (const t of r.targets) lines.push(`| ${t.name} | ${t.figure} | ${t.met ? "met" : "NOT MET"} |`);
   console.log(lines.join("\n"));

@@ -15,6 +15,7 @@ import { searchApp } from "./routes/search";
 import { slackApp } from "./routes/slack";
 import { surveyApp } from "./routes/survey";
 import { ticketsApp } from "./routes/tickets";
+import { uiApp } from "./ui/app";
 
 type AppEnv = { Bindings: Env; Variables: AuthVariables & { requestId: string } };
 
@@ -58,6 +59,8 @@ app.route("/webhooks/github", githubApp);
 app.route("/webhooks/discord", discordApp);
 // Signed by Slack, not by an agent token.
 app.route("/webhooks/slack", slackApp);
+// The agent console (server-rendered pages); it names each of its paths, so it shadows none of the above.
+app.route("/", uiApp);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",

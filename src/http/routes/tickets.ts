@@ -38,7 +38,7 @@ export function decodeCursor(cursor: string): { dueAt: number; number: number } 
   }
 }
 
-function parseStatuses(raw: string | undefined): Status[] | "invalid" | undefined {
+export function parseStatuses(raw: string | undefined): Status[] | "invalid" | undefined {
   if (raw === undefined || raw === "") return ["open", "pending"];
   if (raw === "all") return undefined;
   const wanted = raw.split(",").map((s) => s.trim());

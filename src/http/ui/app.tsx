@@ -1,0 +1,509 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { CHANNELS } from "../../domain/inbound";
+import { parseTicketKey } from "../../domain/ticket";
+import { addImprovement, escalateTicket } from "../../services/follow-up";
+import { patchTicket, replyToTicket } from "../../services/tickets";
+import { loadConfig } from "../../store/config";
+import { database } from "../../store/db";
+import { searchKnowledgeBase } from "../../store/knowledge-base";
+import { computeMetrics } from "../../store/metrics";
+import { getTicketView, listTicketRows, ticketSummary } from "../../store/tickets";
+import { agentForToken, parseApiTokens } from "../auth";
+import { attachmentsApp } from "../routes/attachments";
+import { decodeCursor, encodeCursor, parseStatuses } from "../routes/tickets";
+import {
+  escalationInputSchema,
+  improvementInputSchema,
+  replySchema,
+  ticketListQuerySchema,
+  ticketPatchSchema,
+} from "../schemas";
+import { accessConfig } from "./access";
+import {
+  type ConsoleContext,
+  type ConsoleEnv,
+  consoleHeaders,
+  identify,
+  messagePage,
+  nonceOf,
+  optionalConsoleAgent,
+  render,
+  requireConsoleAgent,
+  requireCsrf,
+} from "./auth";
+import { safeNext } from "./format";
+import { KnowledgeBaseArticle, KnowledgeBasePage } from "./pages/kb";
+import { LoginPage } from "./pages/login";
+import { MetricsPage } from "./pages/metrics";
+import { type QueueFilters, QueuePage } from "./pages/queue";
+import { TicketPage } from "./pages/ticket";
+import {
+  createSession,
+  LOGIN_COOKIE,
+  LOGIN_TTL_SECONDS,
+  randomToken,
+  SESSION_COOKIE,
+  SESSION_TTL_SECONDS,
+  sameSecret,
+  sessionKey,
+} from "./session";
+
+/** Form posts are small: a reply is at most 64 KiB of text. */
+const MAX_FORM_BYTES = 256 * 1024;
+const DAY_MS = 86_400_000;
+
+const COOKIE_BASE = { httpOnly: true, secure: true, sameSite: "Strict", path: "/" } as const;
+
+/** Messages after POST-redirect-GET, by code: nothing a URL carries is ever shown as-is. */
+const DONE: Record<string, string> = {
+  reply: "Reply sent to the customer.",
+  note: "Internal note added.",
+  updated: "Ticket updated.",
+  improvement: "Improvement linked.",
+  engineering: "Escalated to engineering: a Linear issue was filed and linked.",
+  incident: "Incident declared: on-call is being paged.",
+};
+const ERRORS: Record<string, string> = {
+  invalid_reply: "Write something before sending (at most 64 KiB).",
+  invalid_update: "That change is not valid.",
+  unknown_team: "That team is not in the routing configuration.",
+  conflict: "The ticket changed while you were saving; check it and try again.",
+  invalid_improvement: "An improvement needs a kind, a title and, if given, an http(s) link.",
+  invalid_escalation: "Unknown escalation.",
+  linear_not_configured:
+    "Cannot escalate to engineering: Linear is not configured (LINEAR_API_KEY and the team's linearTeamId).",
+  linear_failed: "Linear did not create the issue; nothing was recorded. Try again.",
+};
+
+/**
+ * The agent console: server-rendered pages over the same services as the JSON API. Every path is
+ * named explicitly (no `*` middleware), so mounting this at "/" never touches `/v1`, `/healthz`,
+ * `/openapi.json`, `/survey` or `/webhooks`.
+ */
+export const uiApp = new Hono<ConsoleEnv>();
+
+for (const path of ["/", "/login", "/logout", "/queue", "/tickets/*", "/metrics", "/kb", "/kb/*"]) {
+  uiApp.use(path, consoleHeaders);
+}
+for (const path of ["/logout", "/queue", "/tickets/*", "/metrics", "/attachments/*"]) {
+  uiApp.use(path, requireConsoleAgent);
+}
+uiApp.use("/kb", optionalConsoleAgent);
+uiApp.use("/kb/*", optionalConsoleAgent);
+const formLimit = bodyLimit({
+  maxSize: MAX_FORM_BYTES,
+  onError: (c) => c.text("Form too large", 413),
+});
+uiApp.post("/login", formLimit);
+uiApp.post("/logout", formLimit, requireCsrf);
+uiApp.post("/tickets/*", formLimit, requireCsrf);
+
+uiApp.get("/", async (c) => c.redirect((await identify(c)).ok ? "/queue" : "/login", 302));
+
+// ---- sign-in ---------------------------------------------------------------------------------
+
+uiApp.get("/login", async (c) => {
+  const access = accessConfig(c.env);
+  const next = safeNext(c.req.query("next"));
+  if (access !== null) {
+    return render(
+      c,
+      <LoginPage nonce={nonceOf(c)} loginToken="" next={next} accessTeamDomain={access.issuer} />,
+    );
+  }
+  if ((await sessionKey(c.env)) === null) {
+    return render(c, <LoginPage nonce={nonceOf(c)} loginToken="" next={next} unconfigured />, 503);
+  }
+  if ((await identify(c)).ok) return c.redirect(next, 302);
+  return render(c, <LoginPage nonce={nonceOf(c)} loginToken={loginToken(c)} next={next} />);
+});
+
+/** The sign-in form's double-submit token: a random value in a SameSite=Strict cookie and the form. */
+function loginToken(c: ConsoleContext): string {
+  const existing = getCookie(c, LOGIN_COOKIE);
+  const token = existing !== undefined && /^[A-Za-z0-9_-]{32}$/.test(existing) ? existing : randomToken();
+  setCookie(c, LOGIN_COOKIE, token, { ...COOKIE_BASE, maxAge: LOGIN_TTL_SECONDS });
+  return token;
+}
+
+uiApp.post("/login", async (c) => {
+  if (accessConfig(c.env) !== null)
+    return messagePage(
+      c,
+      404,
+      "Token sign-in is off",
+      <p>This desk signs agents in with Cloudflare Access.</p>,
+    );
+  const key = await sessionKey(c.env);
+  if (key === null) return c.redirect("/login", 303);
+  const form = await c.req.parseBody();
+  const field = (name: string) => (typeof form[name] === "string" ? form[name] : "");
+  const next = safeNext(field("next"));
+  const cookie = getCookie(c, LOGIN_COOKIE) ?? "";
+  if (cookie === "" || field("_csrf") === "" || !(await sameSecret(cookie, field("_csrf")))) {
+    return render(
+      c,
+      <LoginPage
+        nonce={nonceOf(c)}
+        loginToken={loginToken(c)}
+        next={next}
+        error="The sign-in form expired or came from elsewhere. Please sign in again."
+      />,
+      403,
+    );
+  }
+  const agent = field("token") === "" ? null : await agentForToken(c.env.API_TOKENS, field("token"));
+  if (agent === null) {
+    return render(
+      c,
+      <LoginPage nonce={nonceOf(c)} loginToken={loginToken(c)} next={next} error="Unknown agent token." />,
+      401,
+    );
+  }
+  setCookie(c, SESSION_COOKIE, await createSession(key, agent, Date.now()), {
+    ...COOKIE_BASE,
+    maxAge: SESSION_TTL_SECONDS,
+  });
+  deleteCookie(c, LOGIN_COOKIE, { path: "/", secure: true });
+  return c.redirect(next, 303);
+});
+
+uiApp.get("/logout", (c) =>
+  messagePage(
+    c,
+    200,
+    "Sign out",
+    <form method="post" action="/logout">
+      <input type="hidden" name="_csrf" value={c.var.csrf} />
+      <p>Signed in as {c.var.agent}.</p>
+      <button type="submit">Sign out</button>
+    </form>,
+  ),
+);
+
+uiApp.post("/logout", (c) => {
+  deleteCookie(c, SESSION_COOKIE, { path: "/", secure: true });
+  const access = accessConfig(c.env);
+  return c.redirect(access === null ? "/login" : `${access.issuer}/cdn-cgi/access/logout`, 303);
+});
+
+// ---- queue -----------------------------------------------------------------------------------
+
+function teamsOf(config: Awaited<ReturnType<typeof loadConfig>>) {
+  return config.teams.map((t) => ({ id: t.id, name: t.name }));
+}
+
+uiApp.get("/queue", async (c) => {
+  const db = database(c.env.DB);
+  const raw = c.req.query();
+  const filters: QueueFilters = {
+    status: raw.status ?? "",
+    team: raw.team ?? "",
+    channel: raw.channel ?? "",
+    priority: raw.priority ?? "",
+    breached: raw.breached ?? "",
+    q: raw.q ?? "",
+  };
+  const given = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== ""));
+  const parsed = ticketListQuerySchema.safeParse(given);
+  const status = parsed.success ? parseStatuses(parsed.data.status) : "invalid";
+  const cursor =
+    parsed.success && parsed.data.cursor !== undefined ? decodeCursor(parsed.data.cursor) : undefined;
+  const config = await loadConfig(db);
+  const common = {
+    nonce: nonceOf(c),
+    agent: c.var.agent,
+    csrf: c.var.csrf,
+    filters,
+    teams: teamsOf(config),
+    now: Date.now(),
+  };
+  if (!parsed.success || status === "invalid" || cursor === null) {
+    return render(
+      c,
+      <QueuePage
+        {...common}
+        tickets={[]}
+        nextHref={null}
+        firstHref="/queue"
+        error="Those filters are not valid (or the page link is out of date)."
+      />,
+      400,
+    );
+  }
+  const q = parsed.data;
+  const rows = await listTicketRows(db, {
+    status,
+    team: q.team,
+    channel: q.channel,
+    priority: q.priority,
+    assignee: q.assignee,
+    breached: q.breached,
+    q: q.q,
+    cursor,
+    limit: q.limit + 1,
+  });
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  const kept = new URLSearchParams(Object.entries(given).filter(([k]) => k !== "cursor"));
+  const firstHref = cursor === undefined ? null : `/queue${kept.size > 0 ? `?${kept}` : ""}`;
+  let nextHref: string | null = null;
+  if (rows.length > q.limit && last !== undefined) {
+    const next = new URLSearchParams(kept);
+    next.set("cursor", encodeCursor(last.queueDueAt, last.number));
+    nextHref = `/queue?${next}`;
+  }
+  return render(
+    c,
+    <QueuePage {...common} tickets={page.map(ticketSummary)} nextHref={nextHref} firstHref={firstHref} />,
+  );
+});
+
+// ---- one ticket ------------------------------------------------------------------------------
+
+function noTicket(c: ConsoleContext) {
+  return messagePage(
+    c,
+    404,
+    "No such ticket",
+    <p>
+      There is no ticket {c.req.param("key") ?? ""}. <a href="/queue">Back to the queue</a>
+    </p>,
+  );
+}
+
+uiApp.get("/tickets/:key", async (c) => {
+  const number = parseTicketKey(c.req.param("key"));
+  if (number === null) return noTicket(c);
+  const db = database(c.env.DB);
+  const [ticket, config] = await Promise.all([
+    getTicketView(db, number, { publicUrl: c.env.PUBLIC_URL ?? "" }),
+    loadConfig(db),
+  ]);
+  if (ticket === null) return noTicket(c);
+  const done = DONE[c.req.query("done") ?? ""];
+  const error = ERRORS[c.req.query("error") ?? ""];
+  const agents = [...parseApiTokens(c.env.API_TOKENS).map((t) => t.agent), ...config.agents.map((a) => a.id)];
+  return render(
+    c,
+    <TicketPage
+      nonce={nonceOf(c)}
+      agent={c.var.agent}
+      csrf={c.var.csrf}
+      ticket={ticket}
+      teams={teamsOf(config)}
+      agents={agents}
+      now={Date.now()}
+      flash={
+        error !== undefined
+          ? { kind: "error", text: error }
+          : done !== undefined
+            ? { kind: "ok", text: done }
+            : undefined
+      }
+    />,
+  );
+});
+
+/** POST-redirect-GET back to the ticket with a message code. */
+function back(c: ConsoleContext, key: string, outcome: { done: string } | { error: string }, anchor = "") {
+  const query = "done" in outcome ? `done=${outcome.done}` : `error=${outcome.error}`;
+  return c.redirect(`/tickets/${key}?${query}${anchor}`, 303);
+}
+
+async function formOf(c: ConsoleContext): Promise<(name: string) => string | undefined> {
+  const form = await c.req.parseBody();
+  return (name) => {
+    const value = form[name];
+    return typeof value === "string" ? value : undefined;
+  };
+}
+
+uiApp.post("/tickets/:key", async (c) => {
+  const key = c.req.param("key");
+  const number = parseTicketKey(key);
+  if (number === null) return noTicket(c);
+  const field = await formOf(c);
+  const patch: Record<string, string | null> = {};
+  for (const name of ["status", "priority", "team", "assignee"]) {
+    const value = field(name);
+    if (value !== undefined) patch[name] = name === "assignee" && value === "" ? null : value;
+  }
+  const parsed = ticketPatchSchema.safeParse(patch);
+  if (!parsed.success) return back(c, key, { error: "invalid_update" });
+  const result = await patchTicket(c.env, number, parsed.data, c.var.agent);
+  if (!result.ok) {
+    switch (result.reason) {
+      case "not_found":
+        return noTicket(c);
+      case "unknown_team":
+        return back(c, key, { error: "unknown_team" });
+      case "conflict":
+        return back(c, key, { error: "conflict" });
+    }
+  }
+  return back(c, key, { done: "updated" });
+});
+
+uiApp.post("/tickets/:key/replies", async (c) => {
+  const key = c.req.param("key");
+  const number = parseTicketKey(key);
+  if (number === null) return noTicket(c);
+  const field = await formOf(c);
+  const parsed = replySchema.safeParse({ text: field("text") ?? "", internal: field("internal") === "true" });
+  if (!parsed.success) return back(c, key, { error: "invalid_reply" }, "#respond-heading");
+  const result = await replyToTicket(c.env, number, parsed.data, c.var.agent);
+  if (!result.ok) return noTicket(c);
+  return back(c, key, { done: parsed.data.internal ? "note" : "reply" }, `#msg-${result.messageId}`);
+});
+
+uiApp.post("/tickets/:key/improvements", async (c) => {
+  const key = c.req.param("key");
+  const number = parseTicketKey(key);
+  if (number === null) return noTicket(c);
+  const field = await formOf(c);
+  const url = field("url")?.trim();
+  const parsed = improvementInputSchema.safeParse({
+    kind: field("kind"),
+    title: field("title") ?? "",
+    ...(url === undefined || url === "" ? {} : { url }),
+  });
+  if (!parsed.success || (parsed.data.url !== undefined && !/^https?:\/\//i.test(parsed.data.url))) {
+    return back(c, key, { error: "invalid_improvement" });
+  }
+  const result = await addImprovement(c.env, number, parsed.data);
+  if (!result.ok) return noTicket(c);
+  return back(c, key, { done: "improvement" }, "#improvements-heading");
+});
+
+uiApp.post("/tickets/:key/escalations", async (c) => {
+  const key = c.req.param("key");
+  const number = parseTicketKey(key);
+  if (number === null) return noTicket(c);
+  const field = await formOf(c);
+  const parsed = escalationInputSchema.safeParse({ to: field("to") });
+  if (!parsed.success) return back(c, key, { error: "invalid_escalation" });
+  const result = await escalateTicket(c.env, number, parsed.data.to, c.var.agent);
+  if (!result.ok) {
+    switch (result.reason) {
+      case "not_found":
+        return noTicket(c);
+      case "not_configured":
+        return back(c, key, { error: "linear_not_configured" });
+      case "upstream_failed":
+        return back(c, key, { error: "linear_failed" });
+    }
+  }
+  return back(c, key, { done: parsed.data.to }, "#history-heading");
+});
+
+// Attachment downloads with the console's session (the API's route wants a bearer token).
+uiApp.route("/attachments", attachmentsApp);
+
+// ---- metrics ---------------------------------------------------------------------------------
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+function day(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+uiApp.get("/metrics", async (c) => {
+  const db = database(c.env.DB);
+  const now = Date.now();
+  const today = day(now);
+  const fromText = c.req.query("from") ?? day(now - 29 * DAY_MS);
+  const toText = c.req.query("to") ?? today;
+  const team = c.req.query("team") ?? "";
+  const channelText = c.req.query("channel") ?? "";
+  const channel = CHANNELS.find((ch) => ch === channelText);
+  let from = DATE.test(fromText) ? Date.parse(`${fromText}T00:00:00Z`) : Number.NaN;
+  // `to` is a whole day, inclusive.
+  let to = DATE.test(toText) ? Date.parse(`${toText}T00:00:00Z`) + DAY_MS : Number.NaN;
+  let error: string | undefined;
+  if (Number.isNaN(from) || Number.isNaN(to) || from >= to || (channelText !== "" && channel === undefined)) {
+    error =
+      "That window is not valid: pick a start date on or before the end date. Showing the last 30 days.";
+    to = Date.parse(`${today}T00:00:00Z`) + DAY_MS;
+    from = to - 30 * DAY_MS;
+  }
+  const [report, config] = await Promise.all([
+    computeMetrics(db, {
+      from,
+      to,
+      now,
+      team: team === "" ? undefined : team.slice(0, 64),
+      channel: error === undefined ? channel : undefined,
+    }),
+    loadConfig(db),
+  ]);
+  const preset = (days: number) => {
+    const params = new URLSearchParams({ from: day(now - (days - 1) * DAY_MS), to: today });
+    if (team !== "") params.set("team", team);
+    if (channel !== undefined) params.set("channel", channel);
+    return { label: days === 1 ? "Today" : `Last ${days} days`, href: `/metrics?${params}` };
+  };
+  return render(
+    c,
+    <MetricsPage
+      nonce={nonceOf(c)}
+      agent={c.var.agent}
+      csrf={c.var.csrf}
+      report={report}
+      form={{ from: day(from), to: day(to - DAY_MS), team, channel: channel ?? "" }}
+      teams={teamsOf(config)}
+      presets={[preset(1), preset(7), preset(30), preset(90)]}
+      error={error}
+    />,
+    error === undefined ? 200 : 400,
+  );
+});
+
+// ---- knowledge base (public) -----------------------------------------------------------------
+
+uiApp.get("/kb", async (c) => {
+  const q = (c.req.query("q") ?? "").trim().slice(0, 200);
+  const results = q === "" ? null : await searchKnowledgeBase(database(c.env.DB), q, 20);
+  const agent = c.var.agent as string | undefined;
+  return render(
+    c,
+    <KnowledgeBasePage
+      nonce={nonceOf(c)}
+      agent={agent}
+      csrf={agent === undefined ? undefined : c.var.csrf}
+      q={q}
+      results={results}
+    />,
+  );
+});
+
+uiApp.get("/kb/:key", async (c) => {
+  const number = parseTicketKey(c.req.param("key"));
+  const ticket =
+    number === null
+      ? null
+      : await getTicketView(database(c.env.DB), number, { publicUrl: c.env.PUBLIC_URL ?? "" });
+  // Only what the knowledge base holds: resolved public tickets. Anything else is "not found".
+  if (ticket === null || ticket.visibility !== "public" || ticket.status !== "resolved") {
+    return messagePage(
+      c,
+      404,
+      "Not in the knowledge base",
+      <p>
+        <a href="/kb">Search the knowledge base</a>
+      </p>,
+    );
+  }
+  const agent = c.var.agent as string | undefined;
+  return render(
+    c,
+    <KnowledgeBaseArticle
+      nonce={nonceOf(c)}
+      agent={agent}
+      csrf={agent === undefined ? undefined : c.var.csrf}
+      ticket={ticket}
+    />,
+  );
+});

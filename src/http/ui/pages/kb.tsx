@@ -1,0 +1,93 @@
+import type { TicketView } from "../../../domain/ticket";
+import type { KnowledgeBaseHit } from "../../../store/knowledge-base";
+import { dateTime, highlightRuns } from "../format";
+import { ChannelBadge, Layout } from "../layout";
+
+interface Chrome {
+  nonce: string;
+  /** Set when an agent is signed in (the page is public either way). */
+  agent?: string;
+  csrf?: string;
+}
+
+export function KnowledgeBasePage(props: Chrome & { q: string; results: KnowledgeBaseHit[] | null }) {
+  return (
+    <Layout title="Knowledge base" nonce={props.nonce} section="kb" agent={props.agent} csrf={props.csrf}>
+      <h1>Knowledge base</h1>
+      <p class="muted">Answers from resolved public support conversations.</p>
+      <search>
+        <form method="get" action="/kb" class="card filters" aria-label="Search the knowledge base">
+          <div class="row">
+            <div class="field">
+              <label for="q">Search</label>
+              <input type="search" id="q" name="q" value={props.q} maxlength={200} required />
+            </div>
+            <div>
+              <button type="submit">Search</button>
+            </div>
+          </div>
+        </form>
+      </search>
+      {props.results === null ? null : (
+        <section aria-labelledby="results-heading">
+          <h2 id="results-heading" aria-live="polite">
+            {props.results.length === 0
+              ? "No answers found"
+              : `${props.results.length} answer${props.results.length === 1 ? "" : "s"}`}
+          </h2>
+          <ol class="kb-results">
+            {props.results.map((hit) => (
+              <li class="card">
+                <h3>
+                  <a href={`/kb/${hit.key}`}>{hit.subject === "" ? hit.key : hit.subject}</a>
+                </h3>
+                <p>
+                  {highlightRuns(hit.snippetHtml).map((run) =>
+                    run.mark ? <mark>{run.text}</mark> : run.text,
+                  )}
+                </p>
+                <p class="muted">
+                  {hit.key} · resolved {dateTime(hit.resolvedAt)}
+                </p>
+              </li>
+            ))}
+          </ol>
+        </section>
+      )}
+    </Layout>
+  );
+}
+
+/** A resolved public ticket as an article: the customer's messages and our public replies only. */
+export function KnowledgeBaseArticle(props: Chrome & { ticket: TicketView }) {
+  const t = props.ticket;
+  const messages = t.messages.filter(
+    (m) => (m.kind === "customer" || m.kind === "staff") && m.deletedAt === null,
+  );
+  return (
+    <Layout title={t.subject || t.key} nonce={props.nonce} section="kb" agent={props.agent} csrf={props.csrf}>
+      <p>
+        <a href="/kb">« Knowledge base</a>
+      </p>
+      <h1>{t.subject === "" ? t.key : t.subject}</h1>
+      <p class="muted">
+        <ChannelBadge channel={t.channel} /> {t.key} · resolved {dateTime(t.resolvedAt)}
+      </p>
+      <ol class="conversation">
+        {messages.map((m) => (
+          <li>
+            <article class={`msg ${m.kind === "staff" ? "staff" : "inbound"}`}>
+              <header>
+                <span class="author">{m.kind === "staff" ? "Support" : "Question"}</span>
+                <time class="muted" datetime={m.createdAt}>
+                  {dateTime(m.createdAt)}
+                </time>
+              </header>
+              <p class="body">{m.text}</p>
+            </article>
+          </li>
+        ))}
+      </ol>
+    </Layout>
+  );
+}

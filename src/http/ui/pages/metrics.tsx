@@ -1,0 +1,263 @@
+import { CHANNELS } from "../../../domain/inbound";
+import type { MetricSet, MetricsReport } from "../../../domain/metrics";
+import { type Bar, BarChart } from "../charts";
+import { CHANNEL_LABELS, decimal, percent, seconds } from "../format";
+import { Flash, Layout } from "../layout";
+
+export interface MetricsForm {
+  from: string;
+  to: string;
+  team: string;
+  channel: string;
+}
+
+export interface MetricsPageProps {
+  nonce: string;
+  agent: string;
+  csrf: string;
+  report: MetricsReport;
+  form: MetricsForm;
+  teams: { id: string; name: string }[];
+  presets: { label: string; href: string }[];
+  error?: string;
+}
+
+function Card(props: {
+  id: string;
+  title: string;
+  value: string;
+  valueLabel: string;
+  rows: [string, string, string][];
+}) {
+  return (
+    <section class="card metric" aria-labelledby={`${props.id}-h`}>
+      <h2 id={`${props.id}-h`}>{props.title}</h2>
+      <div class="value" data-metric={props.id}>
+        {props.value}
+      </div>
+      <div class="value-label">{props.valueLabel}</div>
+      <dl>
+        {props.rows.map(([term, value, id]) => (
+          <>
+            <dt>{term}</dt>
+            <dd data-metric={id}>{value}</dd>
+          </>
+        ))}
+      </dl>
+    </section>
+  );
+}
+
+function Breakdown(props: {
+  id: string;
+  title: string;
+  sets: Record<string, MetricSet>;
+  label: (k: string) => string;
+}) {
+  const entries = Object.entries(props.sets);
+  const bars = (value: (s: MetricSet) => number | null, text: (v: number | null) => string): Bar[] =>
+    entries.map(([k, s]) => ({ label: props.label(k), value: value(s), text: text(value(s)) }));
+  return (
+    <section aria-labelledby={`${props.id}-h`}>
+      <h2 id={`${props.id}-h`}>{props.title}</h2>
+      {entries.length === 0 ? (
+        <p class="muted">No tickets in this window.</p>
+      ) : (
+        <>
+          <div class="charts">
+            <BarChart
+              id={`${props.id}-first`}
+              title="Median first response"
+              bars={bars((s) => s.firstResponse.medianSeconds, seconds)}
+            />
+            <BarChart
+              id={`${props.id}-target`}
+              title="First responses within target"
+              bars={bars((s) => s.firstResponse.withinTargetRate, percent)}
+              max={1}
+              color="#1a7f37"
+            />
+            <BarChart
+              id={`${props.id}-resolution`}
+              title="Median resolution time"
+              bars={bars((s) => s.resolution.medianSeconds, seconds)}
+              color="#6941c6"
+            />
+            <BarChart
+              id={`${props.id}-effort`}
+              title="Customer effort (1 very hard – 7 very easy)"
+              bars={bars(
+                (s) => s.customerEffort.average,
+                (v) => decimal(v),
+              )}
+              max={7}
+              color="#b54708"
+            />
+            <BarChart
+              id={`${props.id}-improvements`}
+              title="Resolved issues that led to an improvement"
+              bars={bars((s) => s.issuesToImprovements.ratio, percent)}
+              max={1}
+              color="#0e7090"
+            />
+          </div>
+          <div class="table-wrap">
+            <table id={`${props.id}-table`}>
+              <caption class="visually-hidden">{props.title}: the numbers behind the charts</caption>
+              <thead>
+                <tr>
+                  <th scope="col">{props.id === "by-channel" ? "Channel" : "Team"}</th>
+                  <th scope="col">Tickets</th>
+                  <th scope="col">First responses</th>
+                  <th scope="col">Median / p90</th>
+                  <th scope="col">Within target</th>
+                  <th scope="col">Resolved</th>
+                  <th scope="col">Median / p90</th>
+                  <th scope="col">Effort (answers)</th>
+                  <th scope="col">Improvements</th>
+                </tr>
+              </thead>
+              <tbody>
+                {entries.map(([k, s]) => (
+                  <tr>
+                    <th scope="row">{props.label(k)}</th>
+                    <td>{s.tickets}</td>
+                    <td>{s.firstResponse.count}</td>
+                    <td>
+                      {seconds(s.firstResponse.medianSeconds)} / {seconds(s.firstResponse.p90Seconds)}
+                    </td>
+                    <td>{percent(s.firstResponse.withinTargetRate)}</td>
+                    <td>{s.resolution.count}</td>
+                    <td>
+                      {seconds(s.resolution.medianSeconds)} / {seconds(s.resolution.p90Seconds)}
+                    </td>
+                    <td>
+                      {decimal(s.customerEffort.average)} ({s.customerEffort.responses})
+                    </td>
+                    <td>
+                      {s.issuesToImprovements.withImprovement} of {s.issuesToImprovements.resolved} (
+                      {percent(s.issuesToImprovements.ratio)})
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+    </section>
+  );
+}
+
+export function MetricsPage(props: MetricsPageProps) {
+  const r = props.report;
+  const f = props.form;
+  const teamName = (id: string) => props.teams.find((t) => t.id === id)?.name ?? id;
+  return (
+    <Layout title="Metrics" nonce={props.nonce} section="metrics" agent={props.agent} csrf={props.csrf}>
+      <h1>Metrics</h1>
+      <form method="get" action="/metrics" class="card filters" aria-label="Choose the window">
+        <div class="row">
+          <div class="field">
+            <label for="from">From (UTC, inclusive)</label>
+            <input type="date" id="from" name="from" value={f.from} required />
+          </div>
+          <div class="field">
+            <label for="to">To (UTC, inclusive)</label>
+            <input type="date" id="to" name="to" value={f.to} required />
+          </div>
+          <div class="field">
+            <label for="team">Team</label>
+            <select id="team" name="team">
+              <option value="" selected={f.team === ""}>
+                Every team
+              </option>
+              {props.teams.map((t) => (
+                <option value={t.id} selected={f.team === t.id}>
+                  {t.name}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div class="field">
+            <label for="channel">Channel</label>
+            <select id="channel" name="channel">
+              <option value="" selected={f.channel === ""}>
+                Every channel
+              </option>
+              {CHANNELS.map((c) => (
+                <option value={c} selected={f.channel === c}>
+                  {CHANNEL_LABELS[c] ?? c}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <button type="submit">Show</button>
+          </div>
+        </div>
+        <p class="muted">
+          Quick windows:{" "}
+          {props.presets.map((p, i) => (
+            <>
+              {i === 0 ? "" : " · "}
+              <a href={p.href}>{p.label}</a>
+            </>
+          ))}
+        </p>
+      </form>
+      {props.error === undefined ? null : <Flash kind="error">{props.error}</Flash>}
+      <p class="muted">
+        Tickets created from {r.from.slice(0, 10)} to before {r.to.slice(0, 16).replace("T", " ")} UTC:{" "}
+        <strong data-metric="tickets">{r.tickets}</strong>.
+      </p>
+      <div class="metrics-cards">
+        <Card
+          id="first-response"
+          title="First response"
+          value={seconds(r.firstResponse.medianSeconds)}
+          valueLabel="median time to the first reply"
+          rows={[
+            ["answered", String(r.firstResponse.count), "first-response-count"],
+            ["90th percentile", seconds(r.firstResponse.p90Seconds), "first-response-p90"],
+            ["within target", percent(r.firstResponse.withinTargetRate), "first-response-within"],
+          ]}
+        />
+        <Card
+          id="resolution"
+          title="Resolution"
+          value={seconds(r.resolution.medianSeconds)}
+          valueLabel="median time to resolution"
+          rows={[
+            ["resolved", String(r.resolution.count), "resolution-count"],
+            ["90th percentile", seconds(r.resolution.p90Seconds), "resolution-p90"],
+          ]}
+        />
+        <Card
+          id="effort"
+          title="Customer effort"
+          value={r.customerEffort.average === null ? "—" : `${decimal(r.customerEffort.average)} / 7`}
+          valueLabel="average answer, 7 = very easy"
+          rows={[["survey answers", String(r.customerEffort.responses), "effort-responses"]]}
+        />
+        <Card
+          id="improvements"
+          title="Issues → improvements"
+          value={percent(r.issuesToImprovements.ratio)}
+          valueLabel="of resolved tickets led to an improvement"
+          rows={[
+            ["resolved", String(r.issuesToImprovements.resolved), "improvements-resolved"],
+            ["with an improvement", String(r.issuesToImprovements.withImprovement), "improvements-linked"],
+          ]}
+        />
+      </div>
+      <Breakdown
+        id="by-channel"
+        title="By channel"
+        sets={r.byChannel}
+        label={(k) => CHANNEL_LABELS[k] ?? k}
+      />
+      <Breakdown id="by-team" title="By team" sets={r.byTeam} label={teamName} />
+    </Layout>
+  );
+}

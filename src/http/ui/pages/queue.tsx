@@ -1,0 +1,177 @@
+import { CHANNELS, PRIORITIES } from "../../../domain/inbound";
+import type { TicketView } from "../../../domain/ticket";
+import { CHANNEL_LABELS } from "../format";
+import { ChannelBadge, Countdown, Flash, Layout } from "../layout";
+
+type Summary = Omit<TicketView, "messages" | "escalations" | "improvements" | "customerEffort">;
+
+export interface QueueFilters {
+  status: string;
+  team: string;
+  channel: string;
+  priority: string;
+  breached: string;
+  q: string;
+}
+
+export interface QueueProps {
+  nonce: string;
+  agent: string;
+  csrf: string;
+  filters: QueueFilters;
+  teams: { id: string; name: string }[];
+  tickets: Summary[];
+  nextHref: string | null;
+  firstHref: string | null;
+  now: number;
+  error?: string;
+}
+
+const STATUS_OPTIONS: [string, string][] = [
+  ["", "Open + pending"],
+  ["open", "Open (reply owed)"],
+  ["pending", "Pending (waiting on customer)"],
+  ["resolved", "Resolved"],
+  ["all", "All"],
+];
+
+function Select(props: { id: string; label: string; value: string; options: [string, string][] }) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <select id={props.id} name={props.id}>
+        {props.options.map(([value, text]) => (
+          <option value={value} selected={value === props.value}>
+            {text}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+function Due(props: { ticket: Summary; now: number }) {
+  const t = props.ticket;
+  if (t.responseDueAt !== null) return <Countdown due={t.responseDueAt} now={props.now} />;
+  if (t.status === "resolved") return <span class="muted">resolved</span>;
+  return <span class="muted">no reply owed</span>;
+}
+
+export function QueuePage(props: QueueProps) {
+  const f = props.filters;
+  return (
+    <Layout title="Queue" nonce={props.nonce} section="queue" agent={props.agent} csrf={props.csrf}>
+      <h1>Queue</h1>
+      <search>
+        <form method="get" action="/queue" class="card filters" aria-label="Filter the queue">
+          <div class="row">
+            <Select id="status" label="Status" value={f.status} options={STATUS_OPTIONS} />
+            <Select
+              id="team"
+              label="Team"
+              value={f.team}
+              options={[["", "Any team"], ...props.teams.map((t): [string, string] => [t.id, t.name])]}
+            />
+            <Select
+              id="channel"
+              label="Channel"
+              value={f.channel}
+              options={[
+                ["", "Any channel"],
+                ...CHANNELS.map((c): [string, string] => [c, CHANNEL_LABELS[c] ?? c]),
+              ]}
+            />
+            <Select
+              id="priority"
+              label="Priority"
+              value={f.priority}
+              options={[["", "Any priority"], ...PRIORITIES.map((p): [string, string] => [p, p])]}
+            />
+            <Select
+              id="breached"
+              label="SLA"
+              value={f.breached}
+              options={[
+                ["", "Breached or not"],
+                ["true", "Breached only"],
+                ["false", "Not breached"],
+              ]}
+            />
+            <div class="field">
+              <label for="q">Subject contains</label>
+              <input type="search" id="q" name="q" value={f.q} maxlength={200} />
+            </div>
+            <div>
+              <button type="submit">Filter</button> <a href="/queue">Reset</a>
+            </div>
+          </div>
+        </form>
+      </search>
+      {props.error === undefined ? null : <Flash kind="error">{props.error}</Flash>}
+      <p class="muted" id="queue-order">
+        Most urgent first: breached and soonest-due tickets lead; tickets that owe no reply come last.
+      </p>
+      {props.tickets.length === 0 ? (
+        <p class="card">No tickets match these filters.</p>
+      ) : (
+        <div class="table-wrap">
+          <table class="queue" aria-describedby="queue-order">
+            <caption class="visually-hidden">Tickets, most urgent first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Ticket</th>
+                <th scope="col">Subject</th>
+                <th scope="col">Channel</th>
+                <th scope="col">Priority</th>
+                <th scope="col">Status</th>
+                <th scope="col">Team</th>
+                <th scope="col">Assignee</th>
+                <th scope="col">Reply</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.tickets.map((t) => (
+                <tr class={t.breached ? "breached-row" : undefined} data-ticket={t.key}>
+                  <td data-label="Ticket">
+                    <a href={`/tickets/${t.key}`}>{t.key}</a>
+                  </td>
+                  <td class="subject">
+                    <a href={`/tickets/${t.key}`}>{t.subject === "" ? "(no subject)" : t.subject}</a>
+                    {t.breached ? (
+                      <>
+                        {" "}
+                        <span class="badge breached">SLA breached</span>
+                      </>
+                    ) : null}
+                  </td>
+                  <td data-label="Channel">
+                    <ChannelBadge channel={t.channel} />
+                  </td>
+                  <td data-label="Priority">
+                    <span class={`badge p-${t.priority}`}>{t.priority}</span>
+                  </td>
+                  <td data-label="Status">
+                    <span class={`badge st-${t.status}`}>{t.status}</span>
+                  </td>
+                  <td data-label="Team">{t.team}</td>
+                  <td data-label="Assignee">{t.assignee ?? <span class="muted">unassigned</span>}</td>
+                  <td data-label="Reply">
+                    <Due ticket={t} now={props.now} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <nav class="pager" aria-label="Queue pages">
+        {props.firstHref === null ? <span /> : <a href={props.firstHref}>« First page</a>}
+        {props.nextHref === null ? null : (
+          <a href={props.nextHref} rel="next">
+            Next page »
+          </a>
+        )}
+      </nav>
+    </Layout>
+  );
+}
