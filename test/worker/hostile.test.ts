@@ -5,6 +5,7 @@ import { discordSignature, postDiscord } from "./discord-helpers";
 import { corpusEmail, corpusEmailNames, deliverEmail } from "./email-helpers";
 import { postGithub } from "./github-helpers";
 import { countRows, fakeOutbound, request, TEST_CONFIG, useConfig } from "./helpers";
+import { postEvent, signedHeaders } from "./slack-fixtures";
 
 /**
  * Hostile input, generated: every verifier and normaliser answers 2xx or 4xx — never an unhandled
@@ -231,6 +232,81 @@ describe("signature bypass attempts", () => {
           const { status } = await postDiscord(body);
           expect(status).toBeGreaterThanOrEqual(200);
           expect(status).toBeLessThan(500);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe("Slack", () => {
+  const body = JSON.stringify({
+    type: "event_callback",
+    event_id: "EvHOSTILE",
+    event: { type: "message", text: "hi" },
+  });
+  it.each([
+    ["missing", {}],
+    [
+      "empty",
+      { "x-slack-signature": "", "x-slack-request-timestamp": String(Math.floor(Date.now() / 1000)) },
+    ],
+    [
+      "wrong version prefix",
+      {
+        "x-slack-signature": `v1=${"0".repeat(64)}`,
+        "x-slack-request-timestamp": String(Math.floor(Date.now() / 1000)),
+      },
+    ],
+    [
+      "non-numeric timestamp",
+      { "x-slack-signature": `v0=${"0".repeat(64)}`, "x-slack-request-timestamp": "soon" },
+    ],
+  ])("%s signature → 401, nothing stored", async (_name, headers) => {
+    const before = await counts();
+    const response = await request("/webhooks/slack/events", {
+      method: "POST",
+      token: null,
+      body,
+      headers: { "content-type": "application/json", ...headers },
+    });
+    expect(response.status).toBe(401);
+    expect(await counts()).toEqual(before);
+  });
+
+  it("a correct signature over a stale timestamp → 401", async () => {
+    const stale = Math.floor(Date.now() / 1000) - 6 * 60;
+    const { response } = await postEvent(body, { headers: await signedHeaders(body, { timestamp: stale }) });
+    expect(response.status).toBe(401);
+  });
+
+  it("random signed bodies answer 2xx or 4xx", async () => {
+    fakeOutbound();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          json,
+          fc.record({
+            type: fc.constantFrom("event_callback", "url_verification", "app_rate_limited", "x"),
+            event_id: fc.string({ maxLength: 20 }),
+            challenge: fc.string(),
+            event: fc.oneof(
+              json,
+              fc.record({
+                type: fc.constantFrom("message", "app_mention"),
+                subtype: fc.option(fc.string(), { nil: undefined }),
+                channel: fc.string(),
+                ts: fc.string(),
+                text: fc.string(),
+                user: fc.string(),
+              }),
+            ),
+          }),
+        ),
+        async (payload) => {
+          const { response } = await postEvent(JSON.stringify(payload));
+          expect(response.status).toBeGreaterThanOrEqual(200);
+          expect(response.status).toBeLessThan(500);
         },
       ),
       { numRuns: RUNS },
