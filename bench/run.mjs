@@ -155,14 +155,14 @@ async function startDesk(persist, fakeBase) {
   throw new Error(`wrangler dev did not come up: ${stderr}`);
 }
 
-/** Run `count` requests built by `make(i)` with CONCURRENCY in flight; latency per request. */
-async function load(count, make) {
+/** Run `count` requests built by `make(i)` with `concurrency` in flight; latency per request. */
+async function load(count, make, concurrency = CONCURRENCY) {
   const latencies = [];
   let failures = 0;
   let next = 0;
   const started = performance.now();
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
+    Array.from({ length: concurrency }, async () => {
       while (next < count) {
         const i = next++;
         const { url, init } = make(i);
@@ -351,6 +351,35 @@ async function main() {
     });
     for (const [name, r] of Object.entries(intake)) {
       if (name !== "healthz") r.ratioToHealthz = round(r.rps / intake.healthz.rps, 3);
+    }
+    // The same requests one at a time: the service time of one intake, without queueing behind 15 others.
+    const serial = {};
+    serial.healthz = await load(40, () => ({ url: `${base}/healthz` }), 1);
+    serial.api = await load(40, (i) => ({
+      url: `${base}/v1/messages`,
+      init: {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ externalId: `${run}-serial-${i}`, from: { name: "Bench" }, text: "Webhooks are late" }),
+      },
+    }), 1);
+    serial.slack = await load(40, (i) => {
+      const body = JSON.stringify({
+        ...slackBase,
+        event_id: `EvS${run}${i}`,
+        event: { ...slackBase.event, channel: `CS${run}`.toUpperCase(), ts: `1700000001.${String(i).padStart(6, "0")}`, thread_ts: undefined, team: "T0CUST", user_team: "T0CUST" },
+      });
+      return { url: `${base}/webhooks/slack/events`, init: { method: "POST", headers: slackHeaders(body), body } };
+    }, 1);
+    serial.github = await load(40, (i) => {
+      const n = 100_000 + i;
+      const repo = { ...issue.repository, full_name: `bench/${run}-s`, name: `${run}-s` };
+      const body = JSON.stringify({ ...issue, repository: repo, issue: { ...issue.issue, number: n, id: 5_000_000 + n } });
+      return { url: `${base}/webhooks/github`, init: { method: "POST", headers: githubHeaders(body, "issues"), body } };
+    }, 1);
+    for (const [name, r] of Object.entries(serial)) {
+      intake[name].serialP50 = r.p50;
+      intake[name].serialP99 = r.p99;
     }
     results.intake = intake;
 
