@@ -355,28 +355,61 @@ async function main() {
     // The same requests one at a time: the service time of one intake, without queueing behind 15 others.
     const serial = {};
     serial.healthz = await load(40, () => ({ url: `${base}/healthz` }), 1);
-    serial.api = await load(40, (i) => ({
-      url: `${base}/v1/messages`,
-      init: {
-        method: "POST",
-        headers: { ...auth, "content-type": "application/json" },
-        body: JSON.stringify({ externalId: `${run}-serial-${i}`, from: { name: "Bench" }, text: "Webhooks are late" }),
+    serial.api = await load(
+      40,
+      (i) => ({
+        url: `${base}/v1/messages`,
+        init: {
+          method: "POST",
+          headers: { ...auth, "content-type": "application/json" },
+          body: JSON.stringify({
+            externalId: `${run}-serial-${i}`,
+            from: { name: "Bench" },
+            text: "Webhooks are late",
+          }),
+        },
+      }),
+      1,
+    );
+    serial.slack = await load(
+      40,
+      (i) => {
+        const body = JSON.stringify({
+          ...slackBase,
+          event_id: `EvS${run}${i}`,
+          event: {
+            ...slackBase.event,
+            channel: `CS${run}`.toUpperCase(),
+            ts: `1700000001.${String(i).padStart(6, "0")}`,
+            thread_ts: undefined,
+            team: "T0CUST",
+            user_team: "T0CUST",
+          },
+        });
+        return {
+          url: `${base}/webhooks/slack/events`,
+          init: { method: "POST", headers: slackHeaders(body), body },
+        };
       },
-    }), 1);
-    serial.slack = await load(40, (i) => {
-      const body = JSON.stringify({
-        ...slackBase,
-        event_id: `EvS${run}${i}`,
-        event: { ...slackBase.event, channel: `CS${run}`.toUpperCase(), ts: `1700000001.${String(i).padStart(6, "0")}`, thread_ts: undefined, team: "T0CUST", user_team: "T0CUST" },
-      });
-      return { url: `${base}/webhooks/slack/events`, init: { method: "POST", headers: slackHeaders(body), body } };
-    }, 1);
-    serial.github = await load(40, (i) => {
-      const n = 100_000 + i;
-      const repo = { ...issue.repository, full_name: `bench/${run}-s`, name: `${run}-s` };
-      const body = JSON.stringify({ ...issue, repository: repo, issue: { ...issue.issue, number: n, id: 5_000_000 + n } });
-      return { url: `${base}/webhooks/github`, init: { method: "POST", headers: githubHeaders(body, "issues"), body } };
-    }, 1);
+      1,
+    );
+    serial.github = await load(
+      40,
+      (i) => {
+        const n = 100_000 + i;
+        const repo = { ...issue.repository, full_name: `bench/${run}-s`, name: `${run}-s` };
+        const body = JSON.stringify({
+          ...issue,
+          repository: repo,
+          issue: { ...issue.issue, number: n, id: 5_000_000 + n },
+        });
+        return {
+          url: `${base}/webhooks/github`,
+          init: { method: "POST", headers: githubHeaders(body, "issues"), body },
+        };
+      },
+      1,
+    );
     for (const [name, r] of Object.entries(serial)) {
       intake[name].serialP50 = r.p50;
       intake[name].serialP99 = r.p99;
@@ -670,11 +703,14 @@ function targets(r) {
 function printTable(r) {
   const lines = [];
   lines.push(
-    "| channel | req/s | p50 ms | p99 ms | vs /healthz | failures |",
-    "| --- | --- | --- | --- | --- | --- |",
+    `| channel (${CONCURRENCY} senders) | req/s | p50 ms | p99 ms | req/s vs /healthz | failures | one sender p50 / p99 ms |`,
+    "| --- | --- | --- | --- | --- | --- | --- |",
   );
   for (const [name, x] of Object.entries(r.intake)) {
-    lines.push(`| ${name} | ${x.rps} | ${x.p50} | ${x.p99} | ${x.ratioToHealthz ?? 1} | ${x.failures} |`);
+    const serial = x.serialP50 === undefined ? "—" : `${x.serialP50} / ${x.serialP99}`;
+    lines.push(
+      `| ${name} | ${x.rps} | ${x.p50} | ${x.p99} | ${x.ratioToHealthz ?? 1} | ${x.failures} | ${serial} |`,
+    );
   }
   lines.push("", "| D1 cost | rows read | rows written |", "| --- | --- | --- |");
   for (const [name, x] of Object.entries(r.d1)) lines.push(`| ${name} | ${x.rowsRead} | ${x.rowsWritten} |`);

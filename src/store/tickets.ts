@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Channel, Priority } from "../domain/inbound";
 import { iso, type TicketStatus, type TicketView, ticketKey } from "../domain/ticket";
 import { batch, type Database } from "./db";
@@ -288,11 +288,8 @@ export async function listTicketRows(db: Database, filters: TicketFilters): Prom
   }
   if (filters.cursor !== undefined) {
     const { dueAt, number } = filters.cursor;
-    const after = or(
-      gt(tickets.queueDueAt, dueAt),
-      and(eq(tickets.queueDueAt, dueAt), gt(tickets.number, number)),
-    );
-    if (after !== undefined) where.push(after);
+    // A row-value comparison is one index range; the equivalent OR of two conditions is not.
+    where.push(sql`(${tickets.queueDueAt}, ${tickets.number}) > (${dueAt}, ${number})`);
   }
   return db
     .select()
