@@ -74,6 +74,9 @@ function emailThreading(env: IntakeEnv, message: InboundMessage, config: Config)
 
 const MAX_ATTEMPTS = 3;
 
+/** Replays this recent re-check the ticket's timer (providers retry within minutes, not days). */
+const RESYNC_REPLAYS_WITHIN_MS = 24 * 3_600_000;
+
 /**
  * The pipeline every channel hands its messages to:
  * dedupe → thread → classify → route → store (one D1 batch) → arm the ticket's timer → acknowledge.
@@ -122,7 +125,15 @@ function replayResult(seen: NonNullable<Awaited<ReturnType<typeof findIdempotenc
 
 async function intakeOnce(env: IntakeEnv, db: Database, message: InboundMessage): Promise<IntakeResult> {
   const seen = await findIdempotencyRecord(db, message.channel, message.idempotencyKey);
-  if (seen !== undefined) return replayResult(seen);
+  if (seen !== undefined) {
+    // The first delivery may have stored everything and then failed to reach the ticket's timer
+    // (the sender saw a 5xx and retried): make sure the timer knows. Idempotent; writes no D1 row.
+    if (seen.ticketNumber !== null && Date.now() - seen.createdAt < RESYNC_REPLAYS_WITHIN_MS) {
+      const row = await getTicketRow(db, seen.ticketNumber);
+      if (row !== undefined) await syncTimer(env, row, "updated", []);
+    }
+    return replayResult(seen);
+  }
   const config = await loadConfig(db);
   const thread = await findExistingTicket(db, message, config);
   if (thread !== null) return appendMessage(env, db, message, thread.ticket, thread.rule, config);

@@ -193,3 +193,38 @@ describe("a timer whose alarm throws", () => {
     expect(out.slack(key)).toHaveLength(1);
   });
 });
+
+describe("a timer the first delivery never reached", () => {
+  it("is armed by the sender's retry", async () => {
+    fakeOutbound();
+    const body = { externalId: unique("ext"), from: { name: "Ann" }, text: "hello" };
+    // The ticket's timer refuses the first delivery's call: D1 has the ticket, the timer has nothing.
+    const brokenTimers = new Proxy(env.TICKET_TIMER, {
+      get(target, property, receiver) {
+        if (property === "get") {
+          return () => ({
+            sync: () => Promise.reject(new Error("Durable Object reset because its code was updated")),
+          });
+        }
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const failed = await app.request(
+      "https://desk.test/v1/messages",
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      },
+      { ...env, TICKET_TIMER: brokenTimers },
+    );
+    expect(failed.status).toBe(500);
+    const retried = await postMessage(body);
+    expect(retried.response.status).toBe(200);
+    const key = retried.body.ticket as string;
+    const status = await timer(key).status();
+    expect(status.clock?.dueAt).toBe(Date.parse(retried.body.responseDueAt as string));
+    expect(status.nextAlarm).not.toBeNull();
+  });
+});
