@@ -539,16 +539,23 @@ async function main() {
       parseTimes.push(performance.now() - t0);
       peak = Math.max(peak, process.memoryUsage().rss);
     }
-    const big = bigMessage(`${run}-big@bench.example`);
+    const big = bigMessage(`${run}-big@bench.example`, 15 * 1024 * 1024);
+    const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
     const rssBefore = process.memoryUsage().rss;
     const tBig = performance.now();
-    await PostalMime.parse(big, { attachmentEncoding: "arraybuffer" });
+    const parsedBig = await PostalMime.parse(big, { attachmentEncoding: "arraybuffer" });
     const bigParseMs = performance.now() - tBig;
-    const bigPeak = Math.max(process.memoryUsage().rss, rssBefore);
+    const usage = process.memoryUsage();
+    const heapAfter = usage.heapUsed + usage.arrayBuffers;
+    void parsedBig;
+    // wrangler dev's local email endpoint refuses messages over 1 MiB (production takes 25 MiB), so
+    // the end-to-end figure is for a 0.9 MiB message; the 20 MiB one goes through the email()
+    // handler in the Worker tests (test/worker/email.test.ts).
+    const medium = bigMessage(`${run}-medium@bench.example`, 680 * 1024);
     const tE2E = performance.now();
     const e2e = await fetch(`${base}/cdn-cgi/handler/email?from=big@bench.example&to=support@example.com`, {
       method: "POST",
-      body: big,
+      body: medium,
     });
     await e2e.arrayBuffer();
     results.emailParse = {
@@ -562,10 +569,11 @@ async function main() {
       big: {
         bytes: big.length,
         parseMs: round(bigParseMs),
-        peakRssMiB: round(bigPeak / 2 ** 20),
-        endToEndMs: round(performance.now() - tE2E),
-        status: e2e.status,
+        // What parsing it added to the JS heap and ArrayBuffers: the part that counts against an isolate's 128 MB.
+        parseMemoryMiB: round((heapAfter - heapBefore) / 2 ** 20),
+        processRssMiB: round(Math.max(usage.rss, rssBefore) / 2 ** 20),
       },
+      endToEnd: { bytes: medium.length, ms: round(performance.now() - tE2E), status: e2e.status },
     };
 
     // 5. The queue at scale: 100,000 tickets in the local D1.
@@ -583,9 +591,9 @@ async function main() {
   printTable(results);
 }
 
-function bigMessage(messageId) {
+function bigMessage(messageId, attachmentBytes) {
   const payload = crypto
-    .randomBytes(15 * 1024 * 1024)
+    .randomBytes(attachmentBytes)
     .toString("base64")
     .replace(/.{76}/g, "$&\r\n");
   return Buffer.from(
@@ -731,7 +739,8 @@ function printTable(r) {
     "| --- | --- |",
     `| corpus (${p.corpusFiles} files) p50 / p99 / max | ${p.corpusMs.p50} / ${p.corpusMs.p99} / ${p.corpusMs.max} ms |`,
     `| corpus peak RSS | ${p.corpusPeakRssMiB} MiB |`,
-    `| ${round(p.big.bytes / 2 ** 20)} MiB message: parse / peak RSS / end to end | ${p.big.parseMs} ms / ${p.big.peakRssMiB} MiB / ${p.big.endToEndMs} ms (HTTP ${p.big.status}) |`,
+    `| ${round(p.big.bytes / 2 ** 20)} MiB message: parse time / memory it adds | ${p.big.parseMs} ms / ${p.big.parseMemoryMiB} MiB |`,
+    `| ${round(p.endToEnd.bytes / 2 ** 20, 2)} MiB message through wrangler dev's email endpoint, end to end | ${p.endToEnd.ms} ms (HTTP ${p.endToEnd.status}) |`,
   );
   const s = r.scale;
   lines.push(
