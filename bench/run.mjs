@@ -592,10 +592,7 @@ async function main() {
 }
 
 function bigMessage(messageId, attachmentBytes) {
-  const payload = crypto
-    .randomBytes(attachmentBytes)
-    .toString("base64")
-    .replace(/.{76}/g, "$&\r\n");
+  const payload = crypto.randomBytes(attachmentBytes).toString("base64").replace(/.{76}/g, "$&\r\n");
   return Buffer.from(
     [
       "From: Big <big@bench.example>",
