@@ -36,6 +36,8 @@ export default defineConfig({
                 API_TOKENS: "alice:test-token-alice,bob:test-token-bob",
                 PUBLIC_URL: "https://desk.test",
                 SUPPORT_ADDRESS: "support@example.com",
+                // The Slack and GitHub suites assert on the synchronous answer; test/worker/intake-queue.test.ts covers queue mode.
+                INTAKE_MODE: "inline",
                 SLACK_BOT_TOKEN: "xoxb-test",
                 SLACK_SIGNING_SECRET: "test-slack-signing-secret",
                 SLACK_TEAM_ID: "T0DESK",

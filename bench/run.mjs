@@ -104,6 +104,8 @@ async function startDesk(persist, fakeBase) {
     D1_METERING: "1",
     SLA_TIME_SCALE: String(SLA_TIME_SCALE),
     PUBLIC_URL: `http://127.0.0.1:${port}`,
+    // Slack and GitHub are acknowledged once queued; the queue consumer runs their intake.
+    INTAKE_MODE: "queue",
     SLACK_SIGNING_SECRET: SLACK_SECRET,
     SLACK_BOT_TOKEN: "xoxb-bench",
     SLACK_TEAM_ID: "T0DESK",
@@ -273,6 +275,28 @@ async function main() {
         }),
       },
     }));
+    // Slack and GitHub answer once the event is queued: afterwards, wait until the consumer has
+    // opened every ticket, so the figures after them are not taken under its backlog.
+    const queuedFrom = new Date(Date.now() - 1000).toISOString();
+    const drain = async (expected) => {
+      const t0 = performance.now();
+      const counts = {};
+      while (performance.now() - t0 < 180_000) {
+        for (const channel of Object.keys(expected)) {
+          const r = await fetch(
+            `${base}/v1/metrics?channel=${channel}&from=${encodeURIComponent(queuedFrom)}`,
+            {
+              headers: auth,
+            },
+          );
+          const m = await r.json();
+          counts[channel] = m.byChannel?.[channel]?.tickets ?? m.tickets ?? 0;
+        }
+        if (Object.entries(expected).every(([c, n]) => counts[c] >= n)) break;
+        await sleep(100);
+      }
+      return { seconds: round((performance.now() - t0) / 1000, 2), tickets: { ...counts }, expected };
+    };
     const slackBase = readJson("slack/event_callback.message.plain.json");
     intake.slack = await load(PER_CHANNEL, (i) => {
       const body = JSON.stringify({
@@ -292,6 +316,9 @@ async function main() {
         init: { method: "POST", headers: slackHeaders(body), body },
       };
     });
+    // Each channel's run starts with no other channel's backlog in the consumer (its own is running).
+    log("waiting for the intake queue to drain…");
+    results.queueDrainSlack = await drain({ slack: PER_CHANNEL });
     const issue = readJson("github/issues.opened.1.json");
     const comment = readJson("github/issue_comment.created.3.json");
     intake.github = await load(PER_CHANNEL, (i) => {
@@ -316,6 +343,8 @@ async function main() {
         },
       };
     });
+    log("waiting for the intake queue to drain…");
+    results.queueDrainGithub = await drain({ slack: PER_CHANNEL, github: PER_CHANNEL / 2 });
     intake.email = await load(PER_CHANNEL, (i) => {
       const raw = [
         `From: Customer ${i} <c${i}@bench.example>`,
@@ -410,6 +439,7 @@ async function main() {
       },
       1,
     );
+    results.queueDrainSerial = await drain({ slack: PER_CHANNEL + 40, github: PER_CHANNEL / 2 + 40 });
     for (const [name, r] of Object.entries(serial)) {
       intake[name].serialP50 = r.p50;
       intake[name].serialP99 = r.p99;
@@ -717,6 +747,18 @@ function printTable(r) {
       `| ${name} | ${x.rps} | ${x.p50} | ${x.p99} | ${x.ratioToHealthz ?? 1} | ${x.failures} | ${serial} |`,
     );
   }
+  const drained = (d) =>
+    `| ${d.seconds} s | ${Object.entries(d.expected)
+      .map(([c, n]) => `${c} ${d.tickets[c]} / ${n}`)
+      .join(", ")} |`;
+  lines.push(
+    "",
+    "| intake queue: tickets opened by the consumer | drained after the last answer | tickets / expected |",
+    "| --- | --- | --- |",
+    `| after the ${CONCURRENCY}-sender slack run ${drained(r.queueDrainSlack)}`,
+    `| after the ${CONCURRENCY}-sender github run ${drained(r.queueDrainGithub)}`,
+    `| after the one-sender runs ${drained(r.queueDrainSerial)}`,
+  );
   lines.push("", "| D1 cost | rows read | rows written |", "| --- | --- | --- |");
   for (const [name, x] of Object.entries(r.d1)) lines.push(`| ${name} | ${x.rowsRead} | ${x.rowsWritten} |`);
   const e = r.escalation;

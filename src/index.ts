@@ -1,5 +1,6 @@
 import { handleEmail } from "./channels/email/handler";
 import { app } from "./http/app";
+import { consumeIntakeBatch, type IntakeJob } from "./services/intake-queue";
 import { runWeeklyTriage } from "./services/triage";
 
 export { TicketTimer } from "./timer/ticket-timer";
@@ -17,4 +18,8 @@ export default {
     const run = await runWeeklyTriage(env, controller.scheduledTime);
     if (run.ran) console.log(`weekly triage: posted ${run.posted.join(", ") || "nothing"}`);
   },
-} satisfies ExportedHandler<Env>;
+  // INTAKE_QUEUE (wrangler.toml [[queues.consumers]]): Slack and GitHub events the webhooks acknowledged.
+  async queue(batch, env) {
+    await consumeIntakeBatch(batch, env);
+  },
+} satisfies ExportedHandler<Env, IntakeJob>;

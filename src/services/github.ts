@@ -27,7 +27,7 @@ export type GithubOutcome =
   | { kind: "ignored"; reason: string }
   | { kind: "stored"; ticket: string; created: boolean; replay: boolean; what: string };
 
-interface Delivery {
+export interface Delivery {
   id: string;
   receivedAt: number;
 }

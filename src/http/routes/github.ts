@@ -3,11 +3,16 @@ import { bodyLimit } from "hono/body-limit";
 import { decodeGithubBody, parseGithubEvent } from "../../channels/github/normalise";
 import { verifyGithubSignature } from "../../channels/github/verify";
 import { handleGithubEvent } from "../../services/github";
+import { enqueueIntake, type IntakeJob, shouldQueue } from "../../services/intake-queue";
 import { problem, zodIssues } from "../errors";
 
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
 
-/** `POST /webhooks/github`: verify the raw body, then hand the event to the GitHub service. */
+/**
+ * `POST /webhooks/github`: verify the raw body, then hand the event to the GitHub service: through
+ * INTAKE_QUEUE, answered 202 at once (INTAKE_MODE = "queue", the default), or inline, answered with
+ * its result (INTAKE_MODE = "inline").
+ */
 export const githubApp = new Hono<{ Bindings: Env }>();
 
 githubApp.use(
@@ -52,7 +57,22 @@ githubApp.post("/", async (c) => {
       issues: zodIssues(parsed.issues),
     });
   }
-  const outcome = await handleGithubEvent(c.env, parsed.event, { id: deliveryId, receivedAt: Date.now() });
+  const event = parsed.event;
+  const delivery = { id: deliveryId, receivedAt: Date.now() };
+  // `ping` and events we do not handle are answered here; the rest may go through the intake queue.
+  if (event.type !== "ping" && event.type !== "unsupported") {
+    const job: IntakeJob = { channel: "github", event, delivery };
+    if (shouldQueue(c.env, job)) {
+      try {
+        await enqueueIntake(c.env, job);
+      } catch (error) {
+        console.error(`GitHub delivery ${deliveryId} could not be queued`, error);
+        return problem(c, 500, "The delivery could not be queued; redelivering it is safe.");
+      }
+      return c.json({ ok: true, queued: true, delivery: deliveryId }, 202);
+    }
+  }
+  const outcome = await handleGithubEvent(c.env, event, delivery);
   switch (outcome.kind) {
     case "pong":
       return c.json({ ok: true, pong: true });

@@ -1,22 +1,19 @@
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { claimFromSlack } from "../../channels/slack/claim";
-import { storeFilePlaceholders } from "../../channels/slack/files";
-import {
-  normaliseSlackEvent,
-  normaliseSlackInteraction,
-  type SlackEvent,
-} from "../../channels/slack/normalise";
+import { normaliseSlackEvent, normaliseSlackInteraction } from "../../channels/slack/normalise";
 import { type SlackVerification, verifySlackRequest } from "../../channels/slack/verify";
-import { changeInboundMessage, intake } from "../../intake";
 import { deliver } from "../../notify";
+import { enqueueIntake, type IntakeJob, shouldQueue } from "../../services/intake-queue";
+import { handleSlackEvent, type SlackOutcome } from "../../services/slack";
 import { problem } from "../errors";
 
 export const MAX_SLACK_BODY_BYTES = 1024 * 1024;
 
 /**
- * Slack wants an answer within 3 s and retries otherwise. Intake normally takes milliseconds and is
- * answered with its result (a failure is a 500, so Slack's retry tries again, safely deduped by
+ * Slack wants an answer within 3 s and retries otherwise. In `queue` mode (the default) a message or
+ * edit is put on INTAKE_QUEUE and answered at once (a failing send is a 500, so Slack retries). In
+ * `inline` mode intake normally takes milliseconds and is answered with its result (a failure is a 500, so Slack's retry tries again, safely deduped by
  * `event_id`); whatever is still running after this budget finishes after the response, in `waitUntil`.
  */
 export const ACK_BUDGET_MS = 2_000;
@@ -54,8 +51,17 @@ slackApp.post("/events", async (c) => {
     case "ignored":
       return c.json({ ok: true, ignored: event.reason });
     case "message":
-    case "change":
-      return ackWithinBudget(c, handleEvent(c.env, event));
+    case "change": {
+      const job: IntakeJob = { channel: "slack", event };
+      if (!shouldQueue(c.env, job)) return ackWithinBudget(c, handleSlackEvent(c.env, event));
+      try {
+        await enqueueIntake(c.env, job);
+      } catch (error) {
+        console.error("Slack event could not be queued; Slack will retry it", error);
+        return problem(c, 500, "The event could not be queued; a retry is safe.");
+      }
+      return c.json({ ok: true, queued: true });
+    }
   }
 });
 
@@ -129,29 +135,7 @@ function refuse(c: Context<SlackEnv>, reason: Exclude<SlackVerification, { ok: t
   }
 }
 
-type EventOutcome =
-  | { ok: true; ticket: string; created: boolean; replay: boolean }
-  | { ok: true; ticket: string; changed: number; replay: boolean }
-  | { ok: true; ignored: string };
-
-async function handleEvent(
-  env: Env,
-  event: Extract<SlackEvent, { kind: "message" | "change" }>,
-): Promise<EventOutcome> {
-  if (event.kind === "change") {
-    const result = await changeInboundMessage(env, event.change);
-    return result.ok
-      ? { ok: true, ticket: result.ticket, changed: result.changed, replay: result.replay }
-      : { ok: true, ignored: result.reason };
-  }
-  await storeFilePlaceholders(env.ATTACHMENTS, event.files);
-  const result = await intake(env, event.message);
-  // A staff message outside any ticket's thread is just our people talking.
-  if (!result.ok) return { ok: true, ignored: result.reason };
-  return { ok: true, ticket: result.ticket, created: result.created, replay: result.replay };
-}
-
-async function ackWithinBudget(c: Context<SlackEnv>, work: Promise<EventOutcome>) {
+async function ackWithinBudget(c: Context<SlackEnv>, work: Promise<SlackOutcome>) {
   let answered = false;
   c.executionCtx.waitUntil(
     work.catch((error: unknown) => {
