@@ -83,12 +83,16 @@ const RESYNC_REPLAYS_WITHIN_MS = 24 * 3_600_000;
  * A lost race (the same key or the same new thread arriving twice at once) fails the batch on a
  * unique index; the loser starts over and finds the winner's work.
  */
-export async function intake(env: IntakeEnv, input: InboundMessageInput): Promise<IntakeResult> {
+export async function intake(
+  env: IntakeEnv,
+  input: InboundMessageInput,
+  options: { config?: Config } = {},
+): Promise<IntakeResult> {
   const message = inboundMessageSchema.parse(input);
   const db = database(env.DB);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await intakeOnce(env, db, message);
+      return await intakeOnce(env, db, message, attempt, options.config);
     } catch (error) {
       if (attempt < MAX_ATTEMPTS && isUniqueViolation(error)) continue;
       throw error;
@@ -123,7 +127,14 @@ function replayResult(seen: NonNullable<Awaited<ReturnType<typeof findIdempotenc
   };
 }
 
-async function intakeOnce(env: IntakeEnv, db: Database, message: InboundMessage): Promise<IntakeResult> {
+async function intakeOnce(
+  env: IntakeEnv,
+  db: Database,
+  message: InboundMessage,
+  attempt: number,
+  /** The routing configuration when the channel adapter has already read it (one D1 read fewer). */
+  knownConfig: Config | undefined,
+): Promise<IntakeResult> {
   const seen = await findIdempotencyRecord(db, message.channel, message.idempotencyKey);
   if (seen !== undefined) {
     // The first delivery may have stored everything and then failed to reach the ticket's timer
@@ -134,9 +145,11 @@ async function intakeOnce(env: IntakeEnv, db: Database, message: InboundMessage)
     }
     return replayResult(seen);
   }
-  const config = await loadConfig(db);
+  const config = knownConfig ?? (await loadConfig(db));
   const thread = await findExistingTicket(db, message, config);
-  if (thread !== null) return appendMessage(env, db, message, thread.ticket, thread.rule, config);
+  if (thread !== null) {
+    return appendMessage(env, db, message, thread.ticket, thread.rule, config, attempt > 1);
+  }
   if (message.quarantineReason !== undefined) {
     const id = await insertQuarantine(db, {
       channel: message.channel,
@@ -355,11 +368,13 @@ async function appendMessage(
   ticket: TicketRow,
   rule: string,
   config: Config,
+  afterConflict: boolean,
 ): Promise<IntakeResult> {
-  // The same message under another delivery id (a provider resending, two racing deliveries):
-  // it is stored already, so this is a replay.
+  // The same message under another delivery id (a provider resending, two racing deliveries) fails
+  // the batch on `messages_external`; only then, on the retry, is it looked up and reported as a
+  // replay. The common path pays no extra read.
   const externalId = message.externalId ?? message.idempotencyKey;
-  const stored = await findMessageByExternalId(db, ticket.number, externalId);
+  const stored = afterConflict ? await findMessageByExternalId(db, ticket.number, externalId) : undefined;
   if (stored !== undefined) {
     return {
       ok: true,

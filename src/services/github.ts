@@ -139,20 +139,24 @@ async function openIssue(
   const oldKey = transferredFrom(event);
   if (oldKey !== null) {
     // A transferred issue we already track stays one ticket; it now answers to its new address.
-    const moved = await intake(env, {
-      channel: "github",
-      idempotencyKey: delivery.id,
-      threadKeys: [oldKey],
-      threadKeyRules: ["transferred-from"],
-      extraThreadKeys: [key],
-      channelName: event.repository.full_name,
-      from: { handle: event.sender.login },
-      author: "system",
-      text: `Issue transferred from ${oldKey} to ${event.repository.full_name}#${event.issue.number}.`,
-      threadOnly: true,
-      suppressAcknowledgement: true,
-      receivedAt: delivery.receivedAt,
-    });
+    const moved = await intake(
+      env,
+      {
+        channel: "github",
+        idempotencyKey: delivery.id,
+        threadKeys: [oldKey],
+        threadKeyRules: ["transferred-from"],
+        extraThreadKeys: [key],
+        channelName: event.repository.full_name,
+        from: { handle: event.sender.login },
+        author: "system",
+        text: `Issue transferred from ${oldKey} to ${event.repository.full_name}#${event.issue.number}.`,
+        threadOnly: true,
+        suppressAcknowledgement: true,
+        receivedAt: delivery.receivedAt,
+      },
+      { config },
+    );
     if (moved.ok) {
       if (!moved.replay) {
         await queueTicketCalls(env, moved.ticketNumber, (row) => openingCalls(row, event, config));
@@ -163,6 +167,7 @@ async function openIssue(
   const result = await intake(
     env,
     normaliseIssueOpened(event, delivery, { acknowledge: config.github.acknowledge }),
+    { config },
   );
   if (!result.ok) return { kind: "ignored", reason: result.detail };
   if (result.created) {
@@ -230,6 +235,7 @@ async function handleComment(
       const result = await intake(
         env,
         normaliseComment(event, delivery, { botLogins: config.github.botLogins }),
+        { config },
       );
       return result.ok ? stored(result, "comment") : { kind: "ignored", reason: notTracked };
     }

@@ -47,6 +47,7 @@ async function emailReplyThreading(
   env: DeskEnv,
   db: Database,
   ticket: TicketRow,
+  config?: Config,
 ): Promise<EmailThreading | undefined> {
   const support = env.SUPPORT_ADDRESS?.trim();
   if (ticket.channel !== "email" || support === undefined || support === "") return undefined;
@@ -76,7 +77,7 @@ async function emailReplyThreading(
     messageId: newEmailMessageId(support),
     ...(inReplyTo === undefined ? {} : { inReplyTo }),
     references: [...references, ...(inReplyTo === undefined ? [] : [inReplyTo])].slice(-20),
-    from: replyFromAddress(await loadConfig(db), support, ticket.channelName),
+    from: replyFromAddress(config ?? (await loadConfig(db)), support, ticket.channelName),
     supportAddress: support,
   };
 }
@@ -122,7 +123,7 @@ export async function patchTicket(
     const resolving = plan.set.status === "resolved";
     const reopening =
       current.status === "resolved" && plan.set.status !== undefined && plan.set.status !== "resolved";
-    const survey = resolving ? await planSurvey(env, db, current, now) : null;
+    const survey = resolving ? await planSurvey(env, db, current, now, config) : null;
     // Everything but the update is guarded by the revision it was planned from and runs first, so a
     // lost race writes nothing at all; the update then moves the revision on.
     const update = db
@@ -366,13 +367,13 @@ function removeFromKnowledgeBase(number: number, guard: SQL): SQL {
 export const SURVEY_QUESTION = "How easy was it to get help?";
 
 /** A single-use customer-effort survey, sent on the ticket's channel when it is resolved. */
-async function planSurvey(env: DeskEnv, db: Database, ticket: TicketRow, now: number) {
+async function planSurvey(env: DeskEnv, db: Database, ticket: TicketRow, now: number, config: Config) {
   const token = surveyToken();
   const messageId = crypto.randomUUID();
   const key = ticketKey(ticket.number);
   const url = `${(env.PUBLIC_URL || "http://localhost:8787").replace(/\/+$/, "")}/survey/${token}`;
   const text = `${key} is resolved. ${SURVEY_QUESTION} Answer from 1 (very hard) to 7 (very easy): ${url}`;
-  const email = await emailReplyThreading(env, db, ticket);
+  const email = await emailReplyThreading(env, db, ticket, config);
   const keys = needsThreadKeys(ticket.channel)
     ? await ticketThreadKeys(db, ticket.channel, ticket.number)
     : [];

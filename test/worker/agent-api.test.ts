@@ -250,7 +250,6 @@ describe("outbound delivery", () => {
 
   it("a missing secret skips the integration with a log line", async () => {
     const { deliver } = await import("../../src/notify");
-    const log = vi.spyOn(console, "log");
     const out = fakeOutbound();
     expect(await deliver({}, { service: "slack", body: { channel: "C1", text: "hi" } })).toEqual({
       ok: "skipped",
@@ -260,7 +259,6 @@ describe("outbound delivery", () => {
       await deliver({}, { service: "pagerduty", routingKey: null, action: "trigger", dedupKey: "SUP-1" }),
     ).toEqual({ ok: "skipped", reason: "PAGERDUTY_ROUTING_KEY is not set" });
     expect(out.calls).toHaveLength(0);
-    void log;
   });
 });
 

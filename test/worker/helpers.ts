@@ -93,7 +93,6 @@ type Responder = (call: OutboundCall) => Response | Promise<Response>;
  */
 export function fakeOutbound(respond?: Responder) {
   const calls: OutboundCall[] = [];
-  const realFetch = globalThis.fetch;
   const spy: MockInstance<typeof fetch> = vi
     .spyOn(globalThis, "fetch")
     .mockImplementation(async (input, init) => {
@@ -120,7 +119,6 @@ export function fakeOutbound(respond?: Responder) {
       if (url.host === "pagerduty.fake") return Response.json({ status: "success" }, { status: 202 });
       return new Response(null, { status: 204 });
     });
-  void realFetch;
   return {
     calls,
     spy,

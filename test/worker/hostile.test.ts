@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { discordSignature, postDiscord } from "./discord-helpers";
@@ -313,5 +312,3 @@ describe("Slack", () => {
     );
   });
 });
-
-void env;

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/http/app";
 import { type Meter, meteredD1, newMeter } from "../../src/store/metered";
-import { deliverEmail, mail } from "./email-helpers";
+import { mail } from "./email-helpers";
 import { fakeOutbound, postMessage, TOKEN, unique, useConfig } from "./helpers";
 
 afterEach(() => {
@@ -145,8 +145,6 @@ describe("every hot query is served by an index", () => {
     fakeOutbound();
     const meter = newMeter();
     const first = mail({ subject: "plan mail" });
-    const { default: worker } = await import("../../src/index");
-    void worker;
     await deliverEmailWith(first.raw, meter);
     await deliverEmailWith(
       mail({ inReplyTo: first.messageId, references: ["a@b", first.messageId] }).raw,
@@ -172,5 +170,3 @@ async function deliverEmailWith(raw: string, meter: Meter): Promise<void> {
     { ...env, DB: meteredD1(env.DB, meter) },
   );
 }
-
-void deliverEmail;

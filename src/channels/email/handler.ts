@@ -92,6 +92,7 @@ export async function handleEmail(message: ForwardableEmailMessage, env: Env): P
       rawStorageKey,
       receivedAt: Date.now(),
     }),
+    { config },
   );
   return { kind: "stored", result };
 }
