@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { channelSchema } from "./inbound";
+import { dateTimeFormat } from "./intl";
 
 export const POLICIES = [
   "critical",
@@ -127,7 +128,7 @@ export type GithubSettings = z.infer<typeof githubSettingsSchema>;
 
 function isTimeZone(tz: string): boolean {
   try {
-    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    dateTimeFormat("en-US", { timeZone: tz });
     return true;
   } catch {
     return false;

@@ -1,10 +1,11 @@
 import type { Config, PolicyName } from "./config";
+import { dateTimeFormat } from "./intl";
 
 const DAY_MS = 86_400_000;
 
 /** Offset of `timeZone` from UTC at `instant`, in milliseconds (positive east of Greenwich). */
 export function zoneOffsetMs(instant: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat("en-US", {
+  const parts = dateTimeFormat("en-US", {
     timeZone,
     hourCycle: "h23",
     year: "numeric",
@@ -123,21 +124,21 @@ export function nextStepAt(clock: ClockState): number | null {
 
 /** "14:32 UTC" in the desk's zone, plus the date when it is not today. */
 export function formatDeadline(due: number, now: number, timeZone: string): string {
-  const time = new Intl.DateTimeFormat("en-GB", {
+  const time = dateTimeFormat("en-GB", {
     timeZone,
     hour: "2-digit",
     minute: "2-digit",
     hourCycle: "h23",
     timeZoneName: "short",
   }).format(new Date(due));
-  const day = new Intl.DateTimeFormat("en-CA", {
+  const day = dateTimeFormat("en-CA", {
     timeZone,
     year: "numeric",
     month: "2-digit",
     day: "2-digit",
   });
   if (day.format(new Date(due)) === day.format(new Date(now))) return time;
-  const date = new Intl.DateTimeFormat("en-GB", {
+  const date = dateTimeFormat("en-GB", {
     timeZone,
     weekday: "short",
     day: "numeric",
@@ -166,7 +167,7 @@ export function acknowledgementText(
   const by = formatDeadline(due, now, timeZone);
   if (policy === "discord" && isLocalMidnight(due, timeZone)) {
     // "by Wed 6 Mar, 00:00" reads like the wrong day: name the day whose end it is.
-    const day = new Intl.DateTimeFormat("en-GB", {
+    const day = dateTimeFormat("en-GB", {
       timeZone,
       weekday: "short",
       day: "numeric",

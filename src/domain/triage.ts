@@ -1,5 +1,6 @@
 import type { Config } from "./config";
 import { slackEscape } from "./escalation";
+import { dateTimeFormat } from "./intl";
 import { describeWindow, formatDeadline } from "./sla";
 
 const DAY_MS = 86_400_000;
@@ -16,7 +17,7 @@ const WEEKDAYS: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 
 
 /** Weekday, hour and ISO week of `instant` on the wall clock of `timeZone`. */
 export function localWeekTime(instant: number, timeZone: string): LocalWeekTime {
-  const parts = new Intl.DateTimeFormat("en-US", {
+  const parts = dateTimeFormat("en-US", {
     timeZone,
     hourCycle: "h23",
     weekday: "short",

@@ -1,10 +1,25 @@
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "./schema";
 
-export type Database = ReturnType<typeof database>;
-
-export function database(d1: D1Database) {
+function open(d1: D1Database) {
   return drizzle(d1, { schema });
+}
+
+export type Database = ReturnType<typeof open>;
+
+/**
+ * One drizzle instance per D1 binding object: building one walks the whole schema (its relational
+ * configuration), which showed up in intake profiles when it ran on every call.
+ */
+const instances = new WeakMap<D1Database, Database>();
+
+export function database(d1: D1Database): Database {
+  let db = instances.get(d1);
+  if (db === undefined) {
+    db = open(d1);
+    instances.set(d1, db);
+  }
+  return db;
 }
 
 export { schema };

@@ -303,6 +303,22 @@ describe("GET/PUT /v1/config", () => {
     const { body } = await postMessage({ text: "a zebra ate my invoice" });
     expect((await getTicket(body.ticket as string)).team).toBe("billing");
   });
+
+  it("each change applies to the very next message, even back and forth between two documents", async () => {
+    // The isolate keeps the last validated document; a change must never be served from it.
+    const toBilling = { ...TEST_CONFIG, routes: [{ team: "billing", when: { keywords: ["zebra"] } }] };
+    const toSupport = { ...TEST_CONFIG, routes: [] };
+    for (const [document, team] of [
+      [toBilling, "billing"],
+      [toSupport, "support"],
+      [toBilling, "billing"],
+    ] as const) {
+      const put = await request("/v1/config", { method: "PUT", json: document });
+      expect(put.status).toBe(200);
+      const { body } = await postMessage({ text: "a zebra ate my invoice" });
+      expect((await getTicket(body.ticket as string)).team).toBe(team);
+    }
+  });
 });
 
 describe("service endpoints", () => {
