@@ -67,6 +67,26 @@ export const tickets = sqliteTable(
       t.firstDueAt,
       t.resolvedAt,
     ),
+    // Durations in rank order, for the metrics' percentiles (store/metrics.ts, "ordered"): partial,
+    // so only answered (resolved) tickets are in them; created_at lets the walk skip other windows.
+    index("tickets_first_response_rank")
+      .on(sql`(${t.firstResponseAt} - ${t.createdAt})`, t.createdAt)
+      .where(sql`${t.firstResponseAt} is not null`),
+    index("tickets_first_response_rank_channel")
+      .on(t.channel, sql`(${t.firstResponseAt} - ${t.createdAt})`, t.createdAt)
+      .where(sql`${t.firstResponseAt} is not null`),
+    index("tickets_first_response_rank_team")
+      .on(t.team, sql`(${t.firstResponseAt} - ${t.createdAt})`, t.createdAt)
+      .where(sql`${t.firstResponseAt} is not null`),
+    index("tickets_resolution_rank")
+      .on(sql`(${t.resolvedAt} - ${t.createdAt})`, t.createdAt)
+      .where(sql`${t.resolvedAt} is not null`),
+    index("tickets_resolution_rank_channel")
+      .on(t.channel, sql`(${t.resolvedAt} - ${t.createdAt})`, t.createdAt)
+      .where(sql`${t.resolvedAt} is not null`),
+    index("tickets_resolution_rank_team")
+      .on(t.team, sql`(${t.resolvedAt} - ${t.createdAt})`, t.createdAt)
+      .where(sql`${t.resolvedAt} is not null`),
   ],
 );
 

@@ -134,6 +134,26 @@ describe("every hot query is served by an index", () => {
     );
   });
 
+  it("metrics percentiles walk the duration indexes instead of sorting", async () => {
+    // Answered and resolved tickets, so there are durations to rank (the window holds the whole desk).
+    for (let i = 0; i < 3; i++) {
+      const ticket = (await postMessage({ subject: `timed ${i}` })).body.ticket as string;
+      await recorded(`/v1/tickets/${ticket}/replies`, { method: "POST", json: { text: "answer" } });
+      await recorded(`/v1/tickets/${ticket}`, { method: "PATCH", json: { status: "resolved" } });
+    }
+    const meter = await recorded("/v1/metrics");
+    const walks = meter.statements.filter((s) => /indexed by tickets_/.test(s.sql));
+    expect(walks.length).toBeGreaterThan(0);
+    for (const { sql, params } of walks) {
+      const details = await plan(sql, params);
+      expect(details.join("\n"), sql).toMatch(
+        /USING (COVERING )?INDEX tickets_(first_response|resolution)_rank/,
+      );
+      expect(details.join("\n"), sql).not.toMatch(/TEMP B-TREE/);
+    }
+    await assertIndexed(meter);
+  });
+
   it("metrics, search and quarantine", async () => {
     await assertIndexed(await recorded("/v1/metrics"));
     await assertIndexed(await recorded("/v1/metrics?team=support&channel=api"));

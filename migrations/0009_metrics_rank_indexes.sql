@@ -1,0 +1,6 @@
+CREATE INDEX `tickets_first_response_rank` ON `tickets` (("first_response_at" - "created_at"),`created_at`) WHERE "tickets"."first_response_at" is not null;--> statement-breakpoint
+CREATE INDEX `tickets_first_response_rank_channel` ON `tickets` (`channel`,("first_response_at" - "created_at"),`created_at`) WHERE "tickets"."first_response_at" is not null;--> statement-breakpoint
+CREATE INDEX `tickets_first_response_rank_team` ON `tickets` (`team`,("first_response_at" - "created_at"),`created_at`) WHERE "tickets"."first_response_at" is not null;--> statement-breakpoint
+CREATE INDEX `tickets_resolution_rank` ON `tickets` (("resolved_at" - "created_at"),`created_at`) WHERE "tickets"."resolved_at" is not null;--> statement-breakpoint
+CREATE INDEX `tickets_resolution_rank_channel` ON `tickets` (`channel`,("resolved_at" - "created_at"),`created_at`) WHERE "tickets"."resolved_at" is not null;--> statement-breakpoint
+CREATE INDEX `tickets_resolution_rank_team` ON `tickets` (`team`,("resolved_at" - "created_at"),`created_at`) WHERE "tickets"."resolved_at" is not null;
