@@ -15,7 +15,7 @@ import { acceptsTicketReference } from "./domain/threading";
 import { ticketKey } from "./domain/ticket";
 import { customerDelivery, type EmailThreading, newEmailMessageId, replyTargetOf } from "./notify/replies";
 import type { OutboxItem } from "./notify/types";
-import { loadConfig } from "./store/config";
+import { configFromRow } from "./store/config";
 import { type Database, database, isUniqueViolation } from "./store/db";
 import { QUEUE_PENDING } from "./store/schema";
 import {
@@ -25,8 +25,10 @@ import {
   findMessageByExternalId,
   findThread,
   getTicketRow,
+  type IntakeLookup,
   insertNewTicket,
   insertQuarantine,
+  lookupForIntake,
   type TicketRow,
 } from "./store/tickets";
 import { syncTimer } from "./timer/client";
@@ -135,7 +137,17 @@ async function intakeOnce(
   /** The routing configuration when the channel adapter has already read it (one D1 read fewer). */
   knownConfig: Config | undefined,
 ): Promise<IntakeResult> {
-  const seen = await findIdempotencyRecord(db, message.channel, message.idempotencyKey);
+  const {
+    seen,
+    configRow,
+    thread: byKey,
+  } = await lookupForIntake(
+    db,
+    message.channel,
+    message.idempotencyKey,
+    message.threadKeys,
+    knownConfig === undefined,
+  );
   if (seen !== undefined) {
     // The first delivery may have stored everything and then failed to reach the ticket's timer
     // (the sender saw a 5xx and retried): make sure the timer knows. Idempotent; writes no D1 row.
@@ -145,8 +157,8 @@ async function intakeOnce(
     }
     return replayResult(seen);
   }
-  const config = knownConfig ?? (await loadConfig(db));
-  const thread = await findExistingTicket(db, message, config);
+  const config = knownConfig ?? configFromRow(configRow);
+  const thread = await findExistingTicket(db, message, config, byKey);
   if (thread !== null) {
     return appendMessage(env, db, message, thread.ticket, thread.rule, config, attempt > 1);
   }
@@ -181,12 +193,11 @@ async function findExistingTicket(
   db: Database,
   message: InboundMessage,
   config: Config,
+  /** The ticket behind the message's thread keys, already read with the idempotency record. */
+  byKey: IntakeLookup["thread"],
 ): Promise<{ ticket: TicketRow; rule: string } | null> {
-  const byKey = await findThread(db, message.channel, message.threadKeys);
-  if (byKey !== null) {
-    const ticket = await getTicketRow(db, byKey.ticketNumber);
-    if (ticket !== undefined) return { ticket, rule: message.threadKeyRules[byKey.index] ?? "thread-key" };
-  }
+  if (byKey !== null)
+    return { ticket: byKey.ticket, rule: message.threadKeyRules[byKey.index] ?? "thread-key" };
   for (const number of message.ticketReferences) {
     const ticket = await getTicketRow(db, number);
     if (ticket !== undefined && acceptsTicketReference(ticket, message.from, config)) {

@@ -12,13 +12,21 @@ const ROUTING = "routing";
  */
 let validated: { text: string; config: Config } | undefined;
 
-/** The stored routing document, or the shipped default on a fresh install. One row read. */
-export async function loadConfig(db: Database): Promise<Config> {
-  const row = await db
+/** The statement `loadConfig` runs, for callers that put it in a batch with their own reads. */
+export function configQuery(db: Database) {
+  return db
     .select({ text: sql<string>`${configTable.document}`.mapWith(String) })
     .from(configTable)
-    .where(eq(configTable.id, ROUTING))
-    .get();
+    .where(eq(configTable.id, ROUTING));
+}
+
+/** The stored routing document, or the shipped default on a fresh install. One row read. */
+export async function loadConfig(db: Database): Promise<Config> {
+  return configFromRow(await configQuery(db).get());
+}
+
+/** The configuration a `configQuery` row holds (the default when there is none). */
+export function configFromRow(row: { text: string } | undefined): Config {
   if (row === undefined) return DEFAULT_CONFIG;
   if (validated?.text === row.text) return validated.config;
   let document: unknown;
