@@ -51,9 +51,17 @@ export function retryDelaySeconds(attempts: number): number {
   return Math.min(2 ** Math.max(1, attempts), 300);
 }
 
+/**
+ * Between two messages the consumer steps aside this long: requests waiting in the same isolate
+ * (webhooks to answer within Slack's 3 s) run first. Under a burst the backlog stays on the queue
+ * a little longer instead of delaying the answers; a batch of 10 takes at most 10 ms more.
+ */
+export const YIELD_BETWEEN_MESSAGES_MS = 1;
+
 /** `queue()`: each message is acked once its intake succeeded, retried with backoff otherwise. */
 export async function consumeIntakeBatch(batch: MessageBatch<IntakeJob>, env: Env): Promise<void> {
   for (const message of batch.messages) {
+    await scheduler.wait(YIELD_BETWEEN_MESSAGES_MS);
     try {
       await runIntakeJob(env, message.body);
       message.ack();

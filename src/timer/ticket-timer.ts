@@ -13,8 +13,8 @@ import {
   type OutboxItem,
   outboxItemSchema,
 } from "../notify";
-import { loadConfig } from "../store/config";
-import { database } from "../store/db";
+import { configFromRow, configQuery } from "../store/config";
+import { batch, database } from "../store/db";
 import { escalations, messages, tickets } from "../store/schema";
 
 export const timerSyncSchema = z.object({
@@ -181,7 +181,12 @@ export class TicketTimer extends DurableObject<Env> {
     const clock = clockOf(state);
     if (clock === null || dueSteps(clock, now).length === 0) return;
     const db = database(this.env.DB);
-    const ticket = await db.select().from(tickets).where(eq(tickets.number, state.ticket_number)).get();
+    // The ticket and the routing document in one round trip: this runs for every ladder step.
+    const [ticketRows, configRows] = (await batch(db, [
+      db.select().from(tickets).where(eq(tickets.number, state.ticket_number)).limit(1),
+      configQuery(db),
+    ])) as [(typeof tickets.$inferSelect)[], { text: string }[]];
+    const ticket = ticketRows[0];
     // D1 is the truth. A stopped clock there stops ours; a newer clock there (its sync was lost
     // or is still on its way) is adopted, so the ladder never waits on a message that may not come.
     if (ticket === undefined || ticket.clockStartedAt === null || ticket.responseDueAt === null) {
@@ -220,7 +225,7 @@ export class TicketTimer extends DurableObject<Env> {
     }
     const steps = dueSteps(truth, now);
     if (steps.length === 0) return;
-    const config = await loadConfig(db);
+    const config = configFromRow(configRows[0]);
     const key = ticketKey(ticket.number);
     const link = `${(this.env.PUBLIC_URL || "http://localhost:8787").replace(/\/+$/, "")}/tickets/${key}`;
     let level = ticket.escalationLevel;
