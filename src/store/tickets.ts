@@ -46,8 +46,8 @@ export interface IntakeLookup {
 
 /**
  * The idempotency record, the routing configuration (unless `withConfig` is false) and the ticket
- * behind the message's thread keys, as one batch: one round trip instead of four, which is most of
- * what a new ticket costs besides its own writes.
+ * behind the message's thread keys (joined, so the ticket comes with its key), as one batch: one
+ * round trip instead of three (four when the message joins a ticket).
  */
 export async function lookupForIntake(
   db: Database,
