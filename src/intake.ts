@@ -25,6 +25,7 @@ import {
   findMessageByExternalId,
   findThread,
   getTicketRow,
+  type IdempotencyRecord,
   type IntakeLookup,
   insertNewTicket,
   insertQuarantine,
@@ -112,7 +113,7 @@ export async function seenBefore(
   return seen === undefined ? null : replayResult(seen);
 }
 
-function replayResult(seen: NonNullable<Awaited<ReturnType<typeof findIdempotencyRecord>>>): IntakeResult {
+function replayResult(seen: IdempotencyRecord): IntakeResult {
   if (seen.ticketNumber === null) {
     return { ok: false, reason: "quarantined", detail: "already quarantined", quarantineId: seen.messageId };
   }

@@ -25,12 +25,38 @@ export type NewAttachmentRow = typeof attachments.$inferInsert;
 /** The ticket a statement in the same batch just inserted: D1 runs a batch as one serialised transaction. */
 const JUST_INSERTED = sql`(select max(${tickets.number}) from ${tickets})`;
 
-export async function findIdempotencyRecord(db: Database, channel: Channel, key: string) {
+function idempotencyQuery(db: Database, channel: Channel, key: string) {
   return db
     .select()
     .from(idempotencyKeys)
     .where(and(eq(idempotencyKeys.channel, channel), eq(idempotencyKeys.key, key)))
-    .get();
+    .limit(1);
+}
+
+export async function findIdempotencyRecord(db: Database, channel: Channel, key: string) {
+  return idempotencyQuery(db, channel, key).get();
+}
+
+/** The thread-key rows for `keys` on a channel (each key once). */
+function threadKeysQuery<T extends Parameters<Database["select"]>[0]>(
+  db: Database,
+  fields: NonNullable<T>,
+  channel: Channel,
+  keys: readonly string[],
+) {
+  return db
+    .select(fields)
+    .from(threadKeys)
+    .where(and(eq(threadKeys.channel, channel), inArray(threadKeys.key, [...new Set(keys)])));
+}
+
+/** The row of the first of `keys`, in the caller's order, that has one, and that key's position. */
+function firstMatching<R extends { key: string }>(keys: readonly string[], rows: readonly R[]) {
+  for (const [index, key] of keys.entries()) {
+    const row = rows.find((r) => r.key === key);
+    if (row !== undefined) return { row, index };
+  }
+  return null;
 }
 
 export type IdempotencyRecord = NonNullable<Awaited<ReturnType<typeof findIdempotencyRecord>>>;
@@ -56,36 +82,26 @@ export async function lookupForIntake(
   keys: readonly string[],
   withConfig: boolean,
 ): Promise<IntakeLookup> {
-  const statements: unknown[] = [
-    db
-      .select()
-      .from(idempotencyKeys)
-      .where(and(eq(idempotencyKeys.channel, channel), eq(idempotencyKeys.key, idempotencyKey)))
-      .limit(1),
-  ];
+  const statements: unknown[] = [idempotencyQuery(db, channel, idempotencyKey)];
   if (withConfig) statements.push(configQuery(db));
   if (keys.length > 0) {
     statements.push(
-      db
-        .select({ key: threadKeys.key, ticket: tickets })
-        .from(threadKeys)
-        .innerJoin(tickets, eq(tickets.number, threadKeys.ticketNumber))
-        .where(and(eq(threadKeys.channel, channel), inArray(threadKeys.key, [...new Set(keys)]))),
+      threadKeysQuery(db, { key: threadKeys.key, ticket: tickets }, channel, keys).innerJoin(
+        tickets,
+        eq(tickets.number, threadKeys.ticketNumber),
+      ),
     );
   }
   const results = await batch(db, statements);
   const seen = (results[0] as IdempotencyRecord[])[0];
   const configRow = withConfig ? (results[1] as { text: string }[])[0] : undefined;
   const threadRows = keys.length > 0 ? (results.at(-1) as { key: string; ticket: TicketRow }[]) : [];
-  let thread: IntakeLookup["thread"] = null;
-  for (const [index, key] of keys.entries()) {
-    const row = threadRows.find((r) => r.key === key);
-    if (row !== undefined) {
-      thread = { ticket: row.ticket, index };
-      break;
-    }
-  }
-  return { seen, configRow, thread };
+  const match = firstMatching(keys, threadRows);
+  return {
+    seen,
+    configRow,
+    thread: match === null ? null : { ticket: match.row.ticket, index: match.index },
+  };
 }
 
 /** The first of `keys` (in the caller's order) that a ticket already answers to, and its position. */
@@ -95,16 +111,14 @@ export async function findThread(
   keys: readonly string[],
 ): Promise<{ ticketNumber: number; index: number } | null> {
   if (keys.length === 0) return null;
-  const rows = await db
-    .select({ key: threadKeys.key, ticketNumber: threadKeys.ticketNumber })
-    .from(threadKeys)
-    .where(and(eq(threadKeys.channel, channel), inArray(threadKeys.key, [...new Set(keys)])))
-    .all();
-  for (const [index, key] of keys.entries()) {
-    const row = rows.find((r) => r.key === key);
-    if (row !== undefined) return { ticketNumber: row.ticketNumber, index };
-  }
-  return null;
+  const rows = await threadKeysQuery(
+    db,
+    { key: threadKeys.key, ticketNumber: threadKeys.ticketNumber },
+    channel,
+    keys,
+  ).all();
+  const match = firstMatching(keys, rows);
+  return match === null ? null : { ticketNumber: match.row.ticketNumber, index: match.index };
 }
 
 /** A ticket's thread keys on its channel, newest first (they double as reply addresses). */
