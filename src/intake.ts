@@ -1,3 +1,10 @@
+import {
+  customerDelivery,
+  type EmailThreading,
+  newEmailMessageId,
+  replyTargetOf,
+  slackNotice,
+} from "./channels/outbound";
 import { classify } from "./domain/classify";
 import type { Config } from "./domain/config";
 import { slackEscape } from "./domain/escalation";
@@ -12,12 +19,11 @@ import {
 } from "./domain/routing";
 import { acknowledgementText, dueAt, formatDeadline, parseTimeScale } from "./domain/sla";
 import { acceptsTicketReference } from "./domain/threading";
-import { ticketKey } from "./domain/ticket";
-import { customerDelivery, type EmailThreading, newEmailMessageId, replyTargetOf } from "./notify/replies";
-import type { OutboxItem } from "./notify/types";
+import { ticketKey, ticketUrl } from "./domain/ticket";
+import type { DeskEnv } from "./env";
+import type { OutboxItem } from "./notify";
 import { configFromRow } from "./store/config";
 import { type Database, database, isUniqueViolation } from "./store/db";
-import { QUEUE_PENDING } from "./store/schema";
 import {
   appendToTicket,
   changeMessage,
@@ -30,6 +36,7 @@ import {
   insertNewTicket,
   insertQuarantine,
   lookupForIntake,
+  owedResponseDueAt,
   type TicketRow,
 } from "./store/tickets";
 import { syncTimer } from "./timer/client";
@@ -50,17 +57,8 @@ export type IntakeResult =
   | { ok: false; reason: "not_threaded"; detail: string }
   | { ok: false; reason: "quarantined"; detail: string; quarantineId: string | null };
 
-export interface IntakeEnv {
-  DB: D1Database;
-  TICKET_TIMER: Env["TICKET_TIMER"];
-  SLA_TIME_SCALE?: string;
-  SUPPORT_ADDRESS?: string;
-  /** The desk's base URL, for the link in the account engineer's notice. */
-  PUBLIC_URL?: string;
-}
-
 /** Email acknowledgements answer the customer's mail in its own thread, from the address they wrote to. */
-function emailThreading(env: IntakeEnv, message: InboundMessage, config: Config): EmailThreading | undefined {
+function emailThreading(env: DeskEnv, message: InboundMessage, config: Config): EmailThreading | undefined {
   const support = env.SUPPORT_ADDRESS?.trim();
   if (message.channel !== "email" || support === undefined || support === "") return undefined;
   const own = message.externalId;
@@ -75,7 +73,8 @@ function emailThreading(env: IntakeEnv, message: InboundMessage, config: Config)
   };
 }
 
-const MAX_ATTEMPTS = 3;
+/** A lost race on a unique index is retried this often (the retry finds the winner's work). */
+const INTAKE_RACE_ATTEMPTS = 3;
 
 /** Replays this recent re-check the ticket's timer (providers retry within minutes, not days). */
 const RESYNC_REPLAYS_WITHIN_MS = 24 * 3_600_000;
@@ -87,7 +86,7 @@ const RESYNC_REPLAYS_WITHIN_MS = 24 * 3_600_000;
  * unique index; the loser starts over and finds the winner's work.
  */
 export async function intake(
-  env: IntakeEnv,
+  env: DeskEnv,
   input: InboundMessageInput,
   options: { config?: Config } = {},
 ): Promise<IntakeResult> {
@@ -97,7 +96,7 @@ export async function intake(
     try {
       return await intakeOnce(env, db, message, attempt, options.config);
     } catch (error) {
-      if (attempt < MAX_ATTEMPTS && isUniqueViolation(error)) continue;
+      if (attempt < INTAKE_RACE_ATTEMPTS && isUniqueViolation(error)) continue;
       throw error;
     }
   }
@@ -105,7 +104,7 @@ export async function intake(
 
 /** The result stored for an idempotency key, when this event was processed before (a replay). */
 export async function seenBefore(
-  env: IntakeEnv,
+  env: DeskEnv,
   channel: InboundMessage["channel"],
   key: string,
 ): Promise<IntakeResult | null> {
@@ -131,7 +130,7 @@ function replayResult(seen: IdempotencyRecord): IntakeResult {
 }
 
 async function intakeOnce(
-  env: IntakeEnv,
+  env: DeskEnv,
   db: Database,
   message: InboundMessage,
   attempt: number,
@@ -209,7 +208,7 @@ async function findExistingTicket(
 }
 
 async function openTicket(
-  env: IntakeEnv,
+  env: DeskEnv,
   db: Database,
   message: InboundMessage,
   config: Config,
@@ -261,7 +260,8 @@ async function openTicket(
   const email = emailThreading(env, message, config);
   // Whether the acknowledgement can leave on the channel; the real item needs the key, known after the batch.
   const ackLeaves =
-    ackTemplate !== null && customerDelivery(target, "acknowledgement", "", ackId, { email }) !== null;
+    ackTemplate !== null &&
+    customerDelivery(target, { kind: "acknowledgement", text: "", messageId: ackId, email }) !== null;
 
   const row = await insertNewTicket(db, {
     channel: message.channel,
@@ -341,13 +341,17 @@ async function openTicket(
   const ackItem =
     acknowledgement === null || !ackLeaves
       ? null
-      : customerDelivery(replyTargetOf(row, target.threadKeys), "acknowledgement", acknowledgement, ackId, {
+      : customerDelivery(replyTargetOf(row, target.threadKeys), {
+          kind: "acknowledgement",
+          text: acknowledgement,
+          messageId: ackId,
           email,
         });
   const deliveries: OutboxItem[] = ackItem === null ? [] : [ackItem];
   if (accountEngineer?.slackUserId !== undefined && customer !== undefined) {
     deliveries.push(
       accountEngineerNotice(env, accountEngineer.slackUserId, {
+        number: row.number,
         key,
         messageId,
         customer: customer.name,
@@ -374,7 +378,7 @@ async function openTicket(
 }
 
 async function appendMessage(
-  env: IntakeEnv,
+  env: DeskEnv,
   db: Database,
   message: InboundMessage,
   ticket: TicketRow,
@@ -447,7 +451,7 @@ async function appendMessage(
     created: false,
     replay: false,
     messageId,
-    responseDueAt: row.queueDueAt >= QUEUE_PENDING ? null : row.responseDueAt,
+    responseDueAt: owedResponseDueAt(row),
     acknowledgement: null,
     threadedBy: rule,
   };
@@ -458,9 +462,10 @@ async function appendMessage(
  * once (a Slack DM: `chat.postMessage` to a user id lands in the app's DM with that user).
  */
 function accountEngineerNotice(
-  env: IntakeEnv,
+  env: DeskEnv,
   slackUserId: string,
   t: {
+    number: number;
     key: string;
     messageId: string;
     customer: string;
@@ -471,14 +476,14 @@ function accountEngineerNotice(
     timezone: string;
   },
 ): OutboxItem {
-  const link = `${(env.PUBLIC_URL || "http://localhost:8787").replace(/\/+$/, "")}/tickets/${t.key}`;
+  const link = ticketUrl(env.PUBLIC_URL, t.number);
   const text =
     `:briefcase: New ${slackEscape(t.customer)} ticket assigned to you: <${link}|${t.key}> ` +
     `“${slackEscape(t.subject || "(no subject)")}” via ${t.channel} · reply due ${formatDeadline(t.due, t.now, t.timezone)}`;
   return {
     id: `account-engineer:${t.messageId}`,
     label: `Slack DM to the account engineer ${slackUserId}`,
-    delivery: { service: "slack", body: { channel: slackUserId, text } },
+    delivery: slackNotice(slackUserId, text),
   };
 }
 
@@ -501,7 +506,7 @@ export type MessageChangeResult =
  * is kept (with `editedAt`), a deletion is recorded (`deletedAt`) and the text stays for the record.
  */
 export async function changeInboundMessage(
-  env: IntakeEnv,
+  env: DeskEnv,
   input: {
     channel: InboundMessage["channel"];
     idempotencyKey: string;

@@ -7,15 +7,28 @@ export function ticketKey(number: number): string {
   return `${TICKET_PREFIX}-${number}`;
 }
 
+/** The desk's own base URL (`PUBLIC_URL`), without a trailing slash; localhost when unset. */
+export function deskUrl(publicUrl: string | undefined): string {
+  return (publicUrl || "http://localhost:8787").replace(/\/+$/, "");
+}
+
+/** The console page of a ticket, for links the desk sends. */
+export function ticketUrl(publicUrl: string | undefined, number: number): string {
+  return `${deskUrl(publicUrl)}/tickets/${ticketKey(number)}`;
+}
+
+const KEY_PATTERN = new RegExp(`^${TICKET_PREFIX}-([1-9]\\d{0,14})$`, "i");
+const SUBJECT_TOKEN_PATTERN = new RegExp(`\\[${TICKET_PREFIX}-([1-9]\\d{0,14})\\]`, "gi");
+
 /** `SUP-12` (any case) → 12; anything else → null. */
 export function parseTicketKey(key: string): number | null {
-  const match = /^SUP-([1-9]\d{0,14})$/i.exec(key.trim());
+  const match = KEY_PATTERN.exec(key.trim());
   return match?.[1] === undefined ? null : Number(match[1]);
 }
 
 /** Every `[SUP-123]` token in an email subject, newest-looking (rightmost) last. */
 export function subjectTicketTokens(subject: string): number[] {
-  return [...subject.matchAll(/\[SUP-([1-9]\d{0,14})\]/gi)].map((m) => Number(m[1]));
+  return [...subject.matchAll(SUBJECT_TOKEN_PATTERN)].map((m) => Number(m[1]));
 }
 
 export type TicketStatus = "open" | "pending" | "resolved";

@@ -6,16 +6,14 @@ import { type AuthVariables, requireAgent } from "./auth";
 import { problem } from "./errors";
 import { attachmentsApp } from "./routes/attachments";
 import { configApp } from "./routes/config";
-import { discordApp } from "./routes/discord";
-import { githubApp } from "./routes/github";
 import { messagesApp } from "./routes/messages";
 import { metricsApp } from "./routes/metrics";
 import { quarantineApp } from "./routes/quarantine";
 import { searchApp } from "./routes/search";
-import { slackApp } from "./routes/slack";
 import { surveyApp } from "./routes/survey";
 import { ticketsApp } from "./routes/tickets";
 import { uiApp } from "./ui/app";
+import { webhooksApp } from "./webhooks";
 
 type AppEnv = { Bindings: Env; Variables: AuthVariables & { requestId: string } };
 
@@ -54,11 +52,8 @@ app.route("/v1/quarantine", quarantineApp);
 app.route("/v1/metrics", metricsApp);
 app.route("/v1/search", searchApp);
 app.route("/survey", surveyApp);
-// Channel webhooks authenticate by the provider's signature, not by an agent token.
-app.route("/webhooks/github", githubApp);
-app.route("/webhooks/discord", discordApp);
-// Signed by Slack, not by an agent token.
-app.route("/webhooks/slack", slackApp);
+// Channel webhooks (channels/registry.ts) authenticate by the provider's signature, not by an agent token.
+app.route("/", webhooksApp);
 // The agent console (server-rendered pages); it names each of its paths, so it shadows none of the above.
 app.route("/", uiApp);
 

@@ -1,11 +1,9 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
-export interface ProblemIssue {
-  path: string;
-  message: string;
-  code?: string;
-}
+import type { ProblemIssue } from "../domain/issues";
+
+export { type ProblemIssue, zodIssues } from "../domain/issues";
 
 export interface Problem {
   type: string;
@@ -45,15 +43,4 @@ export function problem<S extends ContentfulStatusCode>(
     ...(extra.issues === undefined ? {} : { issues: extra.issues }),
   };
   return c.json(body, status, { ...extra.headers, "content-type": "application/problem+json" });
-}
-
-/** zod issues → problem issues with dotted paths ("from.email", "routes.2.team"). */
-export function zodIssues(
-  issues: readonly { path: readonly PropertyKey[]; message: string; code?: string }[],
-): ProblemIssue[] {
-  return issues.map((issue) => ({
-    path: issue.path.map(String).join(".") || "(root)",
-    message: issue.message,
-    ...(issue.code === undefined ? {} : { code: issue.code }),
-  }));
 }

@@ -1,4 +1,4 @@
-import { httpOutcome, networkOutcome, OUTBOUND_TIMEOUT_MS, setting } from "./types";
+import { httpOutcome, networkOutcome, OUTBOUND_TIMEOUT_MS, setting } from "./http";
 
 const LINEAR_API = "https://api.linear.app";
 

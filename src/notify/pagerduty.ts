@@ -1,22 +1,21 @@
-import {
-  type DeliveryOutcome,
-  httpOutcome,
-  networkOutcome,
-  OUTBOUND_TIMEOUT_MS,
-  type OutboundEnv,
-  setting,
-} from "./types";
+import { z } from "zod";
+import { type DeliveryOutcome, httpOutcome, networkOutcome, OUTBOUND_TIMEOUT_MS, setting } from "./http";
+import type { OutboundEnv } from "./types";
+
+export const pagerDutyDeliverySchema = z.object({
+  service: z.literal("pagerduty"),
+  /** Team override; null means the desk's `PAGERDUTY_ROUTING_KEY`. */
+  routingKey: z.string().nullable(),
+  action: z.enum(["trigger", "acknowledge", "resolve"]),
+  dedupKey: z.string().max(255),
+  summary: z.string().optional(),
+  severity: z.enum(["critical", "error", "warning", "info"]).optional(),
+  link: z.string().optional(),
+});
 
 const PAGERDUTY_EVENTS = "https://events.pagerduty.com";
 
-export interface PagerDutyEvent {
-  routingKey: string | null;
-  action: "trigger" | "acknowledge" | "resolve";
-  dedupKey: string;
-  summary?: string;
-  severity?: "critical" | "error" | "warning" | "info";
-  link?: string;
-}
+export type PagerDutyEvent = z.infer<typeof pagerDutyDeliverySchema>;
 
 /** Events API v2: one incident per ticket, keyed by the ticket key. */
 export async function sendPagerDutyEvent(env: OutboundEnv, event: PagerDutyEvent): Promise<DeliveryOutcome> {

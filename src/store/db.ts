@@ -1,3 +1,4 @@
+import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "./schema";
 
@@ -36,29 +37,68 @@ export function isUniqueViolation(error: unknown): boolean {
   return false;
 }
 
+/** Anything drizzle can run in a D1 batch: a query builder or a raw `db.run(sql…)` statement. */
+export type Statement = BatchItem<"sqlite">;
+
 interface PreparedLike {
   getQuery(): { sql: string; params: unknown[] };
-  stmt?: D1PreparedStatement;
   mapResult(result: unknown, isFromBatch: boolean): unknown;
 }
 
-interface BatchableLike {
-  _prepare(): PreparedLike;
+function prepared(item: Statement): PreparedLike {
+  // drizzle's builders and raw statements both have `_prepare()`; it is internal, so not in their types.
+  return (item as unknown as { _prepare(): PreparedLike })._prepare();
+}
+
+async function run(db: Database, items: readonly Statement[]): Promise<unknown[]> {
+  const d1 = db.$client;
+  const all = items.map(prepared);
+  const results = await d1.batch(
+    all.map((p) => {
+      const query = p.getQuery();
+      return d1.prepare(query.sql).bind(...query.params);
+    }),
+  );
+  return results.map((result, i) => all[i]?.mapResult(result, true));
 }
 
 /**
- * `db.batch()` for drizzle query builders *and* raw `db.run(sql…)` statements. drizzle-orm 0.45's
- * D1 batch binds parameters through `prepared.stmt`, which raw statements do not have (they fail
- * with "reading 'bind'"); here every statement is prepared from its SQL text and parameters. One
- * D1 batch: one round trip, one transaction, all or nothing.
+ * `db.batch()` for drizzle query builders *and* raw `db.run(sql…)` statements, typed like drizzle's
+ * own: each result has its statement's type. drizzle-orm 0.45's D1 batch binds parameters through
+ * `prepared.stmt`, which raw statements do not have (they fail with "reading 'bind'"); here every
+ * statement is prepared from its SQL text and parameters. One D1 batch: one round trip, one
+ * transaction, all or nothing.
  */
-export async function batch(db: Database, items: readonly unknown[]): Promise<unknown[]> {
-  const d1 = db.$client;
-  const prepared = items.map((item) => (item as BatchableLike)._prepare());
-  const statements = prepared.map((p) => {
-    const query = p.getQuery();
-    return d1.prepare(query.sql).bind(...query.params);
-  });
-  const results = await d1.batch(statements);
-  return results.map((result, i) => prepared[i]?.mapResult(result, true));
+export async function batch<T extends readonly [Statement, ...Statement[]]>(
+  db: Database,
+  items: T,
+): Promise<BatchResponse<T>> {
+  return (await run(db, items)) as BatchResponse<T>;
+}
+
+/** A batch of any length of statements of one kind; each result has that statement's type. */
+export async function batchOf<S extends Statement>(
+  db: Database,
+  items: readonly S[],
+): Promise<S["_"]["result"][]> {
+  return items.length === 0 ? [] : ((await run(db, items)) as S["_"]["result"][]);
+}
+
+/** A batch of any length whose results nobody reads (an empty list runs nothing). */
+export async function batchAll(db: Database, items: readonly Statement[]): Promise<void> {
+  if (items.length > 0) await run(db, items);
+}
+
+/**
+ * One batch around a main statement: `before`, then `main`, then `after`, all or nothing; the
+ * main statement's result is returned.
+ */
+export async function batchAround<M extends Statement>(
+  db: Database,
+  before: readonly Statement[],
+  main: M,
+  after: readonly Statement[] = [],
+): Promise<M["_"]["result"]> {
+  const results = await run(db, [...before, main, ...after]);
+  return results[before.length] as M["_"]["result"];
 }

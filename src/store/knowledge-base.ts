@@ -1,4 +1,5 @@
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
+import { escapeHtml } from "../domain/encoding";
 import { ticketKey } from "../domain/ticket";
 import type { Database } from "./db";
 
@@ -16,10 +17,6 @@ export interface KnowledgeBaseHit {
 
 const OPEN = "\u0001";
 const CLOSE = "\u0002";
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
 
 /**
  * Words of the query as FTS5 prefix terms, all required: `"expor"* "csv"*`. Quoting every term
@@ -61,4 +58,18 @@ export async function searchKnowledgeBase(
     resolvedAt: row.resolved_at === null ? null : new Date(row.resolved_at).toISOString(),
     score: -row.score,
   }));
+}
+
+/** A resolved public ticket in the knowledge base: its subject and the public conversation. */
+export function addToKnowledgeBase(number: number, guard: SQL): SQL {
+  return sql`insert into knowledge_base (rowid, subject, body)
+    select t.number, t.subject,
+      coalesce((select group_concat(m.text, char(10)) from messages m
+                where m.ticket_number = t.number and m.kind in ('customer', 'staff') and m.deleted_at is null), '')
+    from tickets t where t.number = ${number} and t.visibility = 'public' and t.status = 'resolved' and ${guard}`;
+}
+
+/** The ticket leaves the knowledge base (reopened, or about to be re-indexed). */
+export function removeFromKnowledgeBase(number: number, guard: SQL = sql`1`): SQL {
+  return sql`delete from knowledge_base where rowid = ${number} and ${guard}`;
 }

@@ -1,6 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import { emptyMetricSet, type MetricSet, type MetricsReport, ratio } from "../domain/metrics";
-import { batch, type Database } from "./db";
+import { batch, batchOf, type Database } from "./db";
 
 export interface MetricsQuery {
   from: number;
@@ -164,10 +164,10 @@ async function orderedPercentiles(
     }
   }
   if (statements.length === 0) return [[], []];
-  const results = (await batch(
+  const results = await batchOf(
     db,
-    statements.map((s) => db.all(s.query)),
-  )) as { i: number; lo: string | null; hi: string | null }[][];
+    statements.map((s) => db.all<{ i: number; lo: string | null; hi: string | null }>(s.query)),
+  );
   const values = (text: string | null | undefined) => (text ? (JSON.parse(text) as number[]) : []);
   const out: Record<Duration, PercentileRow[]> = { first_response_at: [], resolved_at: [] };
   statements.forEach((statement, i) => {
@@ -235,34 +235,34 @@ export async function computeMetrics(
   options: { percentiles?: PercentileStrategy } = {},
 ): Promise<MetricsReport> {
   const filter = windowFilter(q);
-  const first = await batch(db, [
-    db.all(sql`select t.channel as channel, t.team as team, count(*) as tickets,
+  const [groups, effort, [{ total } = { total: 0 }]] = await batch(db, [
+    db.all<GroupCounts>(sql`select t.channel as channel, t.team as team, count(*) as tickets,
         coalesce(sum(t.first_response_at is not null and t.first_due_at is not null and t.first_response_at <= t.first_due_at), 0) as hits,
         coalesce(sum(t.first_due_at is not null and (t.first_response_at is not null or t.first_due_at < ${q.now})), 0) as decided,
         coalesce(sum(t.resolved_at is not null), 0) as resolved,
         count(t.first_response_at) as responded,
         coalesce(sum(t.resolved_at is not null and exists (select 1 from improvements i where i.ticket_number = t.number)), 0) as improved
       from tickets t where ${filter} group by t.channel, t.team`),
-    db.all(sql`select t.channel as channel, t.team as team, count(*) as n, sum(s.score) as total
+    db.all<{
+      channel: string;
+      team: string;
+      n: number;
+      total: number;
+    }>(sql`select t.channel as channel, t.team as team, count(*) as n, sum(s.score) as total
       from surveys s join tickets t on t.number = s.ticket_number
       where s.score is not null and ${filter} group by t.channel, t.team`),
     // Tickets ever opened (numbers are never reused): how much of the desk the window holds.
-    db.all(sql`select coalesce(max(number), 0) as total from tickets`),
+    db.all<{ total: number }>(sql`select coalesce(max(number), 0) as total from tickets`),
   ]);
-  const [groups, effort, [{ total } = { total: 0 }]] = first as [
-    GroupCounts[],
-    { channel: string; team: string; n: number; total: number }[],
-    { total: number }[],
-  ];
   const windowTickets = groups.reduce((sum, row) => sum + row.tickets, 0);
   const strategy = options.percentiles ?? choosePercentileStrategy(q, windowTickets, total);
   const [firstResponse, resolution] =
     strategy === "ordered"
       ? await orderedPercentiles(db, q, groups)
-      : ((await batch(db, [
-          db.all(durations(filter, "first_response_at")),
-          db.all(durations(filter, "resolved_at")),
-        ])) as [PercentileRow[], PercentileRow[]]);
+      : await batch(db, [
+          db.all<PercentileRow>(durations(filter, "first_response_at")),
+          db.all<PercentileRow>(durations(filter, "resolved_at")),
+        ]);
 
   const sets = new Map<string, MetricSet & { effortTotal: number; hits: number; decided: number }>();
   const at = (dim: Dimension, g: string) => {

@@ -1,8 +1,9 @@
 import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Channel, Priority } from "../domain/inbound";
-import { iso, type TicketStatus, type TicketView, ticketKey } from "../domain/ticket";
+import { iso, TICKET_PREFIX, type TicketStatus, type TicketView, ticketKey } from "../domain/ticket";
 import { configQuery } from "./config";
 import { batch, type Database } from "./db";
+import { removeFromKnowledgeBase } from "./knowledge-base";
 import {
   attachments,
   escalations,
@@ -16,6 +17,8 @@ import {
   threadKeys,
   tickets,
 } from "./schema";
+
+export { QUEUE_PENDING, QUEUE_RESOLVED };
 
 export type TicketRow = typeof tickets.$inferSelect;
 export type NewTicketRow = typeof tickets.$inferInsert;
@@ -82,20 +85,26 @@ export async function lookupForIntake(
   keys: readonly string[],
   withConfig: boolean,
 ): Promise<IntakeLookup> {
-  const statements: unknown[] = [idempotencyQuery(db, channel, idempotencyKey)];
-  if (withConfig) statements.push(configQuery(db));
-  if (keys.length > 0) {
-    statements.push(
-      threadKeysQuery(db, { key: threadKeys.key, ticket: tickets }, channel, keys).innerJoin(
-        tickets,
-        eq(tickets.number, threadKeys.ticketNumber),
-      ),
-    );
+  const seenQuery = idempotencyQuery(db, channel, idempotencyKey);
+  const threadQuery = threadKeysQuery(db, { key: threadKeys.key, ticket: tickets }, channel, keys).innerJoin(
+    tickets,
+    eq(tickets.number, threadKeys.ticketNumber),
+  );
+  // Only what is needed goes into the batch: every statement is a D1 read.
+  let seenRows: IdempotencyRecord[];
+  let configRows: { text: string }[] = [];
+  let threadRows: { key: string; ticket: TicketRow }[] = [];
+  if (withConfig && keys.length > 0) {
+    [seenRows, configRows, threadRows] = await batch(db, [seenQuery, configQuery(db), threadQuery]);
+  } else if (withConfig) {
+    [seenRows, configRows] = await batch(db, [seenQuery, configQuery(db)]);
+  } else if (keys.length > 0) {
+    [seenRows, threadRows] = await batch(db, [seenQuery, threadQuery]);
+  } else {
+    seenRows = await seenQuery.all();
   }
-  const results = await batch(db, statements);
-  const seen = (results[0] as IdempotencyRecord[])[0];
-  const configRow = withConfig ? (results[1] as { text: string }[])[0] : undefined;
-  const threadRows = keys.length > 0 ? (results.at(-1) as { key: string; ticket: TicketRow }[]) : [];
+  const seen = seenRows[0];
+  const configRow = configRows[0];
   const match = firstMatching(keys, threadRows);
   return {
     seen,
@@ -203,7 +212,7 @@ function acknowledgementInsert(db: Database, ack: NonNullable<NewTicketWrite["ac
     direction: "outbound",
     kind: "system",
     author: "switchboard",
-    text: sql`${before ?? ""} || ${"SUP-"} || ${JUST_INSERTED} || ${after}`,
+    text: sql`${before ?? ""} || ${`${TICKET_PREFIX}-`} || ${JUST_INSERTED} || ${after}`,
     createdAt: ack.createdAt,
     deliveryStatus: ack.deliveryStatus,
     externalId: ack.externalId ?? null,
@@ -247,9 +256,7 @@ export async function appendToTicket(db: Database, write: AppendWrite): Promise<
         .onConflictDoNothing(),
     ),
     // A customer writing again reopens a resolved ticket: it leaves the knowledge base until resolved again.
-    ...(write.customerClock === undefined
-      ? []
-      : [db.run(sql`delete from knowledge_base where rowid = ${n}`)]),
+    ...(write.customerClock === undefined ? [] : [db.run(removeFromKnowledgeBase(n))]),
     ...(write.bounceOf === undefined || write.bounceOf.length === 0
       ? []
       : [
@@ -280,7 +287,7 @@ export async function appendToTicket(db: Database, write: AppendWrite): Promise<
   return row;
 }
 
-type TicketSet = { [K in keyof NewTicketRow]?: NewTicketRow[K] | SQL };
+export type TicketSet = { [K in keyof NewTicketRow]?: NewTicketRow[K] | SQL };
 
 function ticketUpdateForMessage(write: AppendWrite): TicketSet {
   const base = { updatedAt: write.now, revision: sql`${tickets.revision} + 1` };
@@ -299,6 +306,11 @@ function ticketUpdateForMessage(write: AppendWrite): TicketSet {
   }
   if (write.staffResponseAt !== undefined) return { ...base, ...staffResponseUpdate(write.staffResponseAt) };
   return base;
+}
+
+/** The deadline of the reply owed on this ticket now; null while none is owed (pending or resolved). */
+export function owedResponseDueAt(row: TicketRow): number | null {
+  return row.queueDueAt >= QUEUE_PENDING ? null : row.responseDueAt;
 }
 
 /** A staff public reply stops the running clock and moves open → pending. */

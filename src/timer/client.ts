@@ -1,7 +1,9 @@
 import { ticketKey } from "../domain/ticket";
-import type { OutboxItem } from "../notify/types";
+import type { OutboxItem } from "../notify";
 import type { TicketRow } from "../store/tickets";
 import type { TicketTimer, TimerSync } from "./ticket-timer";
+
+export type { TimerSync };
 
 export function timerStub(
   env: { TICKET_TIMER: Env["TICKET_TIMER"] },

@@ -1,21 +1,21 @@
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, sql } from "drizzle-orm";
 import { z } from "zod";
+import { slackNotice } from "../channels/outbound";
 import { policyNameSchema } from "../domain/config";
 import { type Notice, planStep } from "../domain/escalation";
 import { type ClockState, dueSteps, LADDER_STEPS, type LadderStep, nextStepAt, stepAt } from "../domain/sla";
-import { ticketKey } from "../domain/ticket";
+import { ticketKey, ticketUrl } from "../domain/ticket";
+import { type DeliveryOutcome, deliver, type OutboxItem, outboxItemSchema } from "../notify";
+import { configFromRow } from "../store/config";
+import { database } from "../store/db";
 import {
-  claimableNoticeBlocks,
-  type Delivery,
-  type DeliveryOutcome,
-  deliver,
-  type OutboxItem,
-  outboxItemSchema,
-} from "../notify";
-import { configFromRow, configQuery } from "../store/config";
-import { batch, database } from "../store/db";
-import { escalations, messages, tickets } from "../store/schema";
+  type DeliveryRecord,
+  type FinalDeliveryOutcome,
+  type NewEscalationRow,
+  recordDeliveryOutcomes,
+  recordLadderSteps,
+  ticketWithConfig,
+} from "../store/ticket-changes";
 
 export const timerSyncSchema = z.object({
   ticketNumber: z.number().int().positive(),
@@ -36,7 +36,8 @@ export type TimerSync = z.input<typeof timerSyncSchema>;
 
 /** Retry schedule for outbound calls: ~13 minutes in all before a delivery is reported failed. */
 export const RETRY_DELAYS_MS = [2_000, 10_000, 30_000, 120_000, 600_000] as const;
-export const MAX_ATTEMPTS = RETRY_DELAYS_MS.length + 1;
+/** Tries of one outbound call before it is reported failed on the ticket. */
+export const DELIVERY_MAX_ATTEMPTS = RETRY_DELAYS_MS.length + 1;
 
 /** How long a claimed outbox row stays with the run that claimed it (well over the 10 s call timeout). */
 export const SENDING_LEASE_MS = 60_000;
@@ -66,11 +67,6 @@ type OutboxRow = {
   status: string;
   outcome: string | null;
 };
-
-type FinalOutcome =
-  | { ok: true; externalId?: string }
-  | { ok: "skipped"; reason: string }
-  | { ok: false; error: string };
 
 /**
  * One per ticket. Holds the ticket's running response clock and its outbox of notifications, and
@@ -182,11 +178,7 @@ export class TicketTimer extends DurableObject<Env> {
     if (clock === null || dueSteps(clock, now).length === 0) return;
     const db = database(this.env.DB);
     // The ticket and the routing document in one round trip: this runs for every ladder step.
-    const [ticketRows, configRows] = (await batch(db, [
-      db.select().from(tickets).where(eq(tickets.number, state.ticket_number)).limit(1),
-      configQuery(db),
-    ])) as [(typeof tickets.$inferSelect)[], { text: string }[]];
-    const ticket = ticketRows[0];
+    const { ticket, configRow } = await ticketWithConfig(db, state.ticket_number);
     // D1 is the truth. A stopped clock there stops ours; a newer clock there (its sync was lost
     // or is still on its way) is adopted, so the ladder never waits on a message that may not come.
     if (ticket === undefined || ticket.clockStartedAt === null || ticket.responseDueAt === null) {
@@ -225,11 +217,11 @@ export class TicketTimer extends DurableObject<Env> {
     }
     const steps = dueSteps(truth, now);
     if (steps.length === 0) return;
-    const config = configFromRow(configRows[0]);
+    const config = configFromRow(configRow);
     const key = ticketKey(ticket.number);
-    const link = `${(this.env.PUBLIC_URL || "http://localhost:8787").replace(/\/+$/, "")}/tickets/${key}`;
+    const link = ticketUrl(this.env.PUBLIC_URL, ticket.number);
     let level = ticket.escalationLevel;
-    const records: (typeof escalations.$inferInsert)[] = [];
+    const records: NewEscalationRow[] = [];
     const notices: { step: LadderStep; notice: Notice }[] = [];
     let breached = false;
     for (const step of steps) {
@@ -257,16 +249,7 @@ export class TicketTimer extends DurableObject<Env> {
       }
       for (const notice of plan.notices) notices.push({ step, notice });
     }
-    await db.batch([
-      db
-        .update(tickets)
-        .set({
-          breached: breached ? true : sql`${tickets.breached}`,
-          escalationLevel: sql`max(${tickets.escalationLevel}, ${level})`,
-        })
-        .where(eq(tickets.number, ticket.number)),
-      ...records.map((r) => db.insert(escalations).values(r).onConflictDoNothing()),
-    ]);
+    await recordLadderSteps(db, { ticketNumber: ticket.number, breached, level, records });
     this.ctx.storage.transactionSync(() => {
       const fresh = this.state();
       if (fresh === null) return;
@@ -300,7 +283,7 @@ export class TicketTimer extends DurableObject<Env> {
             {
               id,
               label: `Slack notice to ${notice.to} (${step})`,
-              delivery: slackDelivery(notice.to, notice.text, notice.claimable === true ? key : null),
+              delivery: slackNotice(notice.to, notice.text, notice.claimable === true ? key : null),
             },
             now,
           );
@@ -334,7 +317,7 @@ export class TicketTimer extends DurableObject<Env> {
       const item = outboxItemSchema.parse(JSON.parse(row.item));
       const outcome: DeliveryOutcome = await deliver(this.env, item.delivery);
       const attempts = row.attempts + 1;
-      if (outcome.ok === false && outcome.retryable && attempts < MAX_ATTEMPTS) {
+      if (outcome.ok === false && outcome.retryable && attempts < DELIVERY_MAX_ATTEMPTS) {
         const scheduled = RETRY_DELAYS_MS[attempts - 1] ?? 600_000;
         // A provider's Retry-After wins when it asks for longer, up to the last step of the schedule.
         const backoff = Math.min(Math.max(scheduled, outcome.retryAfterMs ?? 0), 600_000);
@@ -349,7 +332,7 @@ export class TicketTimer extends DurableObject<Env> {
         );
         continue;
       }
-      const final: FinalOutcome =
+      const final: FinalDeliveryOutcome =
         outcome.ok === false
           ? { ok: false, error: `${outcome.error} (after ${attempts} attempt${attempts === 1 ? "" : "s"})` }
           : outcome;
@@ -371,54 +354,17 @@ export class TicketTimer extends DurableObject<Env> {
     if (rows.length === 0) return;
     const state = this.state();
     if (state === null) return;
-    const db = database(this.env.DB);
     const now = Date.now();
-    const statements = rows.flatMap((row) => {
+    const records = rows.map((row): DeliveryRecord => {
       const item = outboxItemSchema.parse(JSON.parse(row.item));
-      const outcome = JSON.parse(row.outcome ?? "{}") as FinalOutcome;
-      const writes = [];
-      if (item.messageId !== undefined) {
-        writes.push(
-          db
-            .update(messages)
-            .set(
-              outcome.ok === true
-                ? {
-                    deliveryStatus: "sent",
-                    deliveryError: null,
-                    externalId: sql`coalesce(${messages.externalId}, ${outcome.externalId ?? null})`,
-                  }
-                : outcome.ok === "skipped"
-                  ? { deliveryStatus: "skipped", deliveryError: outcome.reason }
-                  : { deliveryStatus: "failed", deliveryError: outcome.error },
-            )
-            .where(and(eq(messages.id, item.messageId), eq(messages.ticketNumber, state.ticket_number))),
-        );
-      }
-      if (outcome.ok === false) {
-        writes.push(
-          db
-            .insert(messages)
-            .values({
-              id: `delivery-failed:${state.ticket_number}:${row.id}`,
-              ticketNumber: state.ticket_number,
-              direction: "outbound",
-              kind: "system",
-              author: "switchboard",
-              text: `Delivery failed: ${item.label} — ${outcome.error}`,
-              createdAt: now,
-              deliveryStatus: "failed",
-              deliveryError: outcome.error,
-            })
-            .onConflictDoNothing(),
-        );
-      }
-      return writes;
+      return {
+        ...(item.messageId === undefined ? {} : { messageId: item.messageId }),
+        failureId: row.id,
+        label: item.label,
+        outcome: JSON.parse(row.outcome ?? "{}") as FinalDeliveryOutcome,
+      };
     });
-    if (statements.length > 0) {
-      const [first, ...rest] = statements;
-      if (first !== undefined) await db.batch([first, ...rest]);
-    }
+    await recordDeliveryOutcomes(database(this.env.DB), state.ticket_number, records, now);
     this.ctx.storage.transactionSync(() => {
       for (const row of rows) {
         this.sql.exec("DELETE FROM outbox WHERE id = ?", row.id);
@@ -536,12 +482,5 @@ function pagerDutyItem(
     id,
     label: `PagerDuty ${action}`,
     delivery: { service: "pagerduty", routingKey, action, dedupKey: key },
-  };
-}
-
-function slackDelivery(channel: string, text: string, claimKey: string | null): Delivery {
-  return {
-    service: "slack",
-    body: { channel, text, ...(claimKey === null ? {} : { blocks: claimableNoticeBlocks(text, claimKey) }) },
   };
 }

@@ -1,13 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { discordFollowupKey, discordFollowupOf } from "../../src/channels/discord/keys";
+import { githubIssueKey, githubIssueOf, parseGithubIssueKey } from "../../src/channels/github/keys";
 import { commentAuthor, isCriticalLabel } from "../../src/channels/github/normalise";
 import { verifyGithubSignature } from "../../src/channels/github/verify";
-import {
-  discordFollowupKey,
-  discordFollowupOf,
-  githubIssueKey,
-  githubIssueOf,
-  parseGithubIssueKey,
-} from "../../src/domain/channel-keys";
 
 const bytes = (text: string) => new Uint8Array(new TextEncoder().encode(text));
 

@@ -1,11 +1,6 @@
 import { z } from "zod";
-import {
-  discordFollowupKey,
-  discordInteractionKey,
-  discordMessageKey,
-  discordThreadKey,
-} from "../../domain/channel-keys";
 import type { InboundMessageInput } from "../../domain/inbound";
+import { discordFollowupKey, discordInteractionKey, discordMessageKey, discordThreadKey } from "./keys";
 
 /** Interaction types (Discord API: Receiving and Responding). */
 export const InteractionType = {

@@ -1,3 +1,5 @@
+import { hexToBytes } from "../../domain/encoding";
+
 export type DiscordVerification =
   | { ok: true }
   | { ok: false; reason: "not_configured" | "missing_signature" | "bad_signature" };
@@ -32,10 +34,4 @@ export async function verifyDiscordSignature(
     message,
   );
   return valid ? { ok: true } : { ok: false, reason: "bad_signature" };
-}
-
-function hexToBytes(hex: string): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return bytes;
 }

@@ -1,3 +1,4 @@
+import { sha256Hex } from "../../domain/encoding";
 import { configuredAddresses } from "../../domain/routing";
 import { type IntakeResult, intake, seenBefore } from "../../intake";
 import { loadConfig } from "../../store/config";
@@ -9,12 +10,6 @@ import { parseEmail, quotedMessageIds } from "./parse";
 
 /** Email Routing's own limit. */
 export const MAX_EMAIL_BYTES = 25 * 1024 * 1024;
-
-async function sha256Hex(data: Uint8Array | string): Promise<string> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** `support+acme@example.com` is `support@example.com`. */
 function withoutTag(address: string): string {

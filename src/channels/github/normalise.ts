@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { githubIssueKey } from "../../domain/channel-keys";
 import type { InboundMessageInput } from "../../domain/inbound";
+import { githubIssueKey } from "./keys";
 
 /** Only the fields we use; GitHub sends many more, and zod drops them. */
 const userSchema = z.object({ login: z.string(), type: z.string().optional() });

@@ -1,3 +1,5 @@
+import { hexToBytes } from "../../domain/encoding";
+
 export type GithubVerification =
   | { ok: true }
   | { ok: false; reason: "not_configured" | "missing_signature" | "bad_signature" };
@@ -27,10 +29,4 @@ export async function verifyGithubSignature(
   );
   const valid = await crypto.subtle.verify("HMAC", key, hexToBytes(match[1]), rawBody);
   return valid ? { ok: true } : { ok: false, reason: "bad_signature" };
-}
-
-export function hexToBytes(hex: string): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return bytes;
 }

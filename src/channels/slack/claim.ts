@@ -1,10 +1,10 @@
+import { patchTicket } from "../../commands";
 import { ticketKey } from "../../domain/ticket";
-import { claimedNoticeBlocks } from "../../notify";
-import { type DeskEnv, patchTicket } from "../../services/tickets";
+import type { DeskEnv } from "../../env";
 import { loadConfig } from "../../store/config";
 import { database } from "../../store/db";
-import { syncTimer } from "../../timer/client";
 import type { SlackInteraction } from "./normalise";
+import { claimedNoticeBlocks } from "./reply";
 
 export type ClaimResult =
   | { ok: true; ticket: string; assignee: string }
@@ -13,7 +13,8 @@ export type ClaimResult =
 /**
  * Someone pressed **Claim** on an escalation notice: the ticket is theirs. They are named as the
  * desk knows them — the `agents[]` entry or account engineer with that Slack user id — else by
- * their Slack user id (which the warning step can DM). The notice is then updated to say who took it.
+ * their Slack user id (which the warning step can DM). The notice is then updated to say who
+ * took it, through the ticket's timer outbox with the assignment itself.
  */
 export async function claimFromSlack(
   env: DeskEnv,
@@ -31,28 +32,31 @@ export async function claimFromSlack(
     .map((c) => c.accountEngineer)
     .find((e) => e?.slackUserId !== undefined && e.slackUserId === claim.user.id);
   const assignee = agent?.id ?? engineer?.name ?? claim.user.id;
-  const result = await patchTicket(env, claim.ticketNumber, { assignee }, assignee);
+  const { notice } = claim;
+  const who = `<@${claim.user.id}>`;
+  const result = await patchTicket(env, claim.ticketNumber, { assignee }, assignee, {
+    alsoDeliver: (row) =>
+      notice === null
+        ? []
+        : [
+            {
+              id: `claim:${row.revision}`,
+              label: "Slack notice update (claimed)",
+              delivery: {
+                service: "slack",
+                method: "chat.update",
+                body: {
+                  channel: notice.channel,
+                  ts: notice.ts,
+                  text: `${notice.text} — claimed by ${who}`,
+                  blocks: claimedNoticeBlocks(notice.text, who),
+                },
+              },
+            },
+          ],
+  });
   if (!result.ok) {
     return { ok: false, reason: result.reason === "not_found" ? "not_found" : "conflict", ticket: key };
-  }
-  if (claim.notice !== null) {
-    const who = `<@${claim.user.id}>`;
-    await syncTimer(env, result.row, "updated", [
-      {
-        id: `claim:${result.row.revision}`,
-        label: "Slack notice update (claimed)",
-        delivery: {
-          service: "slack",
-          method: "chat.update",
-          body: {
-            channel: claim.notice.channel,
-            ts: claim.notice.ts,
-            text: `${claim.notice.text} — claimed by ${who}`,
-            blocks: claimedNoticeBlocks(claim.notice.text, who),
-          },
-        },
-      },
-    ]);
   }
   return { ok: true, ticket: key, assignee };
 }

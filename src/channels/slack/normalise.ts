@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { InboundMessageInput } from "../../domain/inbound";
 import { parseTicketKey } from "../../domain/ticket";
-import { CLAIM_ACTION_ID } from "../../notify";
+import { CLAIM_ACTION_ID } from "./reply";
 
 /*
  * Slack's Events API and interactivity payloads → the desk's shapes. Every Slack quirk lives here:

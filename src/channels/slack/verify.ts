@@ -1,3 +1,5 @@
+import { bytesToHex } from "../../domain/encoding";
+
 /** Slack signs every request: `v0=` + hex HMAC-SHA256(signing secret, `v0:{timestamp}:{raw body}`). */
 export const SLACK_SIGNATURE_VERSION = "v0";
 
@@ -59,6 +61,5 @@ export async function slackSignature(secret: string, timestamp: string, rawBody:
     key,
     encoder.encode(`${SLACK_SIGNATURE_VERSION}:${timestamp}:${rawBody}`),
   );
-  const hex = [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `${SLACK_SIGNATURE_VERSION}=${hex}`;
+  return `${SLACK_SIGNATURE_VERSION}=${bytesToHex(mac)}`;
 }

@@ -1,7 +1,6 @@
-import { eq } from "drizzle-orm";
 import { Hono } from "hono";
+import { getAttachment } from "../../store/attachments";
 import { database } from "../../store/db";
-import { attachments } from "../../store/schema";
 import type { AuthVariables } from "../auth";
 import { problem } from "../errors";
 
@@ -9,11 +8,7 @@ import { problem } from "../errors";
 export const attachmentsApp = new Hono<{ Bindings: Env; Variables: AuthVariables }>().get(
   "/:id",
   async (c) => {
-    const row = await database(c.env.DB)
-      .select()
-      .from(attachments)
-      .where(eq(attachments.id, c.req.param("id")))
-      .get();
+    const row = await getAttachment(database(c.env.DB), c.req.param("id"));
     if (row === undefined) return problem(c, 404, "No such attachment.");
     const object = await c.env.ATTACHMENTS.get(row.storageKey);
     if (object === null) return problem(c, 404, "The attachment's content is gone from storage.");

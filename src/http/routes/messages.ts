@@ -1,13 +1,11 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import { apiMessageSchema, normaliseApiMessage } from "../../channels/api/normalise";
-import { intake } from "../../intake";
+import { apiMessageSchema, handleApiMessage } from "../../channels/api";
 import { type AuthVariables, requireAgent } from "../auth";
 import { problem } from "../errors";
 import { intakeAcceptedSchema, problemResponse } from "../schemas";
 import { validationHook } from "../validation";
-
-export const MAX_API_BODY_BYTES = 1024 * 1024;
+import { MAX_WEBHOOK_BODY_BYTES } from "../webhooks";
 
 const postMessage = createRoute({
   method: "post",
@@ -38,14 +36,14 @@ export const messagesApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVaria
 messagesApp.use(requireAgent);
 messagesApp.use(
   bodyLimit({
-    maxSize: MAX_API_BODY_BYTES,
-    onError: (c) => problem(c, 413, `The body is over ${MAX_API_BODY_BYTES} bytes.`),
+    maxSize: MAX_WEBHOOK_BODY_BYTES,
+    onError: (c) => problem(c, 413, `The body is over ${MAX_WEBHOOK_BODY_BYTES} bytes.`),
   }),
 );
 
 messagesApp.openapi(postMessage, async (c) => {
   const body = c.req.valid("json");
-  const result = await intake(c.env, normaliseApiMessage(body, Date.now()));
+  const result = await handleApiMessage(c.env, body, Date.now());
   if (!result.ok) return problem(c, 400, result.detail);
   const payload = {
     ticket: result.ticket,

@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
-import { answerSurvey, surveyState } from "../../services/follow-up";
-import { SURVEY_QUESTION } from "../../services/tickets";
+import { answerSurvey, SURVEY_QUESTION, surveyState } from "../../commands";
+import { ticketKey } from "../../domain/ticket";
 
 const LABELS: Record<number, string> = { 1: "Very hard", 4: "Neither", 7: "Very easy" };
 
@@ -45,7 +45,7 @@ export const surveyApp = new Hono<{ Bindings: Env }>()
       return c.html(
         page(
           "Thank you",
-          html`<h1>Thank you — you already answered.</h1><p>Your answer for SUP-${survey.ticketNumber} is recorded.</p>`,
+          html`<h1>Thank you — you already answered.</h1><p>Your answer for ${ticketKey(survey.ticketNumber)} is recorded.</p>`,
         ),
       );
     }
@@ -57,7 +57,7 @@ export const surveyApp = new Hono<{ Bindings: Env }>()
       page(
         "How easy was it to get help?",
         html`<h1>${SURVEY_QUESTION}</h1>
-          <p>About your request SUP-${survey.ticketNumber}. 1 is very hard, 7 is very easy.</p>
+          <p>About your request ${ticketKey(survey.ticketNumber)}. 1 is very hard, 7 is very easy.</p>
           <form method="post">
             <fieldset><legend class="visually-hidden">Your answer</legend>${options}</fieldset>
             <button type="submit">Send</button>

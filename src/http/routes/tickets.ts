@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { parseTicketKey } from "../../domain/ticket";
-import { addImprovement, escalateTicket } from "../../services/follow-up";
-import { patchTicket, replyToTicket } from "../../services/tickets";
+import { addImprovement, escalateTicket, patchTicket, replyToTicket } from "../../commands";
+import { toBase64url } from "../../domain/encoding";
+import { parseTicketKey, TICKET_PREFIX } from "../../domain/ticket";
 import { database } from "../../store/db";
 import { getTicketView, listTicketRows, ticketSummary } from "../../store/tickets";
 import type { AuthVariables } from "../auth";
@@ -25,7 +25,7 @@ const STATUSES = ["open", "pending", "resolved"] as const;
 type Status = (typeof STATUSES)[number];
 
 export function encodeCursor(dueAt: number, number: number): string {
-  return btoa(`${dueAt}:${number}`).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+  return toBase64url(btoa(`${dueAt}:${number}`));
 }
 
 export function decodeCursor(cursor: string): { dueAt: number; number: number } | null {
@@ -45,7 +45,7 @@ export function parseStatuses(raw: string | undefined): Status[] | "invalid" | u
   return wanted.every((s): s is Status => (STATUSES as readonly string[]).includes(s)) ? wanted : "invalid";
 }
 
-const keyProblem = "Ticket keys look like SUP-12.";
+const keyProblem = `Ticket keys look like ${TICKET_PREFIX}-12.`;
 
 const listRoute = createRoute({
   method: "get",

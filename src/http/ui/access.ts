@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { fromBase64url } from "./session";
+import { base64urlToBytes } from "../../domain/encoding";
 
 /**
  * Cloudflare Access in front of the console: every request carries `Cf-Access-Jwt-Assertion`, an
@@ -138,7 +138,7 @@ async function keyFor(
 }
 
 function decodeJson(part: string): unknown {
-  const bytes = fromBase64url(part);
+  const bytes = base64urlToBytes(part);
   if (bytes === null) return undefined;
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
@@ -158,7 +158,7 @@ export async function verifyAccessJwt(
   const [headerPart = "", payloadPart = "", signaturePart = ""] = parts;
   const header = headerSchema.safeParse(decodeJson(headerPart));
   const claims = claimsSchema.safeParse(decodeJson(payloadPart));
-  const signature = fromBase64url(signaturePart);
+  const signature = base64urlToBytes(signaturePart);
   if (!header.success || !claims.success || signature === null) return { ok: false, reason: "malformed" };
   // Only RS256: never `none`, never an HMAC keyed with a public key.
   if (header.data.alg !== "RS256") return { ok: false, reason: "unsupported_alg" };

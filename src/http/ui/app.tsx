@@ -1,10 +1,9 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { addImprovement, escalateTicket, patchTicket, replyToTicket } from "../../commands";
 import { CHANNELS } from "../../domain/inbound";
 import { parseTicketKey } from "../../domain/ticket";
-import { addImprovement, escalateTicket } from "../../services/follow-up";
-import { patchTicket, replyToTicket } from "../../services/tickets";
 import { loadConfig } from "../../store/config";
 import { database } from "../../store/db";
 import { searchKnowledgeBase } from "../../store/knowledge-base";

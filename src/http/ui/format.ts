@@ -83,6 +83,7 @@ export function highlightRuns(snippetHtml: string): { text: string; mark: boolea
       .replace(/&lt;/g, "<")
       .replace(/&gt;/g, ">")
       .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
       .replace(/&amp;/g, "&");
   const runs: { text: string; mark: boolean }[] = [];
   for (const [i, part] of snippetHtml.split(/<\/?mark>/).entries()) {

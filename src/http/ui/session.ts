@@ -1,4 +1,7 @@
 import { z } from "zod";
+import { base64url, base64urlToBytes, randomToken } from "../../domain/encoding";
+
+export { base64url, randomToken };
 
 /**
  * The console's signed session cookie: `base64url(JSON payload) "." base64url(HMAC-SHA256)`.
@@ -30,27 +33,6 @@ export interface KeyEnv {
 }
 
 const encoder = new TextEncoder();
-
-export function base64url(bytes: ArrayBuffer | Uint8Array): string {
-  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  let binary = "";
-  for (const byte of view) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-export function fromBase64url(text: string): Uint8Array | null {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
-  try {
-    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-    return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-  } catch {
-    return null;
-  }
-}
-
-export function randomToken(bytes = 24): string {
-  return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
-}
 
 /** The signing key, or null when there is nothing secret to derive it from. */
 export async function sessionKey(env: KeyEnv): Promise<CryptoKey | null> {
@@ -94,12 +76,12 @@ export async function readSession(
   const [payload, signature, ...rest] = cookie.split(".");
   if (payload === undefined || signature === undefined || rest.length > 0)
     return { ok: false, reason: "malformed" };
-  const mac = fromBase64url(signature);
+  const mac = base64urlToBytes(signature);
   if (mac === null) return { ok: false, reason: "malformed" };
   // crypto.subtle.verify compares in constant time.
   if (!(await crypto.subtle.verify("HMAC", key, mac, encoder.encode(payload))))
     return { ok: false, reason: "bad_signature" };
-  const bytes = fromBase64url(payload);
+  const bytes = base64urlToBytes(payload);
   if (bytes === null) return { ok: false, reason: "malformed" };
   let json: unknown;
   try {

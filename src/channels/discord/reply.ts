@@ -1,11 +1,26 @@
+import { z } from "zod";
 import {
   type DeliveryOutcome,
   httpOutcome,
   networkOutcome,
   OUTBOUND_TIMEOUT_MS,
-  type OutboundEnv,
   setting,
-} from "./types";
+} from "../../notify/http";
+import type { OutboundEnv } from "../../notify/types";
+import type { ChannelOutbound } from "../contract";
+import { discordFollowupOf } from "./keys";
+
+export const discordDeliverySchema = z.object({
+  service: z.literal("discord"),
+  /** Where a channel message goes (needs DISCORD_BOT_TOKEN). */
+  channelId: z.string().nullable(),
+  /** The interaction's follow-up webhook, usable until `expiresAt`; preferred while it lives. */
+  followup: z
+    .object({ applicationId: z.string(), token: z.string(), expiresAt: z.number().int() })
+    .nullable(),
+  content: z.string(),
+});
+export type DiscordDelivery = z.infer<typeof discordDeliverySchema>;
 
 const DISCORD_API = "https://discord.com/api/v10";
 
@@ -14,12 +29,6 @@ export const DISCORD_MAX_CONTENT = 2000;
 
 /** An interaction token lives 15 minutes; we stop using it a minute early. */
 export const INTERACTION_TOKEN_MS = 14 * 60_000;
-
-export interface DiscordMessage {
-  channelId: string | null;
-  followup: { applicationId: string; token: string; expiresAt: number } | null;
-  content: string;
-}
 
 export function discordContent(text: string): string {
   if (text.length <= DISCORD_MAX_CONTENT) return text;
@@ -34,7 +43,7 @@ export function discordContent(text: string): string {
  */
 export async function sendDiscordMessage(
   env: OutboundEnv,
-  message: DiscordMessage,
+  message: DiscordDelivery,
 ): Promise<DeliveryOutcome> {
   const base = (setting(env.DISCORD_API_URL) ?? DISCORD_API).replace(/\/+$/, "");
   // Agent text must never ping @everyone, roles or users.
@@ -93,3 +102,25 @@ async function post(
     outcome: typeof id === "string" ? { ok: true, externalId: `message:${id}` } : { ok: true },
   };
 }
+
+/** Replies go to the interaction's follow-up webhook while it lives, else to the ticket's channel. */
+export const discordOutbound: ChannelOutbound<DiscordDelivery> = {
+  service: "discord",
+  needsThreadKeys: true,
+  noDeliveryReason: "the ticket has no Discord channel to reply in; the reply is on the ticket only",
+  compose(target, message) {
+    // The acknowledgement is the interaction's own response (type 4), sent before this runs.
+    if (message.kind === "acknowledgement") return null;
+    const followup = discordFollowupOf(target.threadKeys ?? []);
+    const channelId = target.channelName ?? null;
+    if (followup === null && channelId === null) return null;
+    const text = message.url === undefined ? message.text : `${message.text}\n${message.url}`;
+    return {
+      id: `msg:${message.messageId}`,
+      messageId: message.messageId,
+      label: `${message.kind} on Discord`,
+      delivery: { service: "discord", channelId, followup, content: `**${target.key}** ${text}` },
+    };
+  },
+  send: sendDiscordMessage,
+};

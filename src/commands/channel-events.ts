@@ -1,10 +1,11 @@
 import type { Channel } from "../domain/inbound";
 import { ticketKey } from "../domain/ticket";
-import type { OutboxItem } from "../notify/types";
+import type { DeskEnv } from "../env";
+import type { OutboxItem } from "../notify";
 import { database, isUniqueViolation } from "../store/db";
 import { findIdempotencyRecord, findThread, getTicketRow, type TicketRow } from "../store/tickets";
 import { syncTimer } from "../timer/client";
-import { type DeskEnv, patchTicket, type TicketPatch } from "./tickets";
+import { patchTicket, type TicketPatch } from "./tickets";
 
 export type ChannelPatchResult =
   | { ok: true; ticket: string; ticketNumber: number; replay: boolean }

@@ -1,11 +1,30 @@
+import { z } from "zod";
+import { slackEscape } from "../../domain/escalation";
 import {
   type DeliveryOutcome,
   httpOutcome,
   networkOutcome,
   OUTBOUND_TIMEOUT_MS,
-  type OutboundEnv,
   setting,
-} from "./types";
+} from "../../notify/http";
+import type { OutboundEnv } from "../../notify/types";
+import type { ChannelOutbound } from "../contract";
+
+export const slackDeliverySchema = z.object({
+  service: z.literal("slack"),
+  /** `chat.update` edits the message at `body.ts` (a claimed notice); default `chat.postMessage`. */
+  method: z.enum(["chat.postMessage", "chat.update", "chat.postEphemeral"]).optional(),
+  body: z.object({
+    channel: z.string(),
+    /** chat.postEphemeral: the one user who sees it. */
+    user: z.string().optional(),
+    text: z.string(),
+    thread_ts: z.string().optional(),
+    ts: z.string().optional(),
+    blocks: z.array(z.unknown()).optional(),
+  }),
+});
+export type SlackDelivery = z.infer<typeof slackDeliverySchema>;
 
 const SLACK_API = "https://slack.com/api";
 
@@ -27,8 +46,8 @@ const PERMANENT_ERRORS = new Set([
 
 export async function postSlackMessage(
   env: OutboundEnv,
-  body: { channel: string; text: string; user?: string; thread_ts?: string; ts?: string; blocks?: unknown[] },
-  method: "chat.postMessage" | "chat.update" | "chat.postEphemeral" = "chat.postMessage",
+  body: SlackDelivery["body"],
+  method: NonNullable<SlackDelivery["method"]> = "chat.postMessage",
 ): Promise<DeliveryOutcome> {
   const token = setting(env.SLACK_BOT_TOKEN);
   if (token === undefined) return { ok: "skipped", reason: "SLACK_BOT_TOKEN is not set" };
@@ -89,3 +108,37 @@ export function claimedNoticeBlocks(text: string, claimedBy: string): unknown[] 
     { type: "context", elements: [{ type: "mrkdwn", text: `:white_check_mark: Claimed by ${claimedBy}` }] },
   ];
 }
+
+/**
+ * A notice to one of our own Slack channels or people (escalation ladder, reassignment, account
+ * engineer); with `claimKey` it carries a **Claim** button for that ticket.
+ */
+export function slackNotice(channel: string, text: string, claimKey: string | null = null): SlackDelivery {
+  return {
+    service: "slack",
+    body: { channel, text, ...(claimKey === null ? {} : { blocks: claimableNoticeBlocks(text, claimKey) }) },
+  };
+}
+
+/** Replies go into the thread the ticket was opened from: its oldest key, `<channel>:<thread ts>` (SPEC §3). */
+export const slackOutbound: ChannelOutbound<SlackDelivery> = {
+  service: "slack",
+  needsThreadKeys: true,
+  noDeliveryReason: "the ticket has no Slack thread to reply in; the reply is on the ticket only",
+  compose(target, message) {
+    const threadKey = target.threadKeys?.[target.threadKeys.length - 1];
+    const at = threadKey?.indexOf(":") ?? -1;
+    if (threadKey === undefined || at <= 0) return null;
+    const channel = threadKey.slice(0, at);
+    const threadTs = threadKey.slice(at + 1);
+    const { text, url } = message;
+    const body = slackEscape(url === undefined || text.includes(url) ? text : `${text}\n${url}`);
+    return {
+      id: `msg:${message.messageId}`,
+      messageId: message.messageId,
+      label: `${message.kind} to Slack ${channel}`,
+      delivery: { service: "slack", body: { channel, text: body, thread_ts: threadTs } },
+    };
+  },
+  send: (env, delivery) => postSlackMessage(env, delivery.body, delivery.method),
+};

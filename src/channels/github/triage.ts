@@ -1,11 +1,11 @@
-import { githubIssueOf } from "../domain/channel-keys";
-import { ticketKey } from "../domain/ticket";
-import { digestText, isTriageDay, localWeekTime } from "../domain/triage";
-import { postSlackMessage } from "../notify/slack";
-import type { OutboundEnv } from "../notify/types";
-import { loadConfig } from "../store/config";
-import { database } from "../store/db";
-import { claimOnce, githubThreadKeysOf, openGithubTickets, releaseClaim } from "../store/triage";
+import { deskUrl, ticketKey } from "../../domain/ticket";
+import { digestText, isTriageDay, localWeekTime } from "../../domain/triage";
+import { deliver, type OutboundEnv } from "../../notify";
+import { loadConfig } from "../../store/config";
+import { database } from "../../store/db";
+import { claimOnce, githubThreadKeysOf, openGithubTickets, releaseClaim } from "../../store/triage";
+import { slackNotice } from "../outbound";
+import { githubIssueOf } from "./keys";
 
 export type TriageRun =
   | { ran: false; reason: string }
@@ -30,7 +30,7 @@ export async function runWeeklyTriage(
     db,
     rows.map((r) => r.number),
   );
-  const base = (env.PUBLIC_URL || "http://localhost:8787").replace(/\/+$/, "");
+  const base = deskUrl(env.PUBLIC_URL);
   const run = {
     ran: true as const,
     posted: [] as string[],
@@ -63,7 +63,7 @@ export async function runWeeklyTriage(
       }),
       { now: scheduledTime, timeZone: config.timezone, link: (key) => `${base}/tickets/${key}` },
     );
-    const outcome = await postSlackMessage(env, { channel: team.slackChannel, text });
+    const outcome = await deliver(env, slackNotice(team.slackChannel, text));
     if (outcome.ok === false) {
       console.warn(`triage digest for ${team.id} failed (${outcome.error}); the next hourly run retries`);
       await releaseClaim(db, claim);

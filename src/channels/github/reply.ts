@@ -1,11 +1,26 @@
+import { z } from "zod";
 import {
   type DeliveryOutcome,
   httpOutcome,
   networkOutcome,
   OUTBOUND_TIMEOUT_MS,
-  type OutboundEnv,
   setting,
-} from "./types";
+} from "../../notify/http";
+import type { OutboundEnv } from "../../notify/types";
+import type { ChannelOutbound } from "../contract";
+import { githubIssueOf } from "./keys";
+
+export const githubDeliverySchema = z.object({
+  service: z.literal("github"),
+  /** `owner/repo`. */
+  repo: z.string().min(3).max(200),
+  issue: z.number().int().positive(),
+  /** `comment` posts `body` as an issue comment; `labels` adds `labels` to the issue. */
+  action: z.enum(["comment", "labels"]),
+  body: z.string().optional(),
+  labels: z.array(z.string()).optional(),
+});
+export type GithubDelivery = z.infer<typeof githubDeliverySchema>;
 
 const GITHUB_API = "https://api.github.com";
 
@@ -23,16 +38,8 @@ export function hasReplyMarker(body: string): boolean {
   return body.includes(REPLY_MARKER_PREFIX);
 }
 
-export interface GithubRequest {
-  repo: string;
-  issue: number;
-  action: "comment" | "labels";
-  body?: string;
-  labels?: string[];
-}
-
 /** Issue comments and labels through the REST API (`GITHUB_TOKEN` needs Issues: write). */
-export async function sendGithubRequest(env: OutboundEnv, request: GithubRequest): Promise<DeliveryOutcome> {
+export async function sendGithubRequest(env: OutboundEnv, request: GithubDelivery): Promise<DeliveryOutcome> {
   const token = setting(env.GITHUB_TOKEN);
   if (token === undefined) return { ok: "skipped", reason: "GITHUB_TOKEN is not set" };
   const base = (setting(env.GITHUB_API_URL) ?? GITHUB_API).replace(/\/+$/, "");
@@ -85,3 +92,28 @@ async function githubFailure(response: Response): Promise<DeliveryOutcome> {
     ...(outcome.retryAfterMs === undefined && untilReset > 0 ? { retryAfterMs: untilReset } : {}),
   };
 }
+
+/** Replies are comments on the newest issue the ticket answers to, marked so their echo is ignored. */
+export const githubOutbound: ChannelOutbound<GithubDelivery> = {
+  service: "github",
+  needsThreadKeys: true,
+  noDeliveryReason: "the ticket has no GitHub issue to comment on; the reply is on the ticket only",
+  compose(target, message) {
+    const issue = githubIssueOf(target.threadKeys ?? []);
+    if (issue === null) return null;
+    const body = message.url === undefined ? message.text : `${message.text}\n\n${message.url}`;
+    return {
+      id: `msg:${message.messageId}`,
+      messageId: message.messageId,
+      label: `${message.kind} as a comment on ${issue.repo}#${issue.issue}`,
+      delivery: {
+        service: "github",
+        repo: issue.repo,
+        issue: issue.issue,
+        action: "comment",
+        body: withReplyMarker(body, target.key),
+      },
+    };
+  },
+  send: sendGithubRequest,
+};

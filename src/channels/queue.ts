@@ -1,19 +1,18 @@
-import type { GithubEvent } from "../channels/github/normalise";
-import { type Delivery, handleGithubEvent } from "./github";
-import { handleSlackEvent, type SlackWork } from "./slack";
+import type { ChannelResult, WebhookEndpoint } from "./contract";
+import type { GithubJob } from "./github";
+import { CHANNEL_INGRESS } from "./registry";
+import type { SlackJob } from "./slack";
 
 /**
- * Slack and GitHub intake through a queue (INTAKE_MODE = "queue", the default): the webhook verifies,
- * parses and answers the cheap cases itself, puts the normalised event on INTAKE_QUEUE and answers at
- * once; `queue()` runs the same service function the inline route runs. Redelivery is safe: Slack
- * `event_id` and `X-GitHub-Delivery` are the intake's idempotency keys.
+ * Intake through a queue (INTAKE_MODE = "queue", the default): a queueable webhook endpoint
+ * verifies, parses and answers the cheap cases itself, puts the job on INTAKE_QUEUE and answers at
+ * once; `queue()` runs the same endpoint's `run` the inline path runs. Redelivery is safe: each
+ * job carries its channel's idempotency key (Slack `event_id`, `X-GitHub-Delivery`).
  */
-export type IntakeJob =
-  | { channel: "slack"; event: SlackWork }
-  | { channel: "github"; event: Exclude<GithubEvent, { type: "ping" | "unsupported" }>; delivery: Delivery };
+export type IntakeJob = SlackJob | GithubJob;
 
 /**
- * Queues take messages up to 128 KB. A larger event (a long GitHub issue body near the 1 MiB webhook
+ * Queues take messages up to 128 KB. A larger job (a long GitHub issue body near the 1 MiB webhook
  * limit) is run inline instead, as in `inline` mode: slower to answer, never lost.
  */
 export const MAX_QUEUED_BYTES = 100_000;
@@ -26,24 +25,34 @@ export function intakeMode(env: Env): IntakeMode {
 }
 
 /** Whether this job should go on the queue (queue mode and small enough for a queue message). */
-export function shouldQueue(env: Env, job: IntakeJob): boolean {
+export function shouldQueue(env: Env, job: unknown): boolean {
   if (intakeMode(env) !== "queue") return false;
   return new TextEncoder().encode(JSON.stringify(job)).byteLength <= MAX_QUEUED_BYTES;
 }
 
-/** Put a verified event on the intake queue; throws when the queue refuses it (the webhook then answers 500). */
-export async function enqueueIntake(env: Env, job: IntakeJob): Promise<void> {
+/** Put a verified job on the intake queue; throws when the queue refuses it (the webhook then answers 500). */
+export async function enqueueIntake(env: Env, job: unknown): Promise<void> {
   await env.INTAKE_QUEUE.send(job, { contentType: "json" });
 }
 
-/** The processing both the inline route and the queue consumer run for one event. */
-export function runIntakeJob(env: Env, job: IntakeJob): Promise<unknown> {
-  switch (job.channel) {
-    case "slack":
-      return handleSlackEvent(env, job.event);
-    case "github":
-      return handleGithubEvent(env, job.event, job.delivery);
-  }
+/** The endpoint whose jobs a channel puts on the queue (each channel queues from one endpoint at most). */
+function queueEndpoint(channel: string): WebhookEndpoint<unknown> | undefined {
+  return CHANNEL_INGRESS.find((c) => c.name === channel)?.endpoints.find((e) => e.queued !== undefined);
+}
+
+/** The processing both the inline route and the queue consumer run for one job. */
+export function runIntakeJob(
+  env: Env,
+  job: IntakeJob,
+  context: ExecutionContextLike,
+): Promise<ChannelResult> {
+  const endpoint = queueEndpoint(job.channel);
+  if (endpoint === undefined) throw new Error(`no queueable endpoint for channel ${job.channel}`);
+  return endpoint.run(env, job, context);
+}
+
+interface ExecutionContextLike {
+  waitUntil(promise: Promise<unknown>): void;
 }
 
 /** Retry delay after the n-th failed attempt: 2, 4, 8… seconds, at most 5 minutes. */
@@ -63,7 +72,10 @@ export async function consumeIntakeBatch(batch: MessageBatch<IntakeJob>, env: En
   for (const message of batch.messages) {
     await scheduler.wait(YIELD_BETWEEN_MESSAGES_MS);
     try {
-      await runIntakeJob(env, message.body);
+      // Nothing answers a queue message, so work a job would leave for later is awaited with it.
+      const later: Promise<unknown>[] = [];
+      await runIntakeJob(env, message.body, { waitUntil: (promise) => later.push(promise) });
+      await Promise.all(later);
       message.ack();
     } catch (error) {
       const delaySeconds = retryDelaySeconds(message.attempts);

@@ -1,21 +1,11 @@
-import { type DeliveryOutcome, networkOutcome } from "./types";
+import { base64, escapeHtml } from "../../domain/encoding";
+import { type DeliveryOutcome, networkOutcome } from "../../notify/http";
+import type { EmailDelivery } from "./reply";
 
-export interface OutboundEmail {
-  from: string;
-  fromName: string;
-  to: string;
-  replyTo: string;
-  subject: string;
-  text: string;
-  /** Our own Message-ID for this mail (without angle brackets), stored so the customer's reply threads. */
-  messageId: string;
-  inReplyTo?: string;
-  references: string[];
-  /** RFC 3834: acknowledgements are `auto-replied`, so well-behaved auto-responders stay quiet. */
-  autoSubmitted: boolean;
-}
+/** One outgoing mail; acknowledgements are `auto-replied` (RFC 3834) so auto-responders stay quiet. */
+export type OutboundEmail = EmailDelivery["mail"];
 
-export interface EmailEnv {
+interface EmailEnv {
   EMAIL?: SendEmail;
   ATTACHMENTS?: R2Bucket;
 }
@@ -38,24 +28,8 @@ export function encodeHeader(value: string): string {
   return words.map((w) => `=?UTF-8?B?${base64(new Uint8Array(w))}?=`).join("\r\n ");
 }
 
-function base64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000)
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
-
 function base64Lines(text: string): string {
   return (base64(new TextEncoder().encode(text)).match(/.{1,76}/g) ?? []).join("\r\n");
-}
-
-function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&#39;");
 }
 
 function address(name: string, email: string): string {

@@ -1,3 +1,15 @@
+import { type ChannelPatchResult, patchFromChannel, queueTicketCalls } from "../../commands";
+import type { Config } from "../../domain/config";
+import { slackEscape } from "../../domain/escalation";
+import { SECURITY_TEAM } from "../../domain/routing";
+import { ticketKey } from "../../domain/ticket";
+import type { DeskEnv } from "../../env";
+import { changeInboundMessage, type IntakeResult, intake } from "../../intake";
+import type { OutboxItem } from "../../notify";
+import { loadConfig } from "../../store/config";
+import { database } from "../../store/db";
+import type { TicketRow } from "../../store/tickets";
+import type { ChannelResult } from "../contract";
 import {
   commentExternalId,
   type GithubEvent,
@@ -9,25 +21,13 @@ import {
   normaliseComment,
   normaliseIssueOpened,
   transferredFrom,
-} from "../channels/github/normalise";
-import type { Config } from "../domain/config";
-import { slackEscape } from "../domain/escalation";
-import { SECURITY_TEAM } from "../domain/routing";
-import { changeInboundMessage, type IntakeResult, intake } from "../intake";
-import { hasReplyMarker } from "../notify/github";
-import type { OutboxItem } from "../notify/types";
-import { loadConfig } from "../store/config";
-import { database } from "../store/db";
-import type { TicketRow } from "../store/tickets";
-import { patchFromChannel, queueTicketCalls } from "./channel-events";
-import type { DeskEnv } from "./tickets";
+} from "./normalise";
+import { hasReplyMarker } from "./reply";
 
-export type GithubOutcome =
-  | { kind: "pong" }
-  | { kind: "ignored"; reason: string }
-  | { kind: "stored"; ticket: string; created: boolean; replay: boolean; what: string };
+type GithubOutcome = ChannelResult;
 
-export interface Delivery {
+/** One webhook delivery: `X-GitHub-Delivery` and when it arrived. */
+export interface WebhookDelivery {
   id: string;
   receivedAt: number;
 }
@@ -36,11 +36,11 @@ export interface Delivery {
 export async function handleGithubEvent(
   env: DeskEnv,
   event: GithubEvent,
-  delivery: Delivery,
+  delivery: WebhookDelivery,
 ): Promise<GithubOutcome> {
   switch (event.type) {
     case "ping":
-      return { kind: "pong" };
+      return { kind: "answer", body: { ok: true, pong: true } };
     case "unsupported":
       return { kind: "ignored", reason: `event "${event.name}" is not handled` };
     case "issues":
@@ -53,7 +53,7 @@ export async function handleGithubEvent(
 async function handleIssues(
   env: DeskEnv,
   event: IssuesEvent,
-  delivery: Delivery,
+  delivery: WebhookDelivery,
   config: Config,
 ): Promise<GithubOutcome> {
   const threadKeys = [issueThreadKey(event.repository, event.issue)];
@@ -117,7 +117,7 @@ async function handleIssues(
   }
 }
 
-function patched(result: Awaited<ReturnType<typeof patchFromChannel>>, what: string): GithubOutcome {
+function patched(result: ChannelPatchResult, what: string): GithubOutcome {
   if (result.ok)
     return { kind: "stored", ticket: result.ticket, created: false, replay: result.replay, what };
   return {
@@ -130,7 +130,7 @@ function patched(result: Awaited<ReturnType<typeof patchFromChannel>>, what: str
 async function openIssue(
   env: DeskEnv,
   event: IssuesEvent,
-  delivery: Delivery,
+  delivery: WebhookDelivery,
   config: Config,
 ): Promise<GithubOutcome> {
   // Issues opened by bots (dependency dashboards, release bots) are not support requests.
@@ -204,7 +204,7 @@ function openingCalls(row: TicketRow, event: IssuesEvent, config: Config): Outbo
           body: {
             channel: team.slackChannel,
             text:
-              `:rotating_light: SUP-${row.number} looks security-sensitive and was reported in a *public* GitHub issue ` +
+              `:rotating_light: ${ticketKey(row.number)} looks security-sensitive and was reported in a *public* GitHub issue ` +
               `(<${where}|${slackEscape(repo)}#${issue}> “${slackEscape(event.issue.title)}”). ` +
               "It is already public: move the report to a private security advisory and hide or edit the issue. " +
               "The ticket itself is private.",
@@ -219,7 +219,7 @@ function openingCalls(row: TicketRow, event: IssuesEvent, config: Config): Outbo
 async function handleComment(
   env: DeskEnv,
   event: IssueCommentEvent,
-  delivery: Delivery,
+  delivery: WebhookDelivery,
   config: Config,
 ): Promise<GithubOutcome> {
   const onPullRequest = event.issue.pull_request !== undefined;

@@ -1,3 +1,10 @@
+import type { InboundMessageInput } from "../../domain/inbound";
+import { formatDeadline } from "../../domain/sla";
+import type { DeskEnv } from "../../env";
+import { intake } from "../../intake";
+import { loadConfig } from "../../store/config";
+import { database } from "../../store/db";
+import type { ChannelResult } from "../contract";
 import {
   commandDataSchema,
   commandText,
@@ -14,13 +21,7 @@ import {
   SUPPORT_MODAL_ID,
   supportFields,
   supportModal,
-} from "../channels/discord/normalise";
-import type { InboundMessageInput } from "../domain/inbound";
-import { formatDeadline } from "../domain/sla";
-import { intake } from "../intake";
-import { loadConfig } from "../store/config";
-import { database } from "../store/db";
-import type { DeskEnv } from "./tickets";
+} from "./normalise";
 
 /** The JSON body of an interaction response. */
 export type InteractionResponse =
@@ -30,9 +31,8 @@ export type InteractionResponse =
   | { type: typeof ResponseType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT; data: { choices: [] } }
   | ReturnType<typeof supportModal>;
 
-export type DiscordOutcome =
-  | { ok: true; response: InteractionResponse; ticket?: string; created?: boolean }
-  | { ok: false; reason: "invalid_payload"; detail: string };
+/** Every answer is an interaction response (`answer`); a malformed one is `invalid`. */
+type DiscordOutcome = ChannelResult;
 
 /** Every interaction gets an answer: Discord shows "This interaction failed" to the user otherwise. */
 export async function handleDiscordInteraction(
@@ -43,13 +43,13 @@ export async function handleDiscordInteraction(
   const options = { applicationId: env.DISCORD_APPLICATION_ID, receivedAt };
   switch (interaction.type) {
     case InteractionType.PING:
-      return { ok: true, response: { type: ResponseType.PONG } };
+      return { kind: "answer", body: { type: ResponseType.PONG } };
     case InteractionType.APPLICATION_COMMAND: {
       const data = commandDataSchema.safeParse(interaction.data);
-      if (!data.success) return { ok: false, reason: "invalid_payload", detail: "command data is malformed" };
+      if (!data.success) return { kind: "invalid", detail: "command data is malformed" };
       if (data.data.name === SUPPORT_COMMAND && data.data.type === 1) {
         const text = commandText(data.data);
-        if (text === undefined) return { ok: true, response: supportModal() };
+        if (text === undefined) return { kind: "answer", body: supportModal() };
         return openTicket(env, normaliseSupportRequest(interaction, { text }, options));
       }
       if (data.data.name === SUPPORT_MESSAGE_COMMAND && data.data.type === 3) {
@@ -61,7 +61,7 @@ export async function handleDiscordInteraction(
     }
     case InteractionType.MODAL_SUBMIT: {
       const data = modalDataSchema.safeParse(interaction.data);
-      if (!data.success) return { ok: false, reason: "invalid_payload", detail: "modal data is malformed" };
+      if (!data.success) return { kind: "invalid", detail: "modal data is malformed" };
       if (data.data.custom_id !== SUPPORT_MODAL_ID)
         return ephemeral("This form is not one of Switchboard's.");
       const request = supportFields(modalValues(data.data.components));
@@ -70,11 +70,11 @@ export async function handleDiscordInteraction(
     }
     case InteractionType.MESSAGE_COMPONENT:
       // We send no buttons; acknowledge without changing the message.
-      return { ok: true, response: { type: ResponseType.DEFERRED_UPDATE_MESSAGE } };
+      return { kind: "answer", body: { type: ResponseType.DEFERRED_UPDATE_MESSAGE } };
     case InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE:
       return {
-        ok: true,
-        response: { type: ResponseType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT, data: { choices: [] } },
+        kind: "answer",
+        body: { type: ResponseType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT, data: { choices: [] } },
       };
     default:
       return ephemeral("Switchboard cannot handle this interaction.");
@@ -83,8 +83,8 @@ export async function handleDiscordInteraction(
 
 function ephemeral(content: string): DiscordOutcome {
   return {
-    ok: true,
-    response: { type: ResponseType.CHANNEL_MESSAGE_WITH_SOURCE, data: { content, flags: EPHEMERAL } },
+    kind: "answer",
+    body: { type: ResponseType.CHANNEL_MESSAGE_WITH_SOURCE, data: { content, flags: EPHEMERAL } },
   };
 }
 
@@ -103,10 +103,6 @@ async function openTicket(env: DeskEnv, message: InboundMessageInput): Promise<D
       ? `We have your request as ${result.ticket}.${by}`
       : `Added to ${result.ticket}.${by}`;
   }
-  return {
-    ok: true,
-    response: { type: ResponseType.CHANNEL_MESSAGE_WITH_SOURCE, data: { content } },
-    ticket: result.ticket,
-    created: result.created,
-  };
+  const response: InteractionResponse = { type: ResponseType.CHANNEL_MESSAGE_WITH_SOURCE, data: { content } };
+  return { kind: "answer", body: response };
 }

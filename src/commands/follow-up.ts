@@ -1,15 +1,18 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
 import { findTeam } from "../domain/routing";
-import type { ImprovementKind } from "../domain/ticket";
-import { ticketKey } from "../domain/ticket";
-import { createLinearIssue, type LinearEnv } from "../notify/linear";
-import type { OutboxItem } from "../notify/types";
+import { type ImprovementKind, ticketKey, ticketUrl } from "../domain/ticket";
+import type { DeskEnv } from "../env";
+import { createLinearIssue, type LinearEnv, type OutboxItem } from "../notify";
 import { loadConfig } from "../store/config";
 import { database } from "../store/db";
-import { escalations, improvements, surveys, tickets } from "../store/schema";
+import { getSurvey, recordSurveyAnswer, type SurveyRow } from "../store/surveys";
+import {
+  firstCustomerText,
+  insertImprovement,
+  recordEngineeringEscalation,
+  recordIncident,
+} from "../store/ticket-changes";
 import { getTicketRow, type TicketRow } from "../store/tickets";
 import { syncTimer } from "../timer/client";
-import type { DeskEnv } from "./tickets";
 
 export type FollowUpEnv = DeskEnv & LinearEnv;
 
@@ -42,7 +45,14 @@ export async function addImprovement(
     url: input.url ?? null,
     at: Date.now(),
   };
-  await db.insert(improvements).values({ ...improvement, ticketNumber: number, createdAt: improvement.at });
+  await insertImprovement(db, {
+    id: improvement.id,
+    ticketNumber: number,
+    kind: improvement.kind,
+    title: improvement.title,
+    url: improvement.url,
+    createdAt: improvement.at,
+  });
   return { ok: true, improvement };
 }
 
@@ -70,7 +80,7 @@ export async function escalateTicket(
   const ticket = await getTicketRow(db, number);
   if (ticket === undefined) return { ok: false, reason: "not_found" };
   const key = ticketKey(number);
-  const link = `${(env.PUBLIC_URL || "http://localhost:8787").replace(/\/+$/, "")}/tickets/${key}`;
+  const link = ticketUrl(env.PUBLIC_URL, number);
   const now = Date.now();
   if (to === "engineering") {
     const config = await loadConfig(db);
@@ -85,16 +95,16 @@ export async function escalateTicket(
         : { ok: false, reason: "upstream_failed", detail: issue.detail };
     }
     const title = `${issue.identifier}: ${ticket.subject || key}`.slice(0, 300);
-    await db.batch([
-      db.insert(improvements).values({
+    await recordEngineeringEscalation(db, {
+      improvement: {
         id: crypto.randomUUID(),
         ticketNumber: number,
         kind: "bug",
         title,
         url: issue.url,
         createdAt: now,
-      }),
-      db.insert(escalations).values({
+      },
+      escalation: {
         id: crypto.randomUUID(),
         ticketNumber: number,
         dedupeKey: `engineering:${issue.id}`,
@@ -104,17 +114,18 @@ export async function escalateTicket(
         detail: `filed by ${agent}: ${issue.url}`,
         at: now,
         dueAt: null,
-      }),
-      raiseLevel(db, number, ENGINEERING_LEVEL),
-    ]);
+      },
+      level: ENGINEERING_LEVEL,
+      now,
+    });
     return {
       ok: true,
       level: Math.max(ticket.escalationLevel, ENGINEERING_LEVEL),
       improvement: { kind: "bug", title, url: issue.url },
     };
   }
-  const [, updated] = await db.batch([
-    db.insert(escalations).values({
+  const updated = await recordIncident(db, {
+    escalation: {
       id: crypto.randomUUID(),
       ticketNumber: number,
       dedupeKey: `incident:${crypto.randomUUID()}`,
@@ -124,10 +135,11 @@ export async function escalateTicket(
       detail: `declared by ${agent}`,
       at: now,
       dueAt: null,
-    }),
-    raiseLevel(db, number, INCIDENT_LEVEL),
-  ]);
-  const row = (updated as TicketRow[])[0] ?? ticket;
+    },
+    level: INCIDENT_LEVEL,
+    now,
+  });
+  const row = updated ?? ticket;
   const config = await loadConfig(db);
   const page: OutboxItem = {
     id: `incident:${row.revision}`,
@@ -146,29 +158,13 @@ export async function escalateTicket(
   return { ok: true, level: Math.max(ticket.escalationLevel, INCIDENT_LEVEL) };
 }
 
-function raiseLevel(db: ReturnType<typeof database>, number: number, level: number) {
-  return db
-    .update(tickets)
-    .set({
-      escalationLevel: sql`max(${tickets.escalationLevel}, ${level})`,
-      revision: sql`${tickets.revision} + 1`,
-      updatedAt: Date.now(),
-    })
-    .where(eq(tickets.number, number))
-    .returning();
-}
-
 async function linearDescription(
   env: FollowUpEnv,
   ticket: TicketRow,
   link: string,
   agent: string,
 ): Promise<string> {
-  const db = database(env.DB);
-  const first = await db.run(
-    sql`select text from messages where ticket_number = ${ticket.number} and kind = 'customer' order by created_at limit 1`,
-  );
-  const text = String((first.results[0] as { text?: unknown } | undefined)?.text ?? "").slice(0, 4000);
+  const text = (await firstCustomerText(database(env.DB), ticket.number)).slice(0, 4000);
   return [
     `Escalated from support ticket [${ticketKey(ticket.number)}](${link}) by ${agent}.`,
     "",
@@ -194,19 +190,14 @@ export async function answerSurvey(
   score: number,
 ): Promise<SurveyAnswer> {
   const db = database(env.DB);
-  const updated = await db
-    .update(surveys)
-    .set({ score, answeredAt: Date.now() })
-    .where(and(eq(surveys.token, token), isNull(surveys.answeredAt)))
-    .returning({ ticketNumber: surveys.ticketNumber });
-  const row = updated[0];
-  if (row !== undefined) return { ok: true, ticket: ticketKey(row.ticketNumber) };
-  const existing = await db.select().from(surveys).where(eq(surveys.token, token)).get();
+  const answered = await recordSurveyAnswer(db, token, score, Date.now());
+  if (answered !== undefined) return { ok: true, ticket: ticketKey(answered.ticketNumber) };
+  const existing = await getSurvey(db, token);
   return existing === undefined
     ? { ok: false, reason: "unknown" }
     : { ok: false, reason: "already_answered", ticket: ticketKey(existing.ticketNumber) };
 }
 
-export async function surveyState(env: { DB: D1Database }, token: string) {
-  return database(env.DB).select().from(surveys).where(eq(surveys.token, token)).get();
+export async function surveyState(env: { DB: D1Database }, token: string): Promise<SurveyRow | undefined> {
+  return getSurvey(database(env.DB), token);
 }

@@ -1,0 +1,78 @@
+import type { Channel } from "../domain/inbound";
+import { ticketKey } from "../domain/ticket";
+import type { DeliveryOutcome } from "../notify/http";
+import type { Delivery, OutboundEnv, OutboxItem } from "../notify/types";
+import { apiOutbound } from "./api/reply";
+import type { ChannelOutbound, OutgoingMessage, ReplyTarget } from "./contract";
+import { discordOutbound } from "./discord/reply";
+import { emailOutbound } from "./email/reply";
+import { githubOutbound } from "./github/reply";
+import { slackOutbound } from "./slack/reply";
+
+export type { EmailThreading, OutgoingMessage, ReplyKind, ReplyTarget } from "./contract";
+export { newEmailMessageId } from "./email/reply";
+export { CLAIM_ACTION_ID, claimedNoticeBlocks, postSlackMessage, slackNotice } from "./slack/reply";
+
+/**
+ * The outbound registry: each channel's outbound half (`<channel>/reply.ts`), by channel name.
+ * This is the only door from the core (intake, ticket commands, the timer) into a channel folder.
+ */
+const OUTBOUND: { [C in Channel]: ChannelOutbound<Extract<Delivery, { service: string }>> } = {
+  api: apiOutbound,
+  email: emailOutbound,
+  slack: slackOutbound,
+  github: githubOutbound,
+  discord: discordOutbound,
+};
+
+/** The reply target of a stored ticket row (with its thread keys, newest first, where the channel needs them). */
+export function replyTargetOf(
+  row: {
+    number: number;
+    channel: Channel;
+    callbackUrl: string | null;
+    subject: string;
+    requesterName: string | null;
+    requesterEmail: string | null;
+    channelName: string | null;
+  },
+  threadKeys: readonly string[] = [],
+): ReplyTarget {
+  return {
+    threadKeys,
+    key: ticketKey(row.number),
+    channel: row.channel,
+    callbackUrl: row.callbackUrl,
+    subject: row.subject,
+    requesterName: row.requesterName,
+    requesterEmail: row.requesterEmail,
+    channelName: row.channelName,
+  };
+}
+
+/**
+ * How a message to the customer leaves on the ticket's own channel, or null when the channel has
+ * no way back (an `api` ticket without a callbackUrl: its acknowledgement is the 202 body).
+ */
+export function customerDelivery(target: ReplyTarget, message: OutgoingMessage): OutboxItem | null {
+  return OUTBOUND[target.channel].compose(target, message);
+}
+
+/** Channels whose reply address is one of the ticket's thread keys (an issue, a Slack thread, a webhook). */
+export function needsThreadKeys(channel: Channel): boolean {
+  return OUTBOUND[channel].needsThreadKeys;
+}
+
+/** Why a customer-facing message could not leave on its channel (shown as its delivery error). */
+export function noDeliveryReason(channel: Channel): string {
+  return OUTBOUND[channel].noDeliveryReason;
+}
+
+const BY_SERVICE = new Map<string, ChannelOutbound<Delivery>>(
+  Object.values(OUTBOUND).map((outbound) => [outbound.service, outbound]),
+);
+
+/** Perform one call of a channel's service (`slack`, `email`, `callback`…); null for other services. */
+export function sendOnChannel(env: OutboundEnv, delivery: Delivery): Promise<DeliveryOutcome> | null {
+  return BY_SERVICE.get(delivery.service)?.send(env, delivery) ?? null;
+}

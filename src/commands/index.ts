@@ -1,0 +1,23 @@
+/**
+ * Ticket commands: what an agent (API or console) or a channel event does to a ticket. Each
+ * validates, plans, writes one D1 batch through `store/` and tells the ticket's timer what it owes.
+ */
+export { type ChannelPatchResult, patchFromChannel, queueTicketCalls } from "./channel-events";
+export {
+  addImprovement,
+  answerSurvey,
+  type EscalationResult,
+  escalateTicket,
+  type ImprovementInput,
+  type SurveyAnswer,
+  surveyState,
+} from "./follow-up";
+export {
+  type PatchOptions,
+  type PatchResult,
+  patchTicket,
+  type ReplyResult,
+  replyToTicket,
+  SURVEY_QUESTION,
+  type TicketPatch,
+} from "./tickets";

@@ -1,0 +1,332 @@
+import { and, asc, desc, eq, type SQL, sql } from "drizzle-orm";
+import type { Channel } from "../domain/inbound";
+import { configQuery } from "./config";
+import { batch, batchAll, batchAround, type Database, type Statement } from "./db";
+import { guardedInsert, ticketAtRevision } from "./guarded";
+import { addToKnowledgeBase, removeFromKnowledgeBase } from "./knowledge-base";
+import { escalations, idempotencyKeys, improvements, messages, surveys, threadKeys, tickets } from "./schema";
+import { staffResponseUpdate, type TicketRow, type TicketSet } from "./tickets";
+
+/**
+ * The writes of agent commands (patch, reply, escalate, link an improvement) and of the ticket
+ * timer (ladder steps, delivery outcomes). Each is one D1 batch: all of it or nothing.
+ */
+
+export type NewEscalationRow = typeof escalations.$inferInsert;
+export type NewMessageRow = typeof messages.$inferInsert;
+export type ImprovementRowKind = (typeof improvements.$inferInsert)["kind"];
+
+/** The ids an email reply threads under: the customer's latest Message-ID and the ticket's email keys, oldest first. */
+export async function emailThreadIds(
+  db: Database,
+  ticketNumber: number,
+): Promise<{ latestCustomerMessageId: string | undefined; keys: string[] }> {
+  const [latest, keys] = await batch(db, [
+    db
+      .select({ externalId: messages.externalId })
+      .from(messages)
+      .where(
+        and(
+          eq(messages.ticketNumber, ticketNumber),
+          eq(messages.direction, "inbound"),
+          eq(messages.kind, "customer"),
+        ),
+      )
+      .orderBy(desc(messages.createdAt))
+      .limit(1),
+    db
+      .select({ key: threadKeys.key })
+      .from(threadKeys)
+      .where(and(eq(threadKeys.ticketNumber, ticketNumber), eq(threadKeys.channel, "email")))
+      .orderBy(asc(threadKeys.createdAt))
+      .limit(50),
+  ]);
+  return { latestCustomerMessageId: latest[0]?.externalId ?? undefined, keys: keys.map((k) => k.key) };
+}
+
+/** The customer-effort survey a resolve sends: its token, its outbound message and (email) its Message-ID. */
+export interface SurveyWrite {
+  token: string;
+  message: Omit<NewMessageRow, "ticketNumber">;
+  /** Our Message-ID for a survey mail, registered as a thread key so the answer by mail threads. */
+  emailMessageId: string | null;
+}
+
+export interface PatchWrite {
+  number: number;
+  /** The revision the change was planned from: nothing is written if the ticket moved on. */
+  revision: number;
+  set: TicketSet;
+  escalations: Omit<NewEscalationRow, "ticketNumber">[];
+  survey: SurveyWrite | null;
+  /** `reindex`: the ticket is being resolved (re-added if public); `remove`: it is being reopened. */
+  knowledgeBase: "reindex" | "remove" | null;
+  /** A channel event behind the patch, recorded once (a redelivery finds it). */
+  idempotency?: { channel: Channel; key: string };
+  now: number;
+}
+
+/**
+ * One guarded batch for a patch. Everything but the update is guarded by the revision it was
+ * planned from and runs first, so a lost race writes nothing at all; the update then moves the
+ * revision on, and what follows it is guarded by the new revision. Returns the ticket after the
+ * change, or undefined when the revision had moved (the caller re-plans).
+ */
+export async function applyPatch(db: Database, write: PatchWrite): Promise<TicketRow | undefined> {
+  const { number, revision } = write;
+  const guard = ticketAtRevision(number, revision);
+  const before: Statement[] = [
+    ...write.escalations.map((e) =>
+      db.run(guardedInsert(escalations, { ...e, ticketNumber: number }, guard)),
+    ),
+    ...(write.survey === null
+      ? []
+      : surveyStatements(number, write.survey, write.now, guard).map((s) => db.run(s))),
+    ...(write.knowledgeBase === null ? [] : [db.run(removeFromKnowledgeBase(number, guard))]),
+  ];
+  const update = db
+    .update(tickets)
+    .set({ ...write.set, revision: sql`${tickets.revision} + 1` })
+    .where(and(eq(tickets.number, number), eq(tickets.revision, revision)))
+    .returning();
+  // After the update the ticket is at revision + 1 exactly when this batch's update won.
+  const after: Statement[] = [
+    ...(write.idempotency === undefined
+      ? []
+      : [recordEventOnce(db, write.idempotency, number, revision + 1, write.now)]),
+    ...(write.knowledgeBase === "reindex"
+      ? [db.run(addToKnowledgeBase(number, ticketAtRevision(number, revision + 1)))]
+      : []),
+  ];
+  const rows = await batchAround(db, before, update, after);
+  return rows[0];
+}
+
+function surveyStatements(number: number, survey: SurveyWrite, now: number, guard: SQL): SQL[] {
+  return [
+    guardedInsert(surveys, { token: survey.token, ticketNumber: number, sentAt: now }, guard),
+    guardedInsert(messages, { ...survey.message, ticketNumber: number }, guard),
+    ...(survey.emailMessageId === null
+      ? []
+      : [
+          guardedInsert(
+            threadKeys,
+            { channel: "email", key: survey.emailMessageId, ticketNumber: number, createdAt: now },
+            guard,
+          ),
+        ]),
+  ];
+}
+
+/** Insert the event's idempotency key only if the update before it in the batch went through. */
+function recordEventOnce(
+  db: Database,
+  event: { channel: Channel; key: string },
+  number: number,
+  revisionAfter: number,
+  now: number,
+) {
+  return db.insert(idempotencyKeys).select(
+    db
+      .select({
+        channel: sql<string>`${event.channel}`.as("channel"),
+        key: sql<string>`${event.key}`.as("key"),
+        ticketNumber: tickets.number,
+        messageId: sql<null>`null`.as("message_id"),
+        created: sql<boolean>`0`.as("created"),
+        responseDueAt: sql<null>`null`.as("response_due_at"),
+        createdAt: sql<number>`${now}`.as("created_at"),
+      })
+      .from(tickets)
+      .where(and(eq(tickets.number, number), eq(tickets.revision, revisionAfter))),
+  );
+}
+
+export interface ReplyWrite {
+  number: number;
+  message: NewMessageRow;
+  /** A public reply: a staff response, which stops the clock and moves open → pending. */
+  staffResponse: boolean;
+  /** Our own Message-ID of an email reply: it answers to the ticket too, so the customer's reply threads. */
+  emailMessageId: string | null;
+  now: number;
+}
+
+/** A reply or internal note and the ticket's update, in one batch. Returns the ticket after it. */
+export async function insertReply(db: Database, write: ReplyWrite): Promise<TicketRow | undefined> {
+  const { number, now } = write;
+  const [, updated] = await batch(db, [
+    db.insert(messages).values(write.message),
+    db
+      .update(tickets)
+      .set({
+        updatedAt: now,
+        revision: sql`${tickets.revision} + 1`,
+        ...(write.staffResponse ? staffResponseUpdate(now) : {}),
+      })
+      .where(eq(tickets.number, number))
+      .returning(),
+    ...(write.emailMessageId === null
+      ? []
+      : [
+          db
+            .insert(threadKeys)
+            .values({ channel: "email", key: write.emailMessageId, ticketNumber: number, createdAt: now })
+            .onConflictDoNothing(),
+        ]),
+  ]);
+  return updated[0];
+}
+
+export interface ImprovementWrite {
+  id: string;
+  ticketNumber: number;
+  kind: ImprovementRowKind;
+  title: string;
+  url: string | null;
+  createdAt: number;
+}
+
+export async function insertImprovement(db: Database, improvement: ImprovementWrite): Promise<void> {
+  await db.insert(improvements).values(improvement);
+}
+
+/** An engineering escalation: the Linear issue linked as a `bug` improvement, the escalation, the level. */
+export async function recordEngineeringEscalation(
+  db: Database,
+  write: { improvement: ImprovementWrite; escalation: NewEscalationRow; level: number; now: number },
+): Promise<void> {
+  await batch(db, [
+    db.insert(improvements).values(write.improvement),
+    db.insert(escalations).values(write.escalation),
+    raiseLevel(db, write.escalation.ticketNumber, write.level, write.now),
+  ]);
+}
+
+/** A declared incident: the escalation and the level. Returns the ticket after it. */
+export async function recordIncident(
+  db: Database,
+  write: { escalation: NewEscalationRow; level: number; now: number },
+): Promise<TicketRow | undefined> {
+  const [, updated] = await batch(db, [
+    db.insert(escalations).values(write.escalation),
+    raiseLevel(db, write.escalation.ticketNumber, write.level, write.now),
+  ]);
+  return updated[0];
+}
+
+function raiseLevel(db: Database, number: number, level: number, now: number) {
+  return db
+    .update(tickets)
+    .set({
+      escalationLevel: sql`max(${tickets.escalationLevel}, ${level})`,
+      revision: sql`${tickets.revision} + 1`,
+      updatedAt: now,
+    })
+    .where(eq(tickets.number, number))
+    .returning();
+}
+
+/** The text of the ticket's first customer message (the report an engineering issue quotes). */
+export async function firstCustomerText(db: Database, ticketNumber: number): Promise<string> {
+  const first = await db
+    .select({ text: messages.text })
+    .from(messages)
+    .where(and(eq(messages.ticketNumber, ticketNumber), eq(messages.kind, "customer")))
+    .orderBy(asc(messages.createdAt))
+    .limit(1)
+    .get();
+  return first?.text ?? "";
+}
+
+/** The ticket and the routing document in one round trip (every ladder step reads both). */
+export async function ticketWithConfig(
+  db: Database,
+  number: number,
+): Promise<{ ticket: TicketRow | undefined; configRow: { text: string } | undefined }> {
+  const [ticketRows, configRows] = await batch(db, [
+    db.select().from(tickets).where(eq(tickets.number, number)).limit(1),
+    configQuery(db),
+  ]);
+  return { ticket: ticketRows[0], configRow: configRows[0] };
+}
+
+/** Ladder steps that fired: the ticket's breach flag and level, and one escalation row per step (each once). */
+export async function recordLadderSteps(
+  db: Database,
+  write: { ticketNumber: number; breached: boolean; level: number; records: NewEscalationRow[] },
+): Promise<void> {
+  await batch(db, [
+    db
+      .update(tickets)
+      .set({
+        breached: write.breached ? true : sql`${tickets.breached}`,
+        escalationLevel: sql`max(${tickets.escalationLevel}, ${write.level})`,
+      })
+      .where(eq(tickets.number, write.ticketNumber)),
+    ...write.records.map((r) => db.insert(escalations).values(r).onConflictDoNothing()),
+  ]);
+}
+
+export type FinalDeliveryOutcome =
+  | { ok: true; externalId?: string }
+  | { ok: "skipped"; reason: string }
+  | { ok: false; error: string };
+
+/** One finished outbox call, as the ticket shows it. */
+export interface DeliveryRecord {
+  /** The outbound message the call delivered, if any. */
+  messageId?: string;
+  /** Unique per call: a failure notice is written once. */
+  failureId: string;
+  label: string;
+  outcome: FinalDeliveryOutcome;
+}
+
+/** Make finished deliveries visible on the ticket: each message's status, and a system message per failure. */
+export async function recordDeliveryOutcomes(
+  db: Database,
+  ticketNumber: number,
+  records: readonly DeliveryRecord[],
+  now: number,
+): Promise<void> {
+  const statements = records.flatMap(({ messageId, failureId, label, outcome }): Statement[] => [
+    ...(messageId === undefined
+      ? []
+      : [
+          db
+            .update(messages)
+            .set(
+              outcome.ok === true
+                ? {
+                    deliveryStatus: "sent",
+                    deliveryError: null,
+                    externalId: sql`coalesce(${messages.externalId}, ${outcome.externalId ?? null})`,
+                  }
+                : outcome.ok === "skipped"
+                  ? { deliveryStatus: "skipped", deliveryError: outcome.reason }
+                  : { deliveryStatus: "failed", deliveryError: outcome.error },
+            )
+            .where(and(eq(messages.id, messageId), eq(messages.ticketNumber, ticketNumber))),
+        ]),
+    ...(outcome.ok !== false
+      ? []
+      : [
+          db
+            .insert(messages)
+            .values({
+              id: `delivery-failed:${ticketNumber}:${failureId}`,
+              ticketNumber,
+              direction: "outbound",
+              kind: "system",
+              author: "switchboard",
+              text: `Delivery failed: ${label} — ${outcome.error}`,
+              createdAt: now,
+              deliveryStatus: "failed",
+              deliveryError: outcome.error,
+            })
+            .onConflictDoNothing(),
+        ]),
+  ]);
+  await batchAll(db, statements);
+}
