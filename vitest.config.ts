@@ -5,11 +5,11 @@ import { defineConfig } from "vitest/config";
 
 const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
 
-/** The shared corpus of real payloads (../shared/corpus beside the repository), handed to workerd as bytes. */
-const corpusDir = path.join(import.meta.dirname, "..", "shared", "corpus");
+/** The corpus of real payloads (test/fixtures/corpus, see its SOURCES.md), handed to workerd as bytes. */
+const corpusDir = path.join(import.meta.dirname, "test", "fixtures", "corpus");
 function corpus(folder: string): Record<string, string> {
   const dir = path.join(corpusDir, folder);
-  if (!fs.existsSync(dir)) throw new Error(`the shared corpus is missing: ${dir}`);
+  if (!fs.existsSync(dir)) throw new Error(`the corpus is missing: ${dir}`);
   return Object.fromEntries(
     fs
       .readdirSync(dir)

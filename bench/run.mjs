@@ -14,7 +14,7 @@ import PostalMime from "postal-mime";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
-const corpusDir = path.join(root, "..", "shared", "corpus");
+const corpusDir = path.join(root, "test", "fixtures", "corpus");
 const quick = process.argv.includes("--quick");
 const useWranglerDev = process.argv.includes("--wrangler-dev");
 const CONCURRENCY = 16;

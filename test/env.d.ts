@@ -4,7 +4,7 @@ declare global {
   namespace Cloudflare {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
-      /** ../shared/corpus/email, file name → base64 bytes. */
+      /** test/fixtures/corpus/email, file name → base64 bytes. */
       EMAIL_CORPUS: Record<string, string>;
     }
   }

@@ -1,21 +1,21 @@
 import { describe, expect, it } from "vitest";
-import blockActionsForm from "../../../shared/corpus/slack/block_actions.form-encoded.txt?raw";
-import blockActions from "../../../shared/corpus/slack/block_actions.json";
-import botIdNewStyle from "../../../shared/corpus/slack/event_callback.message.bot_id_new_style.json";
-import botMessage from "../../../shared/corpus/slack/event_callback.message.bot_message.json";
-import extShared from "../../../shared/corpus/slack/event_callback.message.ext_shared_channel.json";
-import fileShare from "../../../shared/corpus/slack/event_callback.message.file_share.json";
-import inThread from "../../../shared/corpus/slack/event_callback.message.in_thread_dm.json";
-import messageChanged from "../../../shared/corpus/slack/event_callback.message.message_changed.json";
-import plain from "../../../shared/corpus/slack/event_callback.message.plain.json";
-import jsonLogs from "../../../shared/corpus/slack/jsonlogs_sample.events.MessagePayload.json";
-import urlVerification from "../../../shared/corpus/slack/url_verification.json";
 import {
   normaliseSlackEvent,
   normaliseSlackInteraction,
   parseSlackThreadKey,
   slackUnescape,
 } from "../../src/channels/slack/normalise";
+import blockActionsForm from "../fixtures/corpus/slack/block_actions.form-encoded.txt?raw";
+import blockActions from "../fixtures/corpus/slack/block_actions.json";
+import botIdNewStyle from "../fixtures/corpus/slack/event_callback.message.bot_id_new_style.json";
+import botMessage from "../fixtures/corpus/slack/event_callback.message.bot_message.json";
+import extShared from "../fixtures/corpus/slack/event_callback.message.ext_shared_channel.json";
+import fileShare from "../fixtures/corpus/slack/event_callback.message.file_share.json";
+import inThread from "../fixtures/corpus/slack/event_callback.message.in_thread_dm.json";
+import messageChanged from "../fixtures/corpus/slack/event_callback.message.message_changed.json";
+import plain from "../fixtures/corpus/slack/event_callback.message.plain.json";
+import jsonLogs from "../fixtures/corpus/slack/jsonlogs_sample.events.MessagePayload.json";
+import urlVerification from "../fixtures/corpus/slack/url_verification.json";
 
 const ctx = { ourTeamId: "T0DESK", receivedAt: 1_700_000_000_000 };
 

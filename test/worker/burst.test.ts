@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import slashCommand from "../../../shared/corpus/discord/application_command.slash.docs.json";
-import openedPayload from "../../../shared/corpus/github/issue_comment.created.3.json";
-import issueOpened from "../../../shared/corpus/github/issues.opened.1.json";
+import slashCommand from "../fixtures/corpus/discord/application_command.slash.docs.json";
+import openedPayload from "../fixtures/corpus/github/issue_comment.created.3.json";
+import issueOpened from "../fixtures/corpus/github/issues.opened.1.json";
 import { postDiscord } from "./discord-helpers";
 import { deliverEmail, mail } from "./email-helpers";
 import { edit, onIssue, postGithub } from "./github-helpers";

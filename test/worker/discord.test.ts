@@ -1,13 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import messageCommand from "../../../shared/corpus/discord/application_command.message_command.docs.json";
-import slashCommand from "../../../shared/corpus/discord/application_command.slash.docs.json";
-import minimalCommand from "../../../shared/corpus/discord/application_command.type2.discord-interactions-js.json";
-import userCommand from "../../../shared/corpus/discord/application_command.user_command.docs.json";
-import autocomplete from "../../../shared/corpus/discord/autocomplete.type4.discord-interactions-js.json";
-import component from "../../../shared/corpus/discord/message_component.type3.discord-interactions-js.json";
-import fileUploadJsonc from "../../../shared/corpus/discord/modal_submit.file_upload.docs.jsonc?raw";
-import textInputJsonc from "../../../shared/corpus/discord/modal_submit.text_input.docs.jsonc?raw";
-import ping from "../../../shared/corpus/discord/ping.type1.discord-interactions-js.json";
+import messageCommand from "../fixtures/corpus/discord/application_command.message_command.docs.json";
+import slashCommand from "../fixtures/corpus/discord/application_command.slash.docs.json";
+import minimalCommand from "../fixtures/corpus/discord/application_command.type2.discord-interactions-js.json";
+import userCommand from "../fixtures/corpus/discord/application_command.user_command.docs.json";
+import autocomplete from "../fixtures/corpus/discord/autocomplete.type4.discord-interactions-js.json";
+import component from "../fixtures/corpus/discord/message_component.type3.discord-interactions-js.json";
+import fileUploadJsonc from "../fixtures/corpus/discord/modal_submit.file_upload.docs.jsonc?raw";
+import textInputJsonc from "../fixtures/corpus/discord/modal_submit.text_input.docs.jsonc?raw";
+import ping from "../fixtures/corpus/discord/ping.type1.discord-interactions-js.json";
 import { discordSignature, parseJsonc, postDiscord } from "./discord-helpers";
 import {
   advanceTo,

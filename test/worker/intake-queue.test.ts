@@ -1,13 +1,13 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import opened1 from "../../../shared/corpus/github/issues.opened.1.json";
-import ping from "../../../shared/corpus/github/ping.none.1.json";
 import { parseGithubEvent } from "../../src/channels/github/normalise";
 import type { IntakeJob } from "../../src/channels/queue";
 import { normaliseSlackEvent } from "../../src/channels/slack/normalise";
 import { app } from "../../src/http/app";
 import worker from "../../src/index";
+import opened1 from "../fixtures/corpus/github/issues.opened.1.json";
+import ping from "../fixtures/corpus/github/ping.none.1.json";
 import { githubSignature, onIssue } from "./github-helpers";
 import { countRows, getTicket, useConfig } from "./helpers";
 import {

@@ -1,22 +1,22 @@
 import { env, exports } from "cloudflare:workers";
 import { slackSignature } from "../../src/channels/slack/verify";
 
-export { default as blockActionsForm } from "../../../shared/corpus/slack/block_actions.form-encoded.txt?raw";
-/** Real Slack payloads (../shared/corpus/slack, see its SOURCES.md); never edited, only cloned and re-addressed. */
-export { default as blockActions } from "../../../shared/corpus/slack/block_actions.json";
-export { default as fileShareInThread } from "../../../shared/corpus/slack/event.message.file_share.in_thread.event-only.json";
-export { default as appMention } from "../../../shared/corpus/slack/event_callback.app_mention.json";
-export { default as botIdNewStyle } from "../../../shared/corpus/slack/event_callback.message.bot_id_new_style.json";
-export { default as botMessage } from "../../../shared/corpus/slack/event_callback.message.bot_message.json";
-export { default as extSharedOwnBot } from "../../../shared/corpus/slack/event_callback.message.ext_shared_channel.json";
-export { default as fileShare } from "../../../shared/corpus/slack/event_callback.message.file_share.json";
-export { default as inThread } from "../../../shared/corpus/slack/event_callback.message.in_thread_dm.json";
-export { default as messageChanged } from "../../../shared/corpus/slack/event_callback.message.message_changed.json";
-export { default as plain } from "../../../shared/corpus/slack/event_callback.message.plain.json";
-export { default as threadBroadcast } from "../../../shared/corpus/slack/event_callback.message.thread_broadcast.json";
-export { default as reactionAdded } from "../../../shared/corpus/slack/event_callback.reaction_added.json";
-export { default as jsonLogsMessage } from "../../../shared/corpus/slack/jsonlogs_sample.events.MessagePayload.json";
-export { default as urlVerification } from "../../../shared/corpus/slack/url_verification.json";
+export { default as blockActionsForm } from "../fixtures/corpus/slack/block_actions.form-encoded.txt?raw";
+/** Real Slack payloads (test/fixtures/corpus/slack, see its SOURCES.md); never edited, only cloned and re-addressed. */
+export { default as blockActions } from "../fixtures/corpus/slack/block_actions.json";
+export { default as fileShareInThread } from "../fixtures/corpus/slack/event.message.file_share.in_thread.event-only.json";
+export { default as appMention } from "../fixtures/corpus/slack/event_callback.app_mention.json";
+export { default as botIdNewStyle } from "../fixtures/corpus/slack/event_callback.message.bot_id_new_style.json";
+export { default as botMessage } from "../fixtures/corpus/slack/event_callback.message.bot_message.json";
+export { default as extSharedOwnBot } from "../fixtures/corpus/slack/event_callback.message.ext_shared_channel.json";
+export { default as fileShare } from "../fixtures/corpus/slack/event_callback.message.file_share.json";
+export { default as inThread } from "../fixtures/corpus/slack/event_callback.message.in_thread_dm.json";
+export { default as messageChanged } from "../fixtures/corpus/slack/event_callback.message.message_changed.json";
+export { default as plain } from "../fixtures/corpus/slack/event_callback.message.plain.json";
+export { default as threadBroadcast } from "../fixtures/corpus/slack/event_callback.message.thread_broadcast.json";
+export { default as reactionAdded } from "../fixtures/corpus/slack/event_callback.reaction_added.json";
+export { default as jsonLogsMessage } from "../fixtures/corpus/slack/jsonlogs_sample.events.MessagePayload.json";
+export { default as urlVerification } from "../fixtures/corpus/slack/url_verification.json";
 
 /** Our own workspace in the tests (vitest.config.ts `SLACK_TEAM_ID`): its members are staff. */
 export const DESK_TEAM = "T0DESK";

@@ -1,9 +1,9 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import opened1 from "../../../shared/corpus/github/issues.opened.1.json";
-import reopened1 from "../../../shared/corpus/github/issues.reopened.1.json";
 import worker from "../../src/index";
+import opened1 from "../fixtures/corpus/github/issues.opened.1.json";
+import reopened1 from "../fixtures/corpus/github/issues.reopened.1.json";
 import { edit, onIssue, postGithub } from "./github-helpers";
 import { fakeOutbound, HOUR, postMessage, TEST_CONFIG, useConfig } from "./helpers";
 
