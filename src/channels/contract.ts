@@ -104,9 +104,9 @@ export interface ChannelIngress {
 // ---------------------------------------------------------------------------------------------
 // Outbound
 
-/** What a message to the customer needs to know about its ticket. */
-export interface ReplyTarget {
-  key: string;
+/** The columns of a stored ticket that say where a message to its customer goes. */
+export interface ReplyTargetRow {
+  number: number;
   channel: Channel;
   callbackUrl: string | null;
   subject: string;
@@ -114,6 +114,11 @@ export interface ReplyTarget {
   requesterEmail: string | null;
   /** Where the ticket came in (email: the address written to; GitHub: the repository; Discord: the channel id). */
   channelName: string | null;
+}
+
+/** What a message to the customer needs to know about its ticket. */
+export interface ReplyTarget extends Omit<ReplyTargetRow, "number"> {
+  key: string;
   /** The ticket's thread keys, newest first: GitHub's `owner/repo#n`, Discord's follow-up webhook. */
   threadKeys?: readonly string[];
 }

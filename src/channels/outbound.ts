@@ -2,21 +2,30 @@ import type { Channel } from "../domain/inbound";
 import { ticketKey } from "../domain/ticket";
 import type { DeliveryOutcome } from "../notify/http";
 import type { Delivery, OutboundEnv, OutboxItem } from "../notify/types";
-import { apiOutbound } from "./api/reply";
-import type { ChannelOutbound, OutgoingMessage, ReplyTarget } from "./contract";
-import { discordOutbound } from "./discord/reply";
-import { emailOutbound } from "./email/reply";
-import { githubOutbound } from "./github/reply";
-import { slackOutbound } from "./slack/reply";
+import { apiOutbound, callbackDeliverySchema } from "./api/reply";
+import type { ChannelOutbound, OutgoingMessage, ReplyTarget, ReplyTargetRow } from "./contract";
+import { discordDeliverySchema, discordOutbound } from "./discord/reply";
+import { emailDeliverySchema, emailOutbound } from "./email/reply";
+import { githubDeliverySchema, githubOutbound } from "./github/reply";
+import { slackDeliverySchema, slackOutbound } from "./slack/reply";
 
 export type { EmailThreading, OutgoingMessage, ReplyKind, ReplyTarget } from "./contract";
 export { newEmailMessageId } from "./email/reply";
 export { CLAIM_ACTION_ID, claimedNoticeBlocks, postSlackMessage, slackNotice } from "./slack/reply";
 
 /**
- * The outbound registry: each channel's outbound half (`<channel>/reply.ts`), by channel name.
- * This is the only door from the core (intake, ticket commands, the timer) into a channel folder.
+ * The outbound registry: each channel's outbound half (`<channel>/reply.ts`), by channel name, and
+ * the schema of its deliveries (the timer's outbox validates every stored call against them). This
+ * is the only door from the core (intake, ticket commands, the timer) into a channel folder.
  */
+export const CHANNEL_DELIVERY_SCHEMAS = [
+  callbackDeliverySchema,
+  emailDeliverySchema,
+  slackDeliverySchema,
+  githubDeliverySchema,
+  discordDeliverySchema,
+] as const;
+
 const OUTBOUND: { [C in Channel]: ChannelOutbound<Extract<Delivery, { service: string }>> } = {
   api: apiOutbound,
   email: emailOutbound,
@@ -26,28 +35,11 @@ const OUTBOUND: { [C in Channel]: ChannelOutbound<Extract<Delivery, { service: s
 };
 
 /** The reply target of a stored ticket row (with its thread keys, newest first, where the channel needs them). */
-export function replyTargetOf(
-  row: {
-    number: number;
-    channel: Channel;
-    callbackUrl: string | null;
-    subject: string;
-    requesterName: string | null;
-    requesterEmail: string | null;
-    channelName: string | null;
-  },
-  threadKeys: readonly string[] = [],
-): ReplyTarget {
-  return {
-    threadKeys,
-    key: ticketKey(row.number),
-    channel: row.channel,
-    callbackUrl: row.callbackUrl,
-    subject: row.subject,
-    requesterName: row.requesterName,
-    requesterEmail: row.requesterEmail,
-    channelName: row.channelName,
-  };
+export function replyTargetOf(row: ReplyTargetRow, threadKeys: readonly string[] = []): ReplyTarget {
+  // Picked one by one: a whole ticket row may be passed, and only these columns belong in a target.
+  const { channel, callbackUrl, subject, requesterName, requesterEmail, channelName } = row;
+  const key = ticketKey(row.number);
+  return { key, channel, callbackUrl, subject, requesterName, requesterEmail, channelName, threadKeys };
 }
 
 /**

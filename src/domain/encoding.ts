@@ -54,6 +54,15 @@ export async function sha256Hex(data: Uint8Array | string): Promise<string> {
   return bytesToHex(await crypto.subtle.digest("SHA-256", bytes));
 }
 
+/** An HMAC-SHA256 key from a secret (its UTF-8 bytes) or raw key material. */
+export function hmacSha256Key(
+  secret: string | Uint8Array<ArrayBuffer>,
+  usages: readonly ("sign" | "verify")[],
+): Promise<CryptoKey> {
+  const material = typeof secret === "string" ? new TextEncoder().encode(secret) : secret;
+  return crypto.subtle.importKey("raw", material, { name: "HMAC", hash: "SHA-256" }, false, [...usages]);
+}
+
 /** Text made safe for HTML element content and quoted attribute values. */
 export function escapeHtml(text: string): string {
   return text

@@ -67,6 +67,11 @@ function pageSummary(ctx: PlanContext, why: string): string {
   return `${ctx.ticket.key} ${why}: ${subject}`.slice(0, 1024);
 }
 
+/** A step that pages on-call is recorded at the incident level. */
+function pageRecord(step: string, detail: string) {
+  return { step, kind: "page", level: INCIDENT_LEVEL, target: "pagerduty:on-call", detail } as const;
+}
+
 /** Who gets the warning: the assignee directly when we can reach them, else the team's channel. */
 function assigneeAddress(ctx: PlanContext): string | null {
   const { assignee } = ctx.ticket;
@@ -94,15 +99,7 @@ export function planStep(step: LadderStep, ctx: PlanContext): StepPlan {
   switch (step) {
     case "page":
       return {
-        records: [
-          {
-            step,
-            kind: "page",
-            level: INCIDENT_LEVEL,
-            target: "pagerduty:on-call",
-            detail: "critical at intake",
-          },
-        ],
+        records: [pageRecord(step, "critical at intake")],
         notices: [
           { via: "page", routingKey, summary: pageSummary(ctx, "critical"), severity: "critical" },
           ...toTeam(`:rotating_light: Critical ticket — on-call paged. ${head}`),
@@ -153,13 +150,7 @@ export function planStep(step: LadderStep, ctx: PlanContext): StepPlan {
         }
       }
       if (ctx.ticket.policy === "critical") {
-        records.push({
-          step: "breach-page",
-          kind: "page",
-          level: INCIDENT_LEVEL,
-          target: "pagerduty:on-call",
-          detail: "critical deadline missed: re-page",
-        });
+        records.push(pageRecord("breach-page", "critical deadline missed: re-page"));
         notices.push({
           via: "page",
           routingKey,
@@ -173,15 +164,7 @@ export function planStep(step: LadderStep, ctx: PlanContext): StepPlan {
       const text = `:warning: Twice the response time and still unanswered. ${head}`;
       if (ctx.ticket.policy === "enterprise-slack") {
         return {
-          records: [
-            {
-              step,
-              kind: "page",
-              level: INCIDENT_LEVEL,
-              target: "pagerduty:on-call",
-              detail: "200 % of target",
-            },
-          ],
+          records: [pageRecord(step, "200 % of target")],
           notices: [
             {
               via: "page",

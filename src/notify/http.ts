@@ -12,6 +12,35 @@ export function setting(value: string | undefined): string | undefined {
 
 export const OUTBOUND_TIMEOUT_MS = 10_000;
 
+/** A provider's base URL: the `*_API_URL` override (tests point it at a local fake) or the real one. */
+export function apiBase(override: string | undefined, real: string): string {
+  return (setting(override) ?? real).replace(/\/+$/, "");
+}
+
+/**
+ * POST a JSON body with the outbound timeout. A network failure or timeout is already an outcome
+ * (retryable); an answer is returned for the caller to read.
+ */
+export async function postJson(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  init: { redirect?: "follow" | "manual" } = {},
+): Promise<{ ok: true; response: Response } | { ok: false; outcome: DeliveryOutcome }> {
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body,
+      signal: AbortSignal.timeout(OUTBOUND_TIMEOUT_MS),
+      ...init,
+    });
+    return { ok: true, response };
+  } catch (error) {
+    return { ok: false, outcome: networkOutcome(error) };
+  }
+}
+
 /** Classify an HTTP answer the way every provider here wants: 429 and 5xx are worth another try. */
 export async function httpOutcome(response: Response): Promise<DeliveryOutcome> {
   if (response.ok) return { ok: true };
@@ -29,4 +58,12 @@ export async function httpOutcome(response: Response): Promise<DeliveryOutcome> 
 export function networkOutcome(error: unknown): DeliveryOutcome {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return { ok: false, retryable: true, error: message.slice(0, 300) };
+}
+
+/** The `id` of the object a provider answered with (a created comment or message), if it has one. */
+export async function createdId(response: Response): Promise<string | undefined> {
+  const created: unknown = await response.json().catch(() => null);
+  if (typeof created !== "object" || created === null || !("id" in created)) return undefined;
+  const { id } = created;
+  return typeof id === "number" || typeof id === "string" ? String(id) : undefined;
 }

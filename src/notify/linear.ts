@@ -1,4 +1,4 @@
-import { httpOutcome, networkOutcome, OUTBOUND_TIMEOUT_MS, setting } from "./http";
+import { apiBase, httpOutcome, postJson, setting } from "./http";
 
 const LINEAR_API = "https://api.linear.app";
 
@@ -26,22 +26,19 @@ export async function createLinearIssue(
   if (input.teamId === undefined) {
     return { ok: false, reason: "not_configured", detail: "the ticket's team has no linearTeamId" };
   }
-  const base = (setting(env.LINEAR_API_URL) ?? LINEAR_API).replace(/\/+$/, "");
-  let response: Response;
-  try {
-    response = await fetch(`${base}/graphql`, {
-      method: "POST",
-      headers: { authorization: key, "content-type": "application/json" },
-      body: JSON.stringify({
-        query: ISSUE_CREATE,
-        variables: { input: { teamId: input.teamId, title: input.title, description: input.description } },
-      }),
-      signal: AbortSignal.timeout(OUTBOUND_TIMEOUT_MS),
-    });
-  } catch (error) {
-    const outcome = networkOutcome(error);
+  const sent = await postJson(
+    `${apiBase(env.LINEAR_API_URL, LINEAR_API)}/graphql`,
+    { authorization: key },
+    JSON.stringify({
+      query: ISSUE_CREATE,
+      variables: { input: { teamId: input.teamId, title: input.title, description: input.description } },
+    }),
+  );
+  if (!sent.ok) {
+    const { outcome } = sent;
     return { ok: false, reason: "failed", detail: outcome.ok === false ? outcome.error : "network error" };
   }
+  const { response } = sent;
   if (!response.ok) {
     const outcome = await httpOutcome(response);
     return {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type DeliveryOutcome, httpOutcome, networkOutcome, OUTBOUND_TIMEOUT_MS, setting } from "./http";
+import { apiBase, type DeliveryOutcome, httpOutcome, postJson, setting } from "./http";
 import type { OutboundEnv } from "./types";
 
 export const pagerDutyDeliverySchema = z.object({
@@ -21,7 +21,6 @@ export type PagerDutyEvent = z.infer<typeof pagerDutyDeliverySchema>;
 export async function sendPagerDutyEvent(env: OutboundEnv, event: PagerDutyEvent): Promise<DeliveryOutcome> {
   const routingKey = event.routingKey ?? setting(env.PAGERDUTY_ROUTING_KEY);
   if (routingKey === undefined) return { ok: "skipped", reason: "PAGERDUTY_ROUTING_KEY is not set" };
-  const base = setting(env.PAGERDUTY_EVENTS_URL) ?? PAGERDUTY_EVENTS;
   const body: Record<string, unknown> = {
     routing_key: routingKey,
     event_action: event.action,
@@ -35,15 +34,10 @@ export async function sendPagerDutyEvent(env: OutboundEnv, event: PagerDutyEvent
     };
     if (event.link !== undefined) body.links = [{ href: event.link, text: `Open ${event.dedupKey}` }];
   }
-  try {
-    const response = await fetch(`${base.replace(/\/+$/, "")}/v2/enqueue`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(OUTBOUND_TIMEOUT_MS),
-    });
-    return httpOutcome(response);
-  } catch (error) {
-    return networkOutcome(error);
-  }
+  const sent = await postJson(
+    `${apiBase(env.PAGERDUTY_EVENTS_URL, PAGERDUTY_EVENTS)}/v2/enqueue`,
+    {},
+    JSON.stringify(body),
+  );
+  return sent.ok ? httpOutcome(sent.response) : sent.outcome;
 }

@@ -1,22 +1,14 @@
 import { z } from "zod";
-import { callbackDeliverySchema } from "../channels/api/reply";
-import { discordDeliverySchema } from "../channels/discord/reply";
-import { emailDeliverySchema } from "../channels/email/reply";
-import { githubDeliverySchema } from "../channels/github/reply";
-import { slackDeliverySchema } from "../channels/slack/reply";
+import { CHANNEL_DELIVERY_SCHEMAS } from "../channels/outbound";
 import { pagerDutyDeliverySchema } from "./pagerduty";
 
 /**
  * Every outbound call the desk can owe, as stored in a ticket timer's outbox: one per channel's
- * service (each defined in its channel's `reply.ts`) and PagerDuty.
+ * service (each defined in its channel's `reply.ts`, listed in `channels/outbound.ts`) and PagerDuty.
  */
 export const deliverySchema = z.discriminatedUnion("service", [
-  slackDeliverySchema,
+  ...CHANNEL_DELIVERY_SCHEMAS,
   pagerDutyDeliverySchema,
-  emailDeliverySchema,
-  callbackDeliverySchema,
-  githubDeliverySchema,
-  discordDeliverySchema,
 ]);
 export type Delivery = z.infer<typeof deliverySchema>;
 

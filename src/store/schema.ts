@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { CHANNELS } from "../domain/inbound";
 
 /**
  * The queue's sort key, `queue_due_at`, is the deadline we owe for an `open` ticket and one of two
@@ -15,7 +16,7 @@ export const tickets = sqliteTable(
   {
     // INTEGER PRIMARY KEY is SQLite's rowid: sequential, and the ticket key is `SUP-<number>`.
     number: integer("number").primaryKey(),
-    channel: text("channel", { enum: ["email", "slack", "github", "discord", "api"] }).notNull(),
+    channel: text("channel", { enum: CHANNELS }).notNull(),
     subject: text("subject").notNull().default(""),
     status: text("status", { enum: ["open", "pending", "resolved"] }).notNull(),
     priority: text("priority", { enum: ["critical", "high", "normal", "low"] }).notNull(),

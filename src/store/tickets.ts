@@ -382,6 +382,47 @@ export async function listTicketRows(db: Database, filters: TicketFilters): Prom
     .all();
 }
 
+/** The queue filters a page is asked with (API query or console form). */
+export interface QueueQuery {
+  status: TicketStatus[] | undefined;
+  team?: string | undefined;
+  channel?: Channel | undefined;
+  priority?: Priority | undefined;
+  assignee?: string | undefined;
+  breached?: boolean | undefined;
+  q?: string | undefined;
+  limit: number;
+}
+
+/**
+ * One page of the queue: `limit` rows (reading `limit + 1` to know whether there are more) and
+ * the keyset position the next page starts after, or null on the last page.
+ */
+export async function queuePage(
+  db: Database,
+  query: QueueQuery,
+  cursor: { dueAt: number; number: number } | undefined,
+): Promise<{ rows: TicketRow[]; next: { dueAt: number; number: number } | null }> {
+  const { status, team, channel, priority, assignee, breached, q, limit } = query;
+  const rows = await listTicketRows(db, {
+    ...(status === undefined ? {} : { status }),
+    ...(team === undefined ? {} : { team }),
+    ...(channel === undefined ? {} : { channel }),
+    ...(priority === undefined ? {} : { priority }),
+    ...(assignee === undefined ? {} : { assignee }),
+    ...(breached === undefined ? {} : { breached }),
+    ...(q === undefined ? {} : { q }),
+    ...(cursor === undefined ? {} : { cursor }),
+    limit: limit + 1,
+  });
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    rows: page,
+    next: rows.length > limit && last !== undefined ? { dueAt: last.queueDueAt, number: last.number } : null,
+  };
+}
+
 export interface TicketViewOptions {
   publicUrl: string;
 }

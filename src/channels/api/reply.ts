@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type DeliveryOutcome, httpOutcome, networkOutcome, OUTBOUND_TIMEOUT_MS } from "../../notify/http";
+import { type DeliveryOutcome, httpOutcome, postJson } from "../../notify/http";
 import type { ChannelOutbound } from "../contract";
 
 export const callbackDeliverySchema = z.object({
@@ -11,18 +11,11 @@ export type CallbackDelivery = z.infer<typeof callbackDeliverySchema>;
 
 /** `api` tickets: replies, the acknowledgement and the survey are POSTed to the integration's callbackUrl. */
 export async function postCallback(url: string, body: CallbackDelivery["body"]): Promise<DeliveryOutcome> {
-  try {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", "user-agent": "Switchboard/1 (+callback)" },
-      body: JSON.stringify(body),
-      redirect: "manual",
-      signal: AbortSignal.timeout(OUTBOUND_TIMEOUT_MS),
-    });
-    return httpOutcome(response);
-  } catch (error) {
-    return networkOutcome(error);
-  }
+  // A callback is never followed to another host: the integration named this URL, and only it.
+  const sent = await postJson(url, { "user-agent": "Switchboard/1 (+callback)" }, JSON.stringify(body), {
+    redirect: "manual",
+  });
+  return sent.ok ? httpOutcome(sent.response) : sent.outcome;
 }
 
 /** `api` tickets are answered at the integration's `callbackUrl`; without one, on the ticket only. */

@@ -1,11 +1,5 @@
 import { z } from "zod";
-import {
-  type DeliveryOutcome,
-  httpOutcome,
-  networkOutcome,
-  OUTBOUND_TIMEOUT_MS,
-  setting,
-} from "../../notify/http";
+import { apiBase, createdId, type DeliveryOutcome, httpOutcome, postJson, setting } from "../../notify/http";
 import type { OutboundEnv } from "../../notify/types";
 import type { ChannelOutbound } from "../contract";
 import { discordFollowupOf } from "./keys";
@@ -45,7 +39,7 @@ export async function sendDiscordMessage(
   env: OutboundEnv,
   message: DiscordDelivery,
 ): Promise<DeliveryOutcome> {
-  const base = (setting(env.DISCORD_API_URL) ?? DISCORD_API).replace(/\/+$/, "");
+  const base = apiBase(env.DISCORD_API_URL, DISCORD_API);
   // Agent text must never ping @everyone, roles or users.
   const body = JSON.stringify({ content: discordContent(message.content), allowed_mentions: { parse: [] } });
   if (message.followup !== null && Date.now() < message.followup.expiresAt) {
@@ -75,31 +69,22 @@ async function post(
   headers: Record<string, string>,
   body: string,
 ): Promise<{ kind: "done" | "token_refused"; outcome: DeliveryOutcome }> {
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "user-agent": "DiscordBot (https://switchboard.dev, 1)",
-        ...headers,
-      },
-      body,
-      signal: AbortSignal.timeout(OUTBOUND_TIMEOUT_MS),
-    });
-  } catch (error) {
-    return { kind: "done", outcome: networkOutcome(error) };
-  }
+  const sent = await postJson(
+    url,
+    { "user-agent": "DiscordBot (https://switchboard.dev, 1)", ...headers },
+    body,
+  );
+  if (!sent.ok) return { kind: "done", outcome: sent.outcome };
+  const { response } = sent;
   if (!response.ok) {
     const outcome = await httpOutcome(response);
     const refused = response.status === 401 || response.status === 404;
     return { kind: refused ? "token_refused" : "done", outcome };
   }
-  const sent: unknown = await response.json().catch(() => null);
-  const id = typeof sent === "object" && sent !== null ? (sent as { id?: unknown }).id : undefined;
+  const id = await createdId(response);
   return {
     kind: "done",
-    outcome: typeof id === "string" ? { ok: true, externalId: `message:${id}` } : { ok: true },
+    outcome: id === undefined ? { ok: true } : { ok: true, externalId: `message:${id}` },
   };
 }
 

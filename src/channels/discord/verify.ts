@@ -1,8 +1,5 @@
 import { hexToBytes } from "../../domain/encoding";
-
-export type DiscordVerification =
-  | { ok: true }
-  | { ok: false; reason: "not_configured" | "missing_signature" | "bad_signature" };
+import type { Verification } from "../contract";
 
 const encoder = new TextEncoder();
 
@@ -15,7 +12,7 @@ export async function verifyDiscordSignature(
   rawBody: Uint8Array<ArrayBuffer>,
   signatureHex: string | null | undefined,
   timestamp: string | null | undefined,
-): Promise<DiscordVerification> {
+): Promise<Verification> {
   const keyHex = publicKeyHex?.trim() ?? "";
   if (!/^[0-9a-f]{64}$/i.test(keyHex)) return { ok: false, reason: "not_configured" };
   if (!signatureHex || !timestamp) return { ok: false, reason: "missing_signature" };

@@ -1,4 +1,9 @@
-import { type ChannelPatchResult, patchFromChannel, queueTicketCalls } from "../../commands";
+import {
+  type ChannelPatchResult,
+  patchFromChannel,
+  queueTicketCalls,
+  type TicketPatch,
+} from "../../commands";
 import type { Config } from "../../domain/config";
 import { slackEscape } from "../../domain/escalation";
 import { SECURITY_TEAM } from "../../domain/routing";
@@ -58,6 +63,18 @@ async function handleIssues(
 ): Promise<GithubOutcome> {
   const threadKeys = [issueThreadKey(event.repository, event.issue)];
   const actor = `github:${event.sender.login}`;
+  /** The issue's state changed on GitHub: the ticket follows, once per delivery. */
+  const patchIssue = async (patch: TicketPatch, what: string): Promise<GithubOutcome> =>
+    patched(
+      await patchFromChannel(env, {
+        channel: "github",
+        idempotencyKey: delivery.id,
+        threadKeys,
+        patch,
+        actor,
+      }),
+      what,
+    );
   switch (event.action) {
     case "opened":
       return openIssue(env, event, delivery, config);
@@ -75,42 +92,15 @@ async function handleIssues(
         : { kind: "ignored", reason: "the issue is not a ticket" };
     }
     case "closed":
-      return patched(
-        await patchFromChannel(env, {
-          channel: "github",
-          idempotencyKey: delivery.id,
-          threadKeys,
-          patch: { status: "resolved" },
-          actor,
-        }),
-        "resolved",
-      );
+      return patchIssue({ status: "resolved" }, "resolved");
     case "reopened":
-      return patched(
-        await patchFromChannel(env, {
-          channel: "github",
-          idempotencyKey: delivery.id,
-          threadKeys,
-          patch: { status: "open" },
-          actor,
-        }),
-        "reopened",
-      );
+      return patchIssue({ status: "open" }, "reopened");
     case "labeled": {
       const label = event.label?.name;
       if (label === undefined || !isCriticalLabel(label, config.criticalLabels)) {
         return { kind: "ignored", reason: `label "${label ?? ""}" is not a critical label` };
       }
-      return patched(
-        await patchFromChannel(env, {
-          channel: "github",
-          idempotencyKey: delivery.id,
-          threadKeys,
-          patch: { priority: "critical" },
-          actor,
-        }),
-        "critical",
-      );
+      return patchIssue({ priority: "critical" }, "critical");
     }
     default:
       return { kind: "ignored", reason: `issues.${event.action} is not handled` };

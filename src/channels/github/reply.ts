@@ -1,11 +1,5 @@
 import { z } from "zod";
-import {
-  type DeliveryOutcome,
-  httpOutcome,
-  networkOutcome,
-  OUTBOUND_TIMEOUT_MS,
-  setting,
-} from "../../notify/http";
+import { apiBase, createdId, type DeliveryOutcome, httpOutcome, postJson, setting } from "../../notify/http";
 import type { OutboundEnv } from "../../notify/types";
 import type { ChannelOutbound } from "../contract";
 import { githubIssueOf } from "./keys";
@@ -42,36 +36,28 @@ export function hasReplyMarker(body: string): boolean {
 export async function sendGithubRequest(env: OutboundEnv, request: GithubDelivery): Promise<DeliveryOutcome> {
   const token = setting(env.GITHUB_TOKEN);
   if (token === undefined) return { ok: "skipped", reason: "GITHUB_TOKEN is not set" };
-  const base = (setting(env.GITHUB_API_URL) ?? GITHUB_API).replace(/\/+$/, "");
+  const base = apiBase(env.GITHUB_API_URL, GITHUB_API);
   const path = `/repos/${request.repo.split("/").map(encodeURIComponent).join("/")}/issues/${request.issue}`;
   const url = request.action === "comment" ? `${base}${path}/comments` : `${base}${path}/labels`;
   const payload =
     request.action === "comment" ? { body: request.body ?? "" } : { labels: request.labels ?? [] };
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      method: "POST",
-      headers: {
-        accept: "application/vnd.github+json",
-        authorization: `Bearer ${token}`,
-        "content-type": "application/json",
-        // GitHub refuses requests without a User-Agent.
-        "user-agent": "Switchboard/1",
-        "x-github-api-version": "2022-11-28",
-      },
-      body: JSON.stringify(payload),
-      signal: AbortSignal.timeout(OUTBOUND_TIMEOUT_MS),
-    });
-  } catch (error) {
-    return networkOutcome(error);
-  }
+  const sent = await postJson(
+    url,
+    {
+      accept: "application/vnd.github+json",
+      authorization: `Bearer ${token}`,
+      // GitHub refuses requests without a User-Agent.
+      "user-agent": "Switchboard/1",
+      "x-github-api-version": "2022-11-28",
+    },
+    JSON.stringify(payload),
+  );
+  if (!sent.ok) return sent.outcome;
+  const { response } = sent;
   if (!response.ok) return githubFailure(response);
   if (request.action !== "comment") return { ok: true };
-  const created: unknown = await response.json().catch(() => null);
-  const id = typeof created === "object" && created !== null ? (created as { id?: unknown }).id : undefined;
-  return typeof id === "number" || typeof id === "string"
-    ? { ok: true, externalId: `comment:${id}` }
-    : { ok: true };
+  const id = await createdId(response);
+  return id === undefined ? { ok: true } : { ok: true, externalId: `comment:${id}` };
 }
 
 /**

@@ -1,10 +1,5 @@
-import { hexToBytes } from "../../domain/encoding";
-
-export type GithubVerification =
-  | { ok: true }
-  | { ok: false; reason: "not_configured" | "missing_signature" | "bad_signature" };
-
-const encoder = new TextEncoder();
+import { hexToBytes, hmacSha256Key } from "../../domain/encoding";
+import type { Verification } from "../contract";
 
 /**
  * `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`. Web Crypto's `verify` compares
@@ -14,19 +9,13 @@ export async function verifyGithubSignature(
   secret: string | undefined,
   rawBody: Uint8Array<ArrayBuffer>,
   header: string | null | undefined,
-): Promise<GithubVerification> {
+): Promise<Verification> {
   if (secret === undefined || secret.trim() === "") return { ok: false, reason: "not_configured" };
   if (header === null || header === undefined || header === "")
     return { ok: false, reason: "missing_signature" };
   const match = /^sha256=([0-9a-f]{64})$/i.exec(header.trim());
   if (match?.[1] === undefined) return { ok: false, reason: "bad_signature" };
-  const key = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["verify"],
-  );
+  const key = await hmacSha256Key(secret, ["verify"]);
   const valid = await crypto.subtle.verify("HMAC", key, hexToBytes(match[1]), rawBody);
   return valid ? { ok: true } : { ok: false, reason: "bad_signature" };
 }

@@ -1,12 +1,6 @@
 import { z } from "zod";
 import { slackEscape } from "../../domain/escalation";
-import {
-  type DeliveryOutcome,
-  httpOutcome,
-  networkOutcome,
-  OUTBOUND_TIMEOUT_MS,
-  setting,
-} from "../../notify/http";
+import { apiBase, type DeliveryOutcome, httpOutcome, postJson, setting } from "../../notify/http";
 import type { OutboundEnv } from "../../notify/types";
 import type { ChannelOutbound } from "../contract";
 
@@ -51,19 +45,14 @@ export async function postSlackMessage(
 ): Promise<DeliveryOutcome> {
   const token = setting(env.SLACK_BOT_TOKEN);
   if (token === undefined) return { ok: "skipped", reason: "SLACK_BOT_TOKEN is not set" };
-  const base = setting(env.SLACK_API_URL) ?? SLACK_API;
-  let response: Response;
-  try {
-    response = await fetch(`${base.replace(/\/+$/, "")}/${method}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json; charset=utf-8" },
-      // Only a new message can be unfurled.
-      body: JSON.stringify(method === "chat.postMessage" ? { unfurl_links: false, ...body } : body),
-      signal: AbortSignal.timeout(OUTBOUND_TIMEOUT_MS),
-    });
-  } catch (error) {
-    return networkOutcome(error);
-  }
+  const sent = await postJson(
+    `${apiBase(env.SLACK_API_URL, SLACK_API)}/${method}`,
+    { authorization: `Bearer ${token}`, "content-type": "application/json; charset=utf-8" },
+    // Only a new message can be unfurled.
+    JSON.stringify(method === "chat.postMessage" ? { unfurl_links: false, ...body } : body),
+  );
+  if (!sent.ok) return sent.outcome;
+  const { response } = sent;
   if (!response.ok) return httpOutcome(response);
   // Slack answers 200 with `ok: false` for application errors.
   const result: unknown = await response.json().catch(() => null);

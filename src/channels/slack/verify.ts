@@ -1,4 +1,4 @@
-import { bytesToHex } from "../../domain/encoding";
+import { bytesToHex, hmacSha256Key } from "../../domain/encoding";
 
 /** Slack signs every request: `v0=` + hex HMAC-SHA256(signing secret, `v0:{timestamp}:{raw body}`). */
 export const SLACK_SIGNATURE_VERSION = "v0";
@@ -49,13 +49,7 @@ export async function verifySlackRequest(
 
 /** The `X-Slack-Signature` value Slack would send for this body (also used by the tests and the README's curl). */
 export async function slackSignature(secret: string, timestamp: string, rawBody: string): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
+  const key = await hmacSha256Key(secret, ["sign"]);
   const mac = await crypto.subtle.sign(
     "HMAC",
     key,

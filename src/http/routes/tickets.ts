@@ -3,7 +3,7 @@ import { addImprovement, escalateTicket, patchTicket, replyToTicket } from "../.
 import { toBase64url } from "../../domain/encoding";
 import { parseTicketKey, TICKET_PREFIX } from "../../domain/ticket";
 import { database } from "../../store/db";
-import { getTicketView, listTicketRows, ticketSummary } from "../../store/tickets";
+import { getTicketView, queuePage, ticketSummary } from "../../store/tickets";
 import type { AuthVariables } from "../auth";
 import { problem } from "../errors";
 import {
@@ -182,22 +182,9 @@ export const ticketsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariab
       return problem(c, 400, "status is a comma-separated list of open, pending, resolved (or all).");
     const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     if (cursor === null) return problem(c, 400, "cursor is not one this API issued.");
-    const rows = await listTicketRows(database(c.env.DB), {
-      status,
-      team: query.team,
-      channel: query.channel,
-      priority: query.priority,
-      assignee: query.assignee,
-      breached: query.breached,
-      q: query.q,
-      cursor,
-      limit: query.limit + 1,
-    });
-    const page = rows.slice(0, query.limit);
-    const last = page[page.length - 1];
-    const nextCursor =
-      rows.length > query.limit && last !== undefined ? encodeCursor(last.queueDueAt, last.number) : null;
-    return c.json({ tickets: page.map(ticketSummary), nextCursor }, 200);
+    const { rows, next } = await queuePage(database(c.env.DB), { ...query, status }, cursor);
+    const nextCursor = next === null ? null : encodeCursor(next.dueAt, next.number);
+    return c.json({ tickets: rows.map(ticketSummary), nextCursor }, 200);
   })
   .openapi(getRoute, async (c) => {
     const number = parseTicketKey(c.req.valid("param").key);

@@ -8,7 +8,7 @@ import { loadConfig } from "../../store/config";
 import { database } from "../../store/db";
 import { searchKnowledgeBase } from "../../store/knowledge-base";
 import { computeMetrics } from "../../store/metrics";
-import { getTicketView, listTicketRows, ticketSummary } from "../../store/tickets";
+import { getTicketView, queuePage, ticketSummary } from "../../store/tickets";
 import { agentForToken, parseApiTokens } from "../auth";
 import { attachmentsApp } from "../routes/attachments";
 import { decodeCursor, encodeCursor, parseStatuses } from "../routes/tickets";
@@ -233,30 +233,18 @@ uiApp.get("/queue", async (c) => {
     );
   }
   const q = parsed.data;
-  const rows = await listTicketRows(db, {
-    status,
-    team: q.team,
-    channel: q.channel,
-    priority: q.priority,
-    assignee: q.assignee,
-    breached: q.breached,
-    q: q.q,
-    cursor,
-    limit: q.limit + 1,
-  });
-  const page = rows.slice(0, q.limit);
-  const last = page[page.length - 1];
+  const { rows, next } = await queuePage(db, { ...q, status }, cursor);
   const kept = new URLSearchParams(Object.entries(given).filter(([k]) => k !== "cursor"));
   const firstHref = cursor === undefined ? null : `/queue${kept.size > 0 ? `?${kept}` : ""}`;
   let nextHref: string | null = null;
-  if (rows.length > q.limit && last !== undefined) {
-    const next = new URLSearchParams(kept);
-    next.set("cursor", encodeCursor(last.queueDueAt, last.number));
-    nextHref = `/queue?${next}`;
+  if (next !== null) {
+    const params = new URLSearchParams(kept);
+    params.set("cursor", encodeCursor(next.dueAt, next.number));
+    nextHref = `/queue?${params}`;
   }
   return render(
     c,
-    <QueuePage {...common} tickets={page.map(ticketSummary)} nextHref={nextHref} firstHref={firstHref} />,
+    <QueuePage {...common} tickets={rows.map(ticketSummary)} nextHref={nextHref} firstHref={firstHref} />,
   );
 });
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { base64url, base64urlToBytes, randomToken } from "../../domain/encoding";
+import { base64url, base64urlToBytes, hmacSha256Key, randomToken } from "../../domain/encoding";
 
 export { base64url, randomToken };
 
@@ -41,15 +41,14 @@ export async function sessionKey(env: KeyEnv): Promise<CryptoKey | null> {
   if (secret === "" && tokens === "") return null;
   const material =
     secret !== ""
-      ? encoder.encode(secret)
-      : await crypto.subtle.digest(
-          "SHA-256",
-          encoder.encode(`switchboard console session v1\u0000${tokens}`),
+      ? secret
+      : new Uint8Array(
+          await crypto.subtle.digest(
+            "SHA-256",
+            encoder.encode(`switchboard console session v1\u0000${tokens}`),
+          ),
         );
-  return crypto.subtle.importKey("raw", material, { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-    "verify",
-  ]);
+  return hmacSha256Key(material, ["sign", "verify"]);
 }
 
 export async function sign(key: CryptoKey, data: string): Promise<string> {
