@@ -2,7 +2,7 @@ import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Channel, Priority } from "../domain/inbound";
 import { iso, TICKET_PREFIX, type TicketStatus, type TicketView, ticketKey } from "../domain/ticket";
 import { configQuery } from "./config";
-import { batch, type Database } from "./db";
+import { batch, batchAround, type Database, type Statement } from "./db";
 import { removeFromKnowledgeBase } from "./knowledge-base";
 import {
   attachments,
@@ -238,7 +238,7 @@ export interface AppendWrite {
 /** A message that threads into an existing ticket, in one atomic batch. Returns the ticket after it. */
 export async function appendToTicket(db: Database, write: AppendWrite): Promise<TicketRow> {
   const n = write.ticketNumber;
-  const statements = [
+  const statements: Statement[] = [
     db.insert(idempotencyKeys).values({
       channel: write.channel,
       key: write.idempotencyKey,
@@ -274,15 +274,13 @@ export async function appendToTicket(db: Database, write: AppendWrite): Promise<
               ),
             ),
         ]),
-  ] as const;
+  ];
   const update = db
     .update(tickets)
     .set(ticketUpdateForMessage(write))
     .where(eq(tickets.number, n))
     .returning();
-  const results = await batch(db, [...statements, update]);
-  const after = results[results.length - 1] as TicketRow[];
-  const row = after[0];
+  const [row] = await batchAround(db, statements, update);
   if (row === undefined) throw new Error(`ticket ${n} vanished during append`);
   return row;
 }

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { addImprovement, escalateTicket, patchTicket, replyToTicket } from "../../commands";
-import { toBase64url } from "../../domain/encoding";
+import { base64urlToBytes, toBase64url } from "../../domain/encoding";
 import { parseTicketKey, TICKET_PREFIX } from "../../domain/ticket";
 import { database } from "../../store/db";
 import { getTicketView, queuePage, ticketSummary } from "../../store/tickets";
@@ -29,13 +29,11 @@ export function encodeCursor(dueAt: number, number: number): string {
 }
 
 export function decodeCursor(cursor: string): { dueAt: number; number: number } | null {
-  try {
-    const [due, number] = atob(cursor.replace(/-/g, "+").replace(/_/g, "/")).split(":");
-    const parsed = { dueAt: Number(due), number: Number(number) };
-    return Number.isSafeInteger(parsed.dueAt) && Number.isSafeInteger(parsed.number) ? parsed : null;
-  } catch {
-    return null;
-  }
+  const bytes = base64urlToBytes(cursor);
+  if (bytes === null) return null;
+  const [due, number] = new TextDecoder().decode(bytes).split(":");
+  const parsed = { dueAt: Number(due), number: Number(number) };
+  return Number.isSafeInteger(parsed.dueAt) && Number.isSafeInteger(parsed.number) ? parsed : null;
 }
 
 export function parseStatuses(raw: string | undefined): Status[] | "invalid" | undefined {
