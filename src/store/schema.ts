@@ -233,6 +233,25 @@ export const quarantine = sqliteTable(
     /** What could be read of it, so an agent can decide without downloading the raw mail. */
     text: text("text"),
     attachmentCount: integer("attachment_count").notNull().default(0),
+    /** The ticket an agent opened from this mail (`POST /v1/quarantine/:id/promote`); set once. */
+    promotedTicket: integer("promoted_ticket"),
   },
   (t) => [index("quarantine_received").on(t.receivedAt)],
+);
+
+/**
+ * What a committed write still owes a ticket's TicketTimer: the sync (clock and outbox items) it
+ * must deliver, written in the same D1 batch as the change itself and deleted once the timer has
+ * it. A row older than a few seconds is a debt a crash left behind; the reconciler pays it.
+ */
+export const timerSyncs = sqliteTable(
+  "timer_syncs",
+  {
+    id: text("id").primaryKey(),
+    ticketNumber: integer("ticket_number").notNull(),
+    /** The TimerSync as JSON; its `revision` makes a late replay harmless. */
+    payload: text("payload").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("timer_syncs_created").on(t.createdAt), index("timer_syncs_ticket").on(t.ticketNumber)],
 );
