@@ -2,6 +2,10 @@ import { receiveEmail } from "./channels/email";
 import { consumeIntakeBatch, type IntakeJob } from "./channels/queue";
 import { runScheduled } from "./channels/registry";
 import { app } from "./http/app";
+import { RECONCILE_GRACE_MS, reconcileTimers } from "./timer/reconcile";
+
+/** The hourly trigger in wrangler.toml (the other one runs every minute). */
+const HOURLY_CRON = "0 * * * *";
 
 export { TicketTimer } from "./timer/ticket-timer";
 
@@ -9,9 +13,15 @@ export default {
   fetch: app.fetch,
   // Email Routing: every message for the desk's addresses.
   email: receiveEmail,
-  // Hourly (wrangler.toml [triggers]); each channel decides what is due (GitHub's weekly triage).
+  // wrangler.toml [triggers]: every minute the reconciler; hourly, each channel's hook (GitHub's weekly triage).
   async scheduled(controller, env) {
-    await runScheduled(env, controller.scheduledTime);
+    const run = await reconcileTimers(env, { olderThan: controller.scheduledTime - RECONCILE_GRACE_MS });
+    if (run.paid + run.failed + run.dropped > 0) {
+      console.log(
+        `reconciler: paid ${run.paid}, failed ${run.failed}, dropped ${run.dropped} (${run.tickets.join(", ")})`,
+      );
+    }
+    if (controller.cron === HOURLY_CRON) await runScheduled(env, controller.scheduledTime);
   },
   // INTAKE_QUEUE (wrangler.toml [[queues.consumers]]): jobs the webhooks acknowledged.
   async queue(batch, env) {

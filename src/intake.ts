@@ -19,7 +19,7 @@ import {
 } from "./domain/routing";
 import { acknowledgementText, dueAt, formatDeadline, parseTimeScale } from "./domain/sla";
 import { acceptsTicketReference } from "./domain/threading";
-import { ticketKey, ticketUrl } from "./domain/ticket";
+import { TICKET_PREFIX, ticketKey, ticketUrl } from "./domain/ticket";
 import type { DeskEnv } from "./env";
 import type { OutboxItem } from "./notify";
 import { configFromRow } from "./store/config";
@@ -39,7 +39,8 @@ import {
   owedResponseDueAt,
   type TicketRow,
 } from "./store/tickets";
-import { syncTimer } from "./timer/client";
+import { newTimerDebt, payTimerDebt } from "./timer/client";
+import { reconcileTimers } from "./timer/reconcile";
 
 export type IntakeResult =
   | {
@@ -76,25 +77,32 @@ function emailThreading(env: DeskEnv, message: InboundMessage, config: Config): 
 /** A lost race on a unique index is retried this often (the retry finds the winner's work). */
 const INTAKE_RACE_ATTEMPTS = 3;
 
-/** Replays this recent re-check the ticket's timer (providers retry within minutes, not days). */
-const RESYNC_REPLAYS_WITHIN_MS = 24 * 3_600_000;
-
 /**
  * The pipeline every channel hands its messages to:
  * dedupe → thread → classify → route → store (one D1 batch) → arm the ticket's timer → acknowledge.
  * A lost race (the same key or the same new thread arriving twice at once) fails the batch on a
  * unique index; the loser starts over and finds the winner's work.
  */
+export interface IntakeOptions {
+  /** The routing configuration when the channel adapter has already read it (one D1 read fewer). */
+  config?: Config;
+  /**
+   * Calls a new ticket owes besides its acknowledgement (GitHub: the support label, a security
+   * notice), recorded with it in the same batch. Ids must be deterministic.
+   */
+  alsoDeliver?: (ticket: { key: string; security: boolean; team: string }) => OutboxItem[];
+}
+
 export async function intake(
   env: DeskEnv,
   input: InboundMessageInput,
-  options: { config?: Config } = {},
+  options: IntakeOptions = {},
 ): Promise<IntakeResult> {
   const message = inboundMessageSchema.parse(input);
   const db = database(env.DB);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await intakeOnce(env, db, message, attempt, options.config);
+      return await intakeOnce(env, db, message, attempt, options);
     } catch (error) {
       if (attempt < INTAKE_RACE_ATTEMPTS && isUniqueViolation(error)) continue;
       throw error;
@@ -109,7 +117,10 @@ export async function seenBefore(
   key: string,
 ): Promise<IntakeResult | null> {
   const seen = await findIdempotencyRecord(database(env.DB), channel, key);
-  return seen === undefined ? null : replayResult(seen);
+  if (seen === undefined) return null;
+  // A redelivery is the moment to pay what the first delivery's write may still owe its timer.
+  if (seen.ticketNumber !== null) await reconcileTimers(env, { ticketNumber: seen.ticketNumber });
+  return replayResult(seen);
 }
 
 function replayResult(seen: IdempotencyRecord): IntakeResult {
@@ -134,9 +145,9 @@ async function intakeOnce(
   db: Database,
   message: InboundMessage,
   attempt: number,
-  /** The routing configuration when the channel adapter has already read it (one D1 read fewer). */
-  knownConfig: Config | undefined,
+  options: IntakeOptions,
 ): Promise<IntakeResult> {
+  const knownConfig = options.config;
   const {
     seen,
     configRow,
@@ -149,12 +160,9 @@ async function intakeOnce(
     knownConfig === undefined,
   );
   if (seen !== undefined) {
-    // The first delivery may have stored everything and then failed to reach the ticket's timer
-    // (the sender saw a 5xx and retried): make sure the timer knows. Idempotent; writes no D1 row.
-    if (seen.ticketNumber !== null && Date.now() - seen.createdAt < RESYNC_REPLAYS_WITHIN_MS) {
-      const row = await getTicketRow(db, seen.ticketNumber);
-      if (row !== undefined) await syncTimer(env, row, "updated", []);
-    }
+    // The first delivery may have stored everything and then failed to reach the ticket's timer:
+    // pay what it still owes now. One indexed read when nothing is owed.
+    if (seen.ticketNumber !== null) await reconcileTimers(env, { ticketNumber: seen.ticketNumber });
     return replayResult(seen);
   }
   const config = knownConfig ?? configFromRow(configRow);
@@ -186,7 +194,7 @@ async function intakeOnce(
         : "a staff or system message that belongs to no ticket",
     };
   }
-  return openTicket(env, db, message, config);
+  return openTicket(env, db, message, config, options.alsoDeliver);
 }
 
 async function findExistingTicket(
@@ -212,6 +220,7 @@ async function openTicket(
   db: Database,
   message: InboundMessage,
   config: Config,
+  alsoDeliver: IntakeOptions["alsoDeliver"],
 ): Promise<IntakeResult> {
   const now = Date.now();
   const classification = classify(message, config);
@@ -263,7 +272,41 @@ async function openTicket(
     ackTemplate !== null &&
     customerDelivery(target, { kind: "acknowledgement", text: "", messageId: ackId, email }) !== null;
 
+  /** Every call the new ticket owes, given its key (known only once the batch has run). */
+  const deliveriesFor = (key: string): OutboxItem[] => {
+    const deliveries: OutboxItem[] = [];
+    if (ackTemplate !== null && ackLeaves) {
+      const ack = customerDelivery(
+        { ...target, key },
+        { kind: "acknowledgement", text: ackTemplate.replace("{key}", key), messageId: ackId, email },
+      );
+      if (ack !== null) deliveries.push(ack);
+    }
+    if (accountEngineer?.slackUserId !== undefined && customer !== undefined) {
+      deliveries.push(
+        accountEngineerNotice(env, accountEngineer.slackUserId, {
+          key,
+          messageId,
+          customer: customer.name,
+          subject,
+          channel: message.channel,
+          due,
+          now,
+          timezone: config.timezone,
+        }),
+      );
+    }
+    deliveries.push(
+      ...(alsoDeliver?.({ key, security: classification.security, team: decision.team }) ?? []),
+    );
+    return deliveries;
+  };
+  // The debt is written with the batch, the key still a placeholder that SQL fills in (SPEC: a
+  // write that owes a side effect records it in the same batch).
+  const placeholder = `@@ticket-${crypto.randomUUID()}@@`;
+  const debt = newTimerDebt("intake", deliveriesFor(`${TICKET_PREFIX}-${placeholder}`));
   const row = await insertNewTicket(db, {
+    timerDebt: { id: debt.id, payload: debt.payload, placeholder },
     channel: message.channel,
     idempotencyKey: message.idempotencyKey,
     threadKeys: [...new Set([...registered, ...(ackLeaves && email !== undefined ? [email.messageId] : [])])],
@@ -337,33 +380,8 @@ async function openTicket(
   });
 
   const key = ticketKey(row.number);
+  await payTimerDebt(env, db, debt.id, row, { event: "intake", deliveries: deliveriesFor(key) });
   const acknowledgement = ackTemplate === null ? null : ackTemplate.replace("{key}", key);
-  const ackItem =
-    acknowledgement === null || !ackLeaves
-      ? null
-      : customerDelivery(replyTargetOf(row, target.threadKeys), {
-          kind: "acknowledgement",
-          text: acknowledgement,
-          messageId: ackId,
-          email,
-        });
-  const deliveries: OutboxItem[] = ackItem === null ? [] : [ackItem];
-  if (accountEngineer?.slackUserId !== undefined && customer !== undefined) {
-    deliveries.push(
-      accountEngineerNotice(env, accountEngineer.slackUserId, {
-        number: row.number,
-        key,
-        messageId,
-        customer: customer.name,
-        subject,
-        channel: row.channel,
-        due,
-        now,
-        timezone: config.timezone,
-      }),
-    );
-  }
-  await syncTimer(env, row, "intake", deliveries);
   return {
     ok: true,
     ticketNumber: row.number,
@@ -409,7 +427,10 @@ async function appendMessage(
   const isCustomer = message.author === "customer";
   const isStaff = message.author === "staff";
   const candidateDue = dueAt(ticket.policy, message.receivedAt, config, parseTimeScale(env.SLA_TIME_SCALE));
+  const event = isCustomer ? "customer-message" : isStaff ? "staff-response" : "updated";
+  const debt = newTimerDebt(event, []);
   const row = await appendToTicket(db, {
+    timerDebt: { id: debt.id, payload: debt.payload },
     channel: message.channel,
     idempotencyKey: message.idempotencyKey,
     ticketNumber: ticket.number,
@@ -443,7 +464,7 @@ async function appendMessage(
     bounceOf: message.bounceOf,
     now,
   });
-  await syncTimer(env, row, isCustomer ? "customer-message" : isStaff ? "staff-response" : "updated", []);
+  await payTimerDebt(env, db, debt.id, row, debt.debt);
   return {
     ok: true,
     ticketNumber: row.number,
@@ -465,7 +486,6 @@ function accountEngineerNotice(
   env: DeskEnv,
   slackUserId: string,
   t: {
-    number: number;
     key: string;
     messageId: string;
     customer: string;
@@ -476,7 +496,7 @@ function accountEngineerNotice(
     timezone: string;
   },
 ): OutboxItem {
-  const link = ticketUrl(env.PUBLIC_URL, t.number);
+  const link = ticketUrl(env.PUBLIC_URL, t.key);
   const text =
     `:briefcase: New ${slackEscape(t.customer)} ticket assigned to you: <${link}|${t.key}> ` +
     `“${slackEscape(t.subject || "(no subject)")}” via ${t.channel} · reply due ${formatDeadline(t.due, t.now, t.timezone)}`;

@@ -4,7 +4,8 @@ import type { DeskEnv } from "../env";
 import type { OutboxItem } from "../notify";
 import { database, isUniqueViolation } from "../store/db";
 import { findIdempotencyRecord, findThread, getTicketRow, type TicketRow } from "../store/tickets";
-import { syncTimer } from "../timer/client";
+import { recordTimerDebt } from "../store/timer-syncs";
+import { newTimerDebt, payTimerDebt } from "../timer/client";
 import { patchTicket, type TicketPatch } from "./tickets";
 
 export type ChannelPatchResult =
@@ -61,8 +62,13 @@ export async function queueTicketCalls(
   ticketNumber: number,
   build: (row: TicketRow) => OutboxItem[],
 ): Promise<void> {
-  const row = await getTicketRow(database(env.DB), ticketNumber);
+  const db = database(env.DB);
+  const row = await getTicketRow(db, ticketNumber);
   if (row === undefined) return;
   const items = build(row);
-  if (items.length > 0) await syncTimer(env, row, "updated", items);
+  if (items.length === 0) return;
+  // Recorded before the call, paid by it (or by the reconciler if it fails).
+  const debt = newTimerDebt("updated", items);
+  await recordTimerDebt(db, { id: debt.id, ticketNumber, payload: debt.payload, createdAt: Date.now() });
+  await payTimerDebt(env, db, debt.id, row, debt.debt);
 }

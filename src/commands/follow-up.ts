@@ -3,16 +3,20 @@ import { type ImprovementKind, ticketKey, ticketUrl } from "../domain/ticket";
 import type { DeskEnv } from "../env";
 import { createLinearIssue, type LinearEnv, type OutboxItem } from "../notify";
 import { loadConfig } from "../store/config";
-import { database } from "../store/db";
+import { database, isUniqueViolation } from "../store/db";
 import { getSurvey, recordSurveyAnswer, type SurveyRow } from "../store/surveys";
 import {
+  type CommandOnce,
+  commandRecord,
   firstCustomerText,
   insertImprovement,
   recordEngineeringEscalation,
   recordIncident,
 } from "../store/ticket-changes";
 import { getTicketRow, type TicketRow } from "../store/tickets";
-import { syncTimer } from "../timer/client";
+import { newTimerDebt, payTimerDebt } from "../timer/client";
+import { reconcileTimers } from "../timer/reconcile";
+import { commandOnce } from "./tickets";
 
 export type FollowUpEnv = DeskEnv & LinearEnv;
 
@@ -57,7 +61,7 @@ export async function addImprovement(
 }
 
 export type EscalationResult =
-  | { ok: true; level: number; improvement?: { kind: "bug"; title: string; url: string } }
+  | { ok: true; level: number; improvement?: { kind: "bug"; title: string; url: string }; replay: boolean }
   | { ok: false; reason: "not_found" }
   | { ok: false; reason: "not_configured"; detail: string }
   | { ok: false; reason: "upstream_failed"; detail: string };
@@ -75,12 +79,16 @@ export async function escalateTicket(
   number: number,
   to: "engineering" | "incident",
   agent: string,
+  options: { idempotencyKey?: string } = {},
 ): Promise<EscalationResult> {
   const db = database(env.DB);
+  const once = commandOnce(to, agent, number, options.idempotencyKey);
+  const first = once === undefined ? undefined : await escalationReplay(env, db, once, number);
+  if (first !== undefined) return first;
   const ticket = await getTicketRow(db, number);
   if (ticket === undefined) return { ok: false, reason: "not_found" };
   const key = ticketKey(number);
-  const link = ticketUrl(env.PUBLIC_URL, number);
+  const link = ticketUrl(env.PUBLIC_URL, key);
   const now = Date.now();
   if (to === "engineering") {
     const config = await loadConfig(db);
@@ -116,33 +124,20 @@ export async function escalateTicket(
         dueAt: null,
       },
       level: ENGINEERING_LEVEL,
+      ...(once === undefined ? {} : { once }),
       now,
     });
     return {
       ok: true,
       level: Math.max(ticket.escalationLevel, ENGINEERING_LEVEL),
       improvement: { kind: "bug", title, url: issue.url },
+      replay: false,
     };
   }
-  const updated = await recordIncident(db, {
-    escalation: {
-      id: crypto.randomUUID(),
-      ticketNumber: number,
-      dedupeKey: `incident:${crypto.randomUUID()}`,
-      kind: "incident",
-      level: INCIDENT_LEVEL,
-      target: "pagerduty:on-call",
-      detail: `declared by ${agent}`,
-      at: now,
-      dueAt: null,
-    },
-    level: INCIDENT_LEVEL,
-    now,
-  });
-  const row = updated ?? ticket;
   const config = await loadConfig(db);
+  const escalationId = crypto.randomUUID();
   const page: OutboxItem = {
-    id: `incident:${row.revision}`,
+    id: `incident:${escalationId}`,
     label: "PagerDuty page (incident declared)",
     delivery: {
       service: "pagerduty",
@@ -154,8 +149,49 @@ export async function escalateTicket(
       link,
     },
   };
-  await syncTimer(env, row, "updated", [page]);
-  return { ok: true, level: Math.max(ticket.escalationLevel, INCIDENT_LEVEL) };
+  const debt = newTimerDebt("updated", [page]);
+  let updated: TicketRow | undefined;
+  try {
+    updated = await recordIncident(db, {
+      escalation: {
+        id: escalationId,
+        ticketNumber: number,
+        dedupeKey: `incident:${escalationId}`,
+        kind: "incident",
+        level: INCIDENT_LEVEL,
+        target: "pagerduty:on-call",
+        detail: `declared by ${agent}`,
+        at: now,
+        dueAt: null,
+      },
+      level: INCIDENT_LEVEL,
+      timerDebt: { id: debt.id, payload: debt.payload },
+      ...(once === undefined ? {} : { once }),
+      now,
+    });
+  } catch (error) {
+    const raced =
+      once !== undefined && isUniqueViolation(error)
+        ? await escalationReplay(env, db, once, number)
+        : undefined;
+    if (raced !== undefined) return raced;
+    throw error;
+  }
+  if (updated !== undefined) await payTimerDebt(env, db, debt.id, updated, debt.debt);
+  return { ok: true, level: Math.max(ticket.escalationLevel, INCIDENT_LEVEL), replay: false };
+}
+
+/** An escalation seen before under its Idempotency-Key: its debts paid, the ticket's level as it is now. */
+async function escalationReplay(
+  env: FollowUpEnv,
+  db: ReturnType<typeof database>,
+  once: CommandOnce,
+  number: number,
+): Promise<EscalationResult | undefined> {
+  if ((await commandRecord(db, once)) === undefined) return undefined;
+  await reconcileTimers(env, { ticketNumber: number });
+  const row = await getTicketRow(db, number);
+  return row === undefined ? undefined : { ok: true, level: row.escalationLevel, replay: true };
 }
 
 async function linearDescription(

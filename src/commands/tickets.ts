@@ -16,9 +16,11 @@ import { deskUrl, type TicketStatus, ticketKey } from "../domain/ticket";
 import type { DeskEnv } from "../env";
 import type { OutboxItem } from "../notify";
 import { loadConfig } from "../store/config";
-import { type Database, database } from "../store/db";
+import { type Database, database, isUniqueViolation } from "../store/db";
 import {
   applyPatch,
+  type CommandOnce,
+  commandRecord,
   emailThreadIds,
   insertReply,
   type NewEscalationRow,
@@ -32,7 +34,8 @@ import {
   type TicketRow,
   ticketThreadKeys,
 } from "../store/tickets";
-import { syncTimer, type TimerSync } from "../timer/client";
+import { newTimerDebt, payTimerDebt, type TimerSync } from "../timer/client";
+import { reconcileTimers } from "../timer/reconcile";
 
 /**
  * An email reply answers the customer's latest message and carries the thread's references
@@ -100,6 +103,17 @@ export async function patchTicket(
     const reopening =
       current.status === "resolved" && plan.set.status !== undefined && plan.set.status !== "resolved";
     const survey = resolving ? await planSurvey(env, db, current, now, config) : null;
+    // The update is guarded by the revision it was planned from, so the revision after it is known.
+    const revisionAfter = current.revision + 1;
+    const deliveries: OutboxItem[] = plan.notify.map((n) => ({
+      id: `reassign:${revisionAfter}:${n.to}`,
+      label: `Slack notice to ${n.to} (reassign)`,
+      delivery: slackNotice(n.to, n.text),
+    }));
+    if (survey?.delivery) deliveries.push(survey.delivery);
+    if (options.alsoDeliver !== undefined)
+      deliveries.push(...options.alsoDeliver({ revision: revisionAfter }));
+    const debt = newTimerDebt(plan.event, deliveries);
     const row = await applyPatch(db, {
       number,
       revision: current.revision,
@@ -108,17 +122,11 @@ export async function patchTicket(
       survey: survey?.write ?? null,
       knowledgeBase: resolving ? "reindex" : reopening ? "remove" : null,
       ...(options.idempotency === undefined ? {} : { idempotency: options.idempotency }),
+      timerDebt: { id: debt.id, payload: debt.payload },
       now,
     });
     if (row === undefined) continue;
-    const deliveries: OutboxItem[] = plan.notify.map((n) => ({
-      id: `reassign:${row.revision}:${n.to}`,
-      label: `Slack notice to ${n.to} (reassign)`,
-      delivery: slackNotice(n.to, n.text),
-    }));
-    if (survey?.delivery) deliveries.push(survey.delivery);
-    if (options.alsoDeliver !== undefined) deliveries.push(...options.alsoDeliver(row));
-    await syncTimer(env, row, plan.event, deliveries);
+    await payTimerDebt(env, db, debt.id, row, debt.debt);
     return { ok: true, row };
   }
   return { ok: false, reason: "conflict" };
@@ -135,7 +143,7 @@ export interface PatchOptions {
    * Further calls this patch owes (a Slack notice updated to say who claimed the ticket), queued on
    * the ticket's timer with the patch's own; ids must be deterministic.
    */
-  alsoDeliver?: (row: TicketRow) => OutboxItem[];
+  alsoDeliver?: (after: { revision: number }) => OutboxItem[];
 }
 
 export interface PatchPlan {
@@ -226,7 +234,13 @@ export function planPatch(
 }
 
 export type ReplyResult =
-  | { ok: true; row: TicketRow; messageId: string }
+  | {
+      ok: true;
+      row: TicketRow;
+      messageId: string;
+      /** An `Idempotency-Key` seen before: this is the first reply, nothing was sent again. */
+      replay: boolean;
+    }
   | { ok: false; reason: "not_found" };
 
 /**
@@ -239,8 +253,12 @@ export async function replyToTicket(
   number: number,
   reply: { text: string; internal: boolean },
   agent: string,
+  options: { idempotencyKey?: string } = {},
 ): Promise<ReplyResult> {
   const db = database(env.DB);
+  const once = commandOnce("reply", agent, number, options.idempotencyKey);
+  const first = once === undefined ? undefined : await replayOf(env, db, once, number);
+  if (first !== undefined) return first;
   const current = await getTicketRow(db, number);
   if (current === undefined) return { ok: false, reason: "not_found" };
   const now = Date.now();
@@ -256,27 +274,64 @@ export async function replyToTicket(
         { kind: "reply", text: reply.text, messageId, email },
       );
   const emailMessageId = email !== undefined && delivery !== null ? email.messageId : null;
-  const row = await insertReply(db, {
-    number,
-    message: {
-      id: messageId,
-      ticketNumber: number,
-      direction: "outbound",
-      kind: reply.internal ? "note" : "staff",
-      author: agent,
-      text: reply.text,
-      createdAt: now,
-      deliveryStatus: reply.internal ? null : delivery === null ? "skipped" : "pending",
-      externalId: emailMessageId,
-      deliveryError: reply.internal || delivery !== null ? null : noDeliveryReason(current.channel),
-    },
-    staffResponse: !reply.internal,
-    emailMessageId,
-    now,
-  });
+  const debt = reply.internal ? null : newTimerDebt("staff-response", delivery === null ? [] : [delivery]);
+  let row: TicketRow | undefined;
+  try {
+    row = await insertReply(db, {
+      number,
+      message: {
+        id: messageId,
+        ticketNumber: number,
+        direction: "outbound",
+        kind: reply.internal ? "note" : "staff",
+        author: agent,
+        text: reply.text,
+        createdAt: now,
+        deliveryStatus: reply.internal ? null : delivery === null ? "skipped" : "pending",
+        externalId: emailMessageId,
+        deliveryError: reply.internal || delivery !== null ? null : noDeliveryReason(current.channel),
+      },
+      staffResponse: !reply.internal,
+      emailMessageId,
+      ...(once === undefined ? {} : { once }),
+      ...(debt === null ? {} : { timerDebt: { id: debt.id, payload: debt.payload } }),
+      now,
+    });
+  } catch (error) {
+    // The same Idempotency-Key racing this request won: answer with its reply.
+    const raced =
+      once !== undefined && isUniqueViolation(error) ? await replayOf(env, db, once, number) : undefined;
+    if (raced !== undefined) return raced;
+    throw error;
+  }
   if (row === undefined) return { ok: false, reason: "not_found" };
-  if (!reply.internal) await syncTimer(env, row, "staff-response", delivery === null ? [] : [delivery]);
-  return { ok: true, row, messageId };
+  if (debt !== null) await payTimerDebt(env, db, debt.id, row, debt.debt);
+  return { ok: true, row, messageId, replay: false };
+}
+
+/** An agent command made idempotent by its `Idempotency-Key`: scoped to the agent and the ticket. */
+export function commandOnce(
+  command: "reply" | "incident" | "engineering",
+  agent: string,
+  number: number,
+  idempotencyKey: string | undefined,
+): CommandOnce | undefined {
+  if (idempotencyKey === undefined) return undefined;
+  return { scope: `command:${command}`, key: `${agent}\u0000${number}\u0000${idempotencyKey}` };
+}
+
+/** The first reply of a command seen before, after paying whatever its write still owes the timer. */
+async function replayOf(
+  env: DeskEnv,
+  db: Database,
+  once: CommandOnce,
+  number: number,
+): Promise<ReplyResult | undefined> {
+  const seen = await commandRecord(db, once);
+  if (seen?.messageId === null || seen?.messageId === undefined) return undefined;
+  await reconcileTimers(env, { ticketNumber: number });
+  const row = await getTicketRow(db, number);
+  return row === undefined ? undefined : { ok: true, row, messageId: seen.messageId, replay: true };
 }
 
 export const SURVEY_QUESTION = "How easy was it to get help?";

@@ -12,9 +12,9 @@ export function deskUrl(publicUrl: string | undefined): string {
   return (publicUrl || "http://localhost:8787").replace(/\/+$/, "");
 }
 
-/** The console page of a ticket, for links the desk sends. */
-export function ticketUrl(publicUrl: string | undefined, number: number): string {
-  return `${deskUrl(publicUrl)}/tickets/${ticketKey(number)}`;
+/** The console page of a ticket (by its key), for links the desk sends. */
+export function ticketUrl(publicUrl: string | undefined, key: string): string {
+  return `${deskUrl(publicUrl)}/tickets/${key}`;
 }
 
 const KEY_PATTERN = new RegExp(`^${TICKET_PREFIX}-([1-9]\\d{0,14})$`, "i");

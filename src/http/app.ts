@@ -83,5 +83,21 @@ app.onError((error, c) => {
   }
   const id = c.get("requestId");
   console.error(`request ${id} failed`, error);
-  return problem(c, 500, `Something went wrong on our side (request ${id}). Retrying is safe.`);
+  const detail = retryIsSafe(c.req.method, new URL(c.req.url).pathname, c.req.header("idempotency-key"))
+    ? "Retrying is safe."
+    : "The change may have been stored before the failure: look at the ticket before you retry, " +
+      "or retry with the same Idempotency-Key header, which makes a retry safe.";
+  return problem(c, 500, `Something went wrong on our side (request ${id}). ${detail}`);
 });
+
+/**
+ * Whether a failed request can be sent again as it is: reads, and writes that are idempotent by
+ * design — channel webhooks and `POST /v1/messages` (their event ids), PATCH and PUT (the same
+ * values again change nothing), anything with an Idempotency-Key. A new reply, escalation or
+ * improvement without a key could be stored twice.
+ */
+export function retryIsSafe(method: string, path: string, idempotencyKey: string | undefined): boolean {
+  if (method === "GET" || method === "HEAD" || method === "PATCH" || method === "PUT") return true;
+  if (idempotencyKey !== undefined && idempotencyKey.trim() !== "") return true;
+  return path.startsWith("/webhooks/") || path === "/v1/messages" || path.startsWith("/v1/quarantine/");
+}

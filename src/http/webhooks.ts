@@ -60,7 +60,7 @@ async function handle(c: Context<WebhookEnv>, endpoint: WebhookEndpoint<unknown>
   const work = endpoint.run(c.env, job, c.executionCtx);
   return endpoint.ackBudgetMs === undefined
     ? answer(c, endpoint, await work)
-    : answerWithinBudget(c, endpoint, work, endpoint.ackBudgetMs);
+    : answerWithinBudget(c, endpoint, job, work, endpoint.ackBudgetMs);
 }
 
 /** The one mapping from a verification failure to an HTTP answer. */
@@ -109,18 +109,33 @@ function answer(c: Context<WebhookEnv>, endpoint: WebhookEndpoint<unknown>, resu
 /**
  * Answer with the job's result if it comes within `budgetMs`, else say it is pending and let it
  * finish in `waitUntil`. A failure within the budget is a 500, so the provider retries (safely:
- * the job carries its idempotency key); one after it is logged.
+ * the job carries its idempotency key); one after it goes to the intake queue.
  */
 async function answerWithinBudget(
   c: Context<WebhookEnv>,
   endpoint: WebhookEndpoint<unknown>,
+  job: unknown,
   work: Promise<ChannelResult>,
   budgetMs: number,
 ): Promise<Response> {
   let answered = false;
   c.executionCtx.waitUntil(
-    work.catch((error: unknown) => {
-      if (answered) console.error(`${endpoint.path}: an event failed after it was acknowledged`, error);
+    work.catch(async (error: unknown) => {
+      if (!answered) return;
+      // The provider was told it arrived and will not send it again: the intake queue retries it
+      // (with backoff, then its dead-letter queue), deduped by the job's own idempotency key.
+      console.error(
+        `${endpoint.path}: an event failed after it was acknowledged; retrying it from the queue`,
+        error,
+      );
+      try {
+        await enqueueIntake(c.env, job);
+      } catch (queueError) {
+        console.error(
+          `${endpoint.path}: the failed event could not be queued either; it is lost`,
+          queueError,
+        );
+      }
     }),
   );
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -44,7 +44,7 @@ export async function postJson(
 /** Classify an HTTP answer the way every provider here wants: 429 and 5xx are worth another try. */
 export async function httpOutcome(response: Response): Promise<DeliveryOutcome> {
   if (response.ok) return { ok: true };
-  const body = (await response.text().catch(() => "")).slice(0, 300);
+  const body = await readPrefix(response, ERROR_BODY_BYTES);
   const retryable = response.status === 429 || response.status === 408 || response.status >= 500;
   const retryAfter = Number(response.headers.get("retry-after"));
   return {
@@ -53,6 +53,38 @@ export async function httpOutcome(response: Response): Promise<DeliveryOutcome> 
     error: `HTTP ${response.status}${body === "" ? "" : `: ${body}`}`,
     ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
   };
+}
+
+/** How much of a failed answer's body is kept in the error (a provider may send megabytes). */
+export const ERROR_BODY_BYTES = 300;
+
+/** The first `limit` bytes of a body as text; the rest is never read (the stream is cancelled). */
+export async function readPrefix(response: Response, limit: number): Promise<string> {
+  const reader = response.body?.getReader();
+  if (reader === undefined) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } catch {
+    // A body that breaks off is still an error worth reporting with what came.
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(Math.min(size, limit));
+  let at = 0;
+  for (const chunk of chunks) {
+    const take = chunk.subarray(0, bytes.length - at);
+    bytes.set(take, at);
+    at += take.byteLength;
+    if (at >= bytes.length) break;
+  }
+  return new TextDecoder().decode(bytes).replace(/\uFFFD$/, "");
 }
 
 export function networkOutcome(error: unknown): DeliveryOutcome {

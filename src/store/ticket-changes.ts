@@ -6,6 +6,7 @@ import { guardedInsert, ticketAtRevision } from "./guarded";
 import { addToKnowledgeBase, removeFromKnowledgeBase } from "./knowledge-base";
 import { escalations, idempotencyKeys, improvements, messages, surveys, threadKeys, tickets } from "./schema";
 import { staffResponseUpdate, type TicketRow, type TicketSet } from "./tickets";
+import { timerDebtInsert } from "./timer-syncs";
 
 /**
  * The writes of agent commands (patch, reply, escalate, link an improvement) and of the ticket
@@ -63,6 +64,8 @@ export interface PatchWrite {
   knowledgeBase: "reindex" | "remove" | null;
   /** A channel event behind the patch, recorded once (a redelivery finds it). */
   idempotency?: { channel: Channel; key: string };
+  /** What the patch owes the ticket's timer, recorded only if the patch wins. */
+  timerDebt: { id: string; payload: string };
   now: number;
 }
 
@@ -83,6 +86,7 @@ export async function applyPatch(db: Database, write: PatchWrite): Promise<Ticke
       ? []
       : surveyStatements(number, write.survey, write.now, guard).map((s) => db.run(s))),
     ...(write.knowledgeBase === null ? [] : [db.run(removeFromKnowledgeBase(number, guard))]),
+    timerDebtInsert(db, { ...write.timerDebt, ticketNumber: number, createdAt: write.now }, guard),
   ];
   const update = db
     .update(tickets)
@@ -142,6 +146,38 @@ function recordEventOnce(
   );
 }
 
+/** An agent command's `Idempotency-Key`, scoped (`command:reply`, agent, ticket), kept in `idempotency_keys`. */
+export interface CommandOnce {
+  scope: string;
+  key: string;
+}
+
+/** The record of a command seen before: the message (reply) or escalation it made. */
+export async function commandRecord(db: Database, once: CommandOnce) {
+  return db
+    .select({ messageId: idempotencyKeys.messageId, ticketNumber: idempotencyKeys.ticketNumber })
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.channel, once.scope), eq(idempotencyKeys.key, once.key)))
+    .get();
+}
+
+function commandRecordInsert(
+  db: Database,
+  once: CommandOnce,
+  ticketNumber: number,
+  madeId: string,
+  now: number,
+) {
+  return db.insert(idempotencyKeys).values({
+    channel: once.scope,
+    key: once.key,
+    ticketNumber,
+    messageId: madeId,
+    created: false,
+    createdAt: now,
+  });
+}
+
 export interface ReplyWrite {
   number: number;
   message: NewMessageRow;
@@ -149,33 +185,49 @@ export interface ReplyWrite {
   staffResponse: boolean;
   /** Our own Message-ID of an email reply: it answers to the ticket too, so the customer's reply threads. */
   emailMessageId: string | null;
+  /** The command's Idempotency-Key: a second reply with it fails the batch on its primary key. */
+  once?: CommandOnce;
+  /** What a public reply owes the ticket's timer. */
+  timerDebt?: { id: string; payload: string };
   now: number;
 }
 
 /** A reply or internal note and the ticket's update, in one batch. Returns the ticket after it. */
 export async function insertReply(db: Database, write: ReplyWrite): Promise<TicketRow | undefined> {
   const { number, now } = write;
-  const [, updated] = await batch(db, [
-    db.insert(messages).values(write.message),
-    db
-      .update(tickets)
-      .set({
-        updatedAt: now,
-        revision: sql`${tickets.revision} + 1`,
-        ...(write.staffResponse ? staffResponseUpdate(now) : {}),
-      })
-      .where(eq(tickets.number, number))
-      .returning(),
-    ...(write.emailMessageId === null
-      ? []
-      : [
-          db
-            .insert(threadKeys)
-            .values({ channel: "email", key: write.emailMessageId, ticketNumber: number, createdAt: now })
-            .onConflictDoNothing(),
-        ]),
-  ]);
-  return updated[0];
+  const update = db
+    .update(tickets)
+    .set({
+      updatedAt: now,
+      revision: sql`${tickets.revision} + 1`,
+      ...(write.staffResponse ? staffResponseUpdate(now) : {}),
+    })
+    .where(eq(tickets.number, number))
+    .returning();
+  const rows = await batchAround(
+    db,
+    [
+      ...(write.once === undefined
+        ? []
+        : [commandRecordInsert(db, write.once, number, write.message.id, now)]),
+      db.insert(messages).values(write.message),
+    ],
+    update,
+    [
+      ...(write.emailMessageId === null
+        ? []
+        : [
+            db
+              .insert(threadKeys)
+              .values({ channel: "email", key: write.emailMessageId, ticketNumber: number, createdAt: now })
+              .onConflictDoNothing(),
+          ]),
+      ...(write.timerDebt === undefined
+        ? []
+        : [timerDebtInsert(db, { ...write.timerDebt, ticketNumber: number, createdAt: now })]),
+    ],
+  );
+  return rows[0];
 }
 
 export interface ImprovementWrite {
@@ -194,9 +246,19 @@ export async function insertImprovement(db: Database, improvement: ImprovementWr
 /** An engineering escalation: the Linear issue linked as a `bug` improvement, the escalation, the level. */
 export async function recordEngineeringEscalation(
   db: Database,
-  write: { improvement: ImprovementWrite; escalation: NewEscalationRow; level: number; now: number },
+  write: {
+    improvement: ImprovementWrite;
+    escalation: NewEscalationRow;
+    level: number;
+    once?: CommandOnce;
+    now: number;
+  },
 ): Promise<void> {
-  await batch(db, [
+  const number = write.escalation.ticketNumber;
+  await batchAll(db, [
+    ...(write.once === undefined
+      ? []
+      : [commandRecordInsert(db, write.once, number, write.escalation.id, write.now)]),
     db.insert(improvements).values(write.improvement),
     db.insert(escalations).values(write.escalation),
     raiseLevel(db, write.escalation.ticketNumber, write.level, write.now),
@@ -206,13 +268,27 @@ export async function recordEngineeringEscalation(
 /** A declared incident: the escalation and the level. Returns the ticket after it. */
 export async function recordIncident(
   db: Database,
-  write: { escalation: NewEscalationRow; level: number; now: number },
+  write: {
+    escalation: NewEscalationRow;
+    level: number;
+    timerDebt: { id: string; payload: string };
+    once?: CommandOnce;
+    now: number;
+  },
 ): Promise<TicketRow | undefined> {
-  const [, updated] = await batch(db, [
-    db.insert(escalations).values(write.escalation),
-    raiseLevel(db, write.escalation.ticketNumber, write.level, write.now),
-  ]);
-  return updated[0];
+  const number = write.escalation.ticketNumber;
+  const rows = await batchAround(
+    db,
+    [
+      ...(write.once === undefined
+        ? []
+        : [commandRecordInsert(db, write.once, number, write.escalation.id, write.now)]),
+      db.insert(escalations).values(write.escalation),
+      timerDebtInsert(db, { ...write.timerDebt, ticketNumber: number, createdAt: write.now }),
+    ],
+    raiseLevel(db, number, write.level, write.now),
+  );
+  return rows[0];
 }
 
 function raiseLevel(db: Database, number: number, level: number, now: number) {

@@ -17,6 +17,7 @@ import {
   threadKeys,
   tickets,
 } from "./schema";
+import { newTicketDebtInsert, timerDebtInsert } from "./timer-syncs";
 
 export { QUEUE_PENDING, QUEUE_RESOLVED };
 
@@ -160,6 +161,8 @@ export async function getTicketRow(db: Database, number: number): Promise<Ticket
 }
 
 export interface NewTicketWrite {
+  /** What the new ticket owes its timer (`timer_syncs`); `placeholder` stands for its number in the payload. */
+  timerDebt: { id: string; payload: string; placeholder: string };
   channel: Channel;
   idempotencyKey: string;
   ticket: Omit<NewTicketRow, "number">;
@@ -198,6 +201,7 @@ export async function insertNewTicket(db: Database, write: NewTicketWrite): Prom
     db.insert(messages).values({ ...write.message, ticketNumber: JUST_INSERTED }),
     ...write.attachments.map((a) => db.insert(attachments).values({ ...a, ticketNumber: JUST_INSERTED })),
     ...(write.acknowledgement === undefined ? [] : [acknowledgementInsert(db, write.acknowledgement)]),
+    newTicketDebtInsert(db, { ...write.timerDebt, createdAt: now }, JUST_INSERTED),
   ]);
   const row = inserted[0];
   if (row === undefined) throw new Error("ticket insert returned no row");
@@ -220,6 +224,8 @@ function acknowledgementInsert(db: Database, ack: NonNullable<NewTicketWrite["ac
 }
 
 export interface AppendWrite {
+  /** What the change owes the ticket's timer (`timer_syncs`). */
+  timerDebt: { id: string; payload: string };
   channel: Channel;
   idempotencyKey: string;
   ticketNumber: number;
@@ -247,6 +253,7 @@ export async function appendToTicket(db: Database, write: AppendWrite): Promise<
       created: false,
       createdAt: write.now,
     }),
+    timerDebtInsert(db, { ...write.timerDebt, ticketNumber: n, createdAt: write.now }),
     db.insert(messages).values(write.message),
     ...write.attachments.map((a) => db.insert(attachments).values(a)),
     ...write.newThreadKeys.map((key) =>

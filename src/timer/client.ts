@@ -1,6 +1,8 @@
 import { ticketKey } from "../domain/ticket";
 import type { OutboxItem } from "../notify";
+import type { Database } from "../store/db";
 import type { TicketRow } from "../store/tickets";
+import { deleteTimerDebts } from "../store/timer-syncs";
 import type { TicketTimer, TimerSync } from "./ticket-timer";
 
 export type { TimerSync };
@@ -33,4 +35,52 @@ export async function syncTimer(
     event,
     deliveries,
   });
+}
+
+/** What a write owes its ticket's timer, as the write's own batch records it (`timer_syncs`). */
+export interface TimerDebt {
+  event: TimerSync["event"];
+  deliveries: OutboxItem[];
+}
+
+/** A new debt: its id and the payload the write's batch stores. */
+export function newTimerDebt(event: TimerSync["event"], deliveries: OutboxItem[]) {
+  const debt: TimerDebt = { event, deliveries };
+  return { id: crypto.randomUUID(), debt, payload: JSON.stringify(debt) };
+}
+
+/**
+ * Pay a debt the write just committed: sync the timer (one immediate second try, which covers an
+ * object reset by a deploy), then delete the debt. When the timer still cannot be reached the
+ * debt stays and the reconciler pays it within a minute: the write is stored either way, so the
+ * caller answers success. Returns whether the timer has it now.
+ */
+export async function payTimerDebt(
+  env: { TICKET_TIMER: Env["TICKET_TIMER"] },
+  db: Database,
+  debtId: string,
+  row: TicketRow,
+  debt: TimerDebt,
+): Promise<boolean> {
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    try {
+      await syncTimer(env, row, debt.event, debt.deliveries);
+      break;
+    } catch (error) {
+      if (attempt === 2) {
+        console.error(
+          `${ticketKey(row.number)}: its timer could not be reached; the reconciler will sync it`,
+          error,
+        );
+        return false;
+      }
+    }
+  }
+  try {
+    await deleteTimerDebts(db, [debtId]);
+  } catch (error) {
+    // Paying it again is harmless (the timer ignores what it has); the reconciler will.
+    console.warn(`${ticketKey(row.number)}: a paid timer debt could not be deleted`, error);
+  }
+  return true;
 }

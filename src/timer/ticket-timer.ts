@@ -219,7 +219,7 @@ export class TicketTimer extends DurableObject<Env> {
     if (steps.length === 0) return;
     const config = configFromRow(configRow);
     const key = ticketKey(ticket.number);
-    const link = ticketUrl(this.env.PUBLIC_URL, ticket.number);
+    const link = ticketUrl(this.env.PUBLIC_URL, key);
     let level = ticket.escalationLevel;
     const records: NewEscalationRow[] = [];
     const notices: { step: LadderStep; notice: Notice }[] = [];
@@ -303,20 +303,30 @@ export class TicketTimer extends DurableObject<Env> {
     for (const row of due) {
       // Claim the row before the call (synchronously, so nothing interleaves): another run of this
       // object (an RPC, a test firing the alarm by hand) skips it. A claim that outlives its lease
-      // — the object was evicted mid-call — is taken over: at-least-once, never lost.
+      // — the object was evicted mid-call — is taken over: at-least-once, never lost. The attempt
+      // is counted with the claim, before the call: a call that kills the object still counts, so
+      // it cannot be retried forever.
       const claimed = this.sql
-        .exec(
-          `UPDATE outbox SET status = 'sending', next_at = ? WHERE id = ? AND status IN ('pending', 'sending') AND next_at <= ?
-           RETURNING id`,
+        .exec<{ attempts: number }>(
+          `UPDATE outbox SET status = 'sending', next_at = ?, attempts = attempts + 1
+           WHERE id = ? AND status IN ('pending', 'sending') AND next_at <= ?
+           RETURNING attempts`,
           Date.now() + SENDING_LEASE_MS,
           row.id,
           now,
         )
         .toArray();
-      if (claimed.length === 0) continue;
+      const attempts = claimed[0]?.attempts;
+      if (attempts === undefined) continue;
       const item = outboxItemSchema.parse(JSON.parse(row.item));
-      const outcome: DeliveryOutcome = await deliver(this.env, item.delivery);
-      const attempts = row.attempts + 1;
+      const outcome: DeliveryOutcome =
+        attempts > DELIVERY_MAX_ATTEMPTS
+          ? {
+              ok: false,
+              retryable: false,
+              error: "the call never returned (the timer was stopped while it ran)",
+            }
+          : await deliver(this.env, item.delivery);
       if (outcome.ok === false && outcome.retryable && attempts < DELIVERY_MAX_ATTEMPTS) {
         const scheduled = RETRY_DELAYS_MS[attempts - 1] ?? 600_000;
         // A provider's Retry-After wins when it asks for longer, up to the last step of the schedule.

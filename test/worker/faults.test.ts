@@ -195,7 +195,7 @@ describe("a timer whose alarm throws", () => {
 });
 
 describe("a timer the first delivery never reached", () => {
-  it("is armed by the sender's retry", async () => {
+  it("is stored with its debt, answered as stored, and armed by the sender's retry", async () => {
     fakeOutbound();
     const body = { externalId: unique("ext"), from: { name: "Ann" }, text: "hello" };
     // The ticket's timer refuses the first delivery's call: D1 has the ticket, the timer has nothing.
@@ -219,12 +219,23 @@ describe("a timer the first delivery never reached", () => {
       },
       { ...env, TICKET_TIMER: brokenTimers },
     );
-    expect(failed.status).toBe(500);
+    // The message is stored and what it owes its timer is recorded with it (timer_syncs): the
+    // answer says so truthfully; the reconciler or a retry pays the debt.
+    expect(failed.status).toBe(202);
+    const first = (await failed.json()) as { ticket: string };
+    const number = Number(first.ticket.replace("SUP-", ""));
+    const owed = () =>
+      env.DB.prepare("select count(*) as n from timer_syncs where ticket_number = ?")
+        .bind(number)
+        .first<{ n: number }>();
+    expect((await owed())?.n).toBe(1);
+    expect((await timer(first.ticket).status()).clock).toBeNull();
     const retried = await postMessage(body);
     expect(retried.response.status).toBe(200);
     const key = retried.body.ticket as string;
     const status = await timer(key).status();
     expect(status.clock?.dueAt).toBe(Date.parse(retried.body.responseDueAt as string));
     expect(status.nextAlarm).not.toBeNull();
+    expect((await owed())?.n).toBe(0);
   });
 });

@@ -13,7 +13,6 @@ import { changeInboundMessage, type IntakeResult, intake } from "../../intake";
 import type { OutboxItem } from "../../notify";
 import { loadConfig } from "../../store/config";
 import { database } from "../../store/db";
-import type { TicketRow } from "../../store/tickets";
 import type { ChannelResult } from "../contract";
 import {
   commentExternalId,
@@ -149,52 +148,55 @@ async function openIssue(
     );
     if (moved.ok) {
       if (!moved.replay) {
-        await queueTicketCalls(env, moved.ticketNumber, (row) => openingCalls(row, event, config));
+        await queueTicketCalls(env, moved.ticketNumber, (row) =>
+          openingCalls({ key: ticketKey(row.number), security: row.security, team: row.team }, event, config),
+        );
       }
       return stored(moved, "transferred");
     }
   }
+  // The label and notice are owed with the ticket itself (same batch); a replay pays them if a crash left them.
   const result = await intake(
     env,
     normaliseIssueOpened(event, delivery, { acknowledge: config.github.acknowledge }),
-    { config },
+    { config, alsoDeliver: (ticket) => openingCalls(ticket, event, config) },
   );
   if (!result.ok) return { kind: "ignored", reason: result.detail };
-  if (result.created) {
-    // Also on a replay: the ids are fixed, so calls already queued are not queued twice.
-    await queueTicketCalls(env, result.ticketNumber, (row) => openingCalls(row, event, config));
-  }
   return stored(result, "opened");
 }
 
 /** What a new GitHub ticket owes besides the acknowledgement: the support label, a security notice. */
-function openingCalls(row: TicketRow, event: IssuesEvent, config: Config): OutboxItem[] {
+function openingCalls(
+  ticket: { key: string; security: boolean; team: string },
+  event: IssuesEvent,
+  config: Config,
+): OutboxItem[] {
   const calls: OutboxItem[] = [];
   const repo = event.repository.full_name;
   const issue = event.issue.number;
   const label = config.github.supportLabel;
   if (label !== null) {
     calls.push({
-      id: `github-label:${row.number}:${repo.toLowerCase()}#${issue}`,
+      id: `github-label:${ticket.key}:${repo.toLowerCase()}#${issue}`,
       label: `label "${label}" on ${repo}#${issue}`,
       delivery: { service: "github", repo, issue, action: "labels", labels: [label] },
     });
   }
-  if (row.security) {
+  if (ticket.security) {
     const team =
       config.teams.find((t) => t.id === SECURITY_TEAM && t.slackChannel !== undefined) ??
-      config.teams.find((t) => t.id === row.team);
+      config.teams.find((t) => t.id === ticket.team);
     if (team?.slackChannel !== undefined) {
       const where = event.issue.html_url ?? `https://github.com/${repo}/issues/${issue}`;
       calls.push({
-        id: `security-public:${row.number}`,
+        id: `security-public:${ticket.key}`,
         label: `security notice to ${team.slackChannel}`,
         delivery: {
           service: "slack",
           body: {
             channel: team.slackChannel,
             text:
-              `:rotating_light: ${ticketKey(row.number)} looks security-sensitive and was reported in a *public* GitHub issue ` +
+              `:rotating_light: ${ticket.key} looks security-sensitive and was reported in a *public* GitHub issue ` +
               `(<${where}|${slackEscape(repo)}#${issue}> “${slackEscape(event.issue.title)}”). ` +
               "It is already public: move the report to a private security advisory and hide or edit the issue. " +
               "The ticket itself is private.",

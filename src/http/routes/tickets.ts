@@ -43,6 +43,25 @@ export function parseStatuses(raw: string | undefined): Status[] | "invalid" | u
   return wanted.every((s): s is Status => (STATUSES as readonly string[]).includes(s)) ? wanted : "invalid";
 }
 
+const idempotencyHeaderSchema = z.object({
+  "idempotency-key": z.string().optional().openapi({
+    description:
+      "Makes a retry safe: the same key again (same agent, same ticket) answers with the first result and sends nothing again.",
+  }),
+});
+
+const IDEMPOTENCY_KEY_PROBLEM = "Idempotency-Key is 1 to 200 visible ASCII characters.";
+
+/**
+ * `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header): the same key again returns the
+ * first result and sends nothing twice. Scoped to the agent and the ticket.
+ */
+function idempotencyKeyOf(header: string | undefined): string | "invalid" | undefined {
+  if (header === undefined) return undefined;
+  const key = header.trim();
+  return /^[\x21-\x7e]{1,200}$/.test(key) ? key : "invalid";
+}
+
 const keyProblem = `Ticket keys look like ${TICKET_PREFIX}-12.`;
 
 const listRoute = createRoute({
@@ -104,6 +123,7 @@ const replyRoute = createRoute({
   security: [{ bearer: [] }],
   request: {
     params: ticketKeyParamSchema,
+    headers: idempotencyHeaderSchema,
     body: { required: true, content: { "application/json": { schema: replySchema } } },
   },
   responses: {
@@ -156,6 +176,7 @@ const escalationRoute = createRoute({
   security: [{ bearer: [] }],
   request: {
     params: ticketKeyParamSchema,
+    headers: idempotencyHeaderSchema,
     body: { required: true, content: { "application/json": { schema: escalationInputSchema } } },
   },
   responses: {
@@ -216,13 +237,17 @@ export const ticketsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariab
     const { key } = c.req.valid("param");
     const number = parseTicketKey(key);
     if (number === null) return problem(c, 404, keyProblem);
-    const result = await replyToTicket(c.env, number, c.req.valid("json"), c.get("agent"));
+    const idempotencyKey = idempotencyKeyOf(c.req.header("idempotency-key"));
+    if (idempotencyKey === "invalid") return problem(c, 400, IDEMPOTENCY_KEY_PROBLEM);
+    const result = await replyToTicket(c.env, number, c.req.valid("json"), c.get("agent"), {
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    });
     if (!result.ok) return problem(c, 404, `No ticket ${key}.`);
     const view = await getTicketView(database(c.env.DB), number, { publicUrl: c.env.PUBLIC_URL });
     const message = view?.messages.find((m) => m.id === result.messageId);
     if (view === null || message === undefined) return problem(c, 404, `No ticket ${key}.`);
     const { messages: _m, escalations: _e, improvements: _i, customerEffort: _c, ...summary } = view;
-    return c.json({ message, ticket: summary }, 201);
+    return c.json({ message, ticket: summary }, 201, result.replay ? { "idempotent-replayed": "true" } : {});
   })
   .openapi(improvementRoute, async (c) => {
     const { key } = c.req.valid("param");
@@ -237,7 +262,11 @@ export const ticketsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariab
     const { key } = c.req.valid("param");
     const number = parseTicketKey(key);
     if (number === null) return problem(c, 404, keyProblem);
-    const result = await escalateTicket(c.env, number, c.req.valid("json").to, c.get("agent"));
+    const idempotencyKey = idempotencyKeyOf(c.req.header("idempotency-key"));
+    if (idempotencyKey === "invalid") return problem(c, 400, IDEMPOTENCY_KEY_PROBLEM);
+    const result = await escalateTicket(c.env, number, c.req.valid("json").to, c.get("agent"), {
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    });
     if (!result.ok) {
       switch (result.reason) {
         case "not_found":
@@ -254,5 +283,5 @@ export const ticketsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariab
     }
     const view = await getTicketView(database(c.env.DB), number, { publicUrl: c.env.PUBLIC_URL });
     if (view === null) return problem(c, 404, `No ticket ${key}.`);
-    return c.json(view, 201);
+    return c.json(view, 201, result.replay ? { "idempotent-replayed": "true" } : {});
   });

@@ -341,7 +341,13 @@ uiApp.post("/tickets/:key/replies", async (c) => {
   const field = await formOf(c);
   const parsed = replySchema.safeParse({ text: field("text") ?? "", internal: field("internal") === "true" });
   if (!parsed.success) return back(c, key, { error: "invalid_reply" }, "#respond-heading");
-  const result = await replyToTicket(c.env, number, parsed.data, c.var.agent);
+  const result = await replyToTicket(
+    c.env,
+    number,
+    parsed.data,
+    c.var.agent,
+    onceOf(field("idempotencyKey")),
+  );
   if (!result.ok) return noTicket(c);
   return back(c, key, { done: parsed.data.internal ? "note" : "reply" }, `#msg-${result.messageId}`);
 });
@@ -372,7 +378,13 @@ uiApp.post("/tickets/:key/escalations", async (c) => {
   const field = await formOf(c);
   const parsed = escalationInputSchema.safeParse({ to: field("to") });
   if (!parsed.success) return back(c, key, { error: "invalid_escalation" });
-  const result = await escalateTicket(c.env, number, parsed.data.to, c.var.agent);
+  const result = await escalateTicket(
+    c.env,
+    number,
+    parsed.data.to,
+    c.var.agent,
+    onceOf(field("idempotencyKey")),
+  );
   if (!result.ok) {
     switch (result.reason) {
       case "not_found":
@@ -385,6 +397,11 @@ uiApp.post("/tickets/:key/escalations", async (c) => {
   }
   return back(c, key, { done: parsed.data.to }, "#history-heading");
 });
+
+/** The form's idempotency key (see `Once` on the ticket page), when it sent a well-formed one. */
+function onceOf(value: string | undefined): { idempotencyKey?: string } {
+  return value !== undefined && /^[\x21-\x7e]{1,200}$/.test(value) ? { idempotencyKey: value } : {};
+}
 
 // Attachment downloads with the console's session (the API's route wants a bearer token).
 uiApp.route("/attachments", attachmentsApp);

@@ -35,6 +35,14 @@ function Csrf(props: { token: string }) {
   return <input type="hidden" name="_csrf" value={props.token} />;
 }
 
+/**
+ * A fresh key per rendered form: submitting the same form twice (a double click, the browser's
+ * resubmit after a timeout) sends the reply or pages on-call once.
+ */
+function Once() {
+  return <input type="hidden" name="idempotencyKey" value={crypto.randomUUID()} />;
+}
+
 function Delivery(props: { message: MessageView }) {
   const d = props.message.delivery;
   if (d === null) return null;
@@ -192,6 +200,7 @@ export function TicketPage(props: TicketPageProps) {
             <div class="composer">
               <form method="post" action={`${base}/replies`} class="public">
                 <Csrf token={props.csrf} />
+                <Once />
                 <input type="hidden" name="internal" value="false" />
                 <h3>Public reply</h3>
                 <p class="hint" id="reply-hint">
@@ -211,6 +220,7 @@ export function TicketPage(props: TicketPageProps) {
               </form>
               <form method="post" action={`${base}/replies`} class="internal">
                 <Csrf token={props.csrf} />
+                <Once />
                 <input type="hidden" name="internal" value="true" />
                 <h3>Internal note</h3>
                 <p class="hint" id="note-hint">
@@ -378,6 +388,7 @@ export function TicketPage(props: TicketPageProps) {
             <h2 id="escalate-heading">Escalate</h2>
             <form method="post" action={`${base}/escalations`}>
               <Csrf token={props.csrf} />
+              <Once />
               <input type="hidden" name="to" value="engineering" />
               <p class="muted">Files a Linear issue for the {t.team} team and links it as a bug.</p>
               <button type="submit" class="secondary">
@@ -386,6 +397,7 @@ export function TicketPage(props: TicketPageProps) {
             </form>
             <form method="post" action={`${base}/escalations`}>
               <Csrf token={props.csrf} />
+              <Once />
               <input type="hidden" name="to" value="incident" />
               <p class="muted">Pages on-call through PagerDuty.</p>
               <button type="submit" class="danger">

@@ -1,0 +1,89 @@
+import { asc, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
+import type { Database, Statement } from "./db";
+import { tickets, timerSyncs } from "./schema";
+
+/**
+ * A write's debt to its ticket's TicketTimer, stored in the same D1 batch as the write: the timer
+ * event and the outbound calls it owes, as JSON. Deleted once the timer has them; the reconciler
+ * pays whatever a crash left behind.
+ */
+export type TimerDebtRow = typeof timerSyncs.$inferSelect;
+
+/** Record a debt of a known ticket (guarded: written only when `guard` holds at that point of the batch). */
+export function timerDebtInsert(
+  db: Database,
+  debt: { id: string; ticketNumber: number; payload: string; createdAt: number },
+  guard?: SQL,
+): Statement {
+  if (guard === undefined) return db.insert(timerSyncs).values(debt);
+  return db.run(sql`insert into timer_syncs (id, ticket_number, payload, created_at)
+    select ${debt.id}, ${debt.ticketNumber}, ${debt.payload}, ${debt.createdAt} where ${guard}`);
+}
+
+/**
+ * Record the debt of the ticket the same batch just inserted. Its number is not known before the
+ * batch runs, so the payload carries `placeholder` wherever the number goes (its key, its links)
+ * and SQL puts the number in.
+ */
+export function newTicketDebtInsert(
+  db: Database,
+  debt: { id: string; payload: string; placeholder: string; createdAt: number },
+  justInserted: SQL,
+): Statement {
+  return db.insert(timerSyncs).values({
+    id: debt.id,
+    ticketNumber: justInserted,
+    payload: sql`replace(${debt.payload}, ${debt.placeholder}, ${justInserted})`,
+    createdAt: debt.createdAt,
+  });
+}
+
+/** Record a debt on its own (a write that is only the debt). */
+export async function recordTimerDebt(
+  db: Database,
+  debt: { id: string; ticketNumber: number; payload: string; createdAt: number },
+): Promise<void> {
+  await db.insert(timerSyncs).values(debt);
+}
+
+/** The timer has it: the debt is paid. */
+export async function deleteTimerDebts(db: Database, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.delete(timerSyncs).where(inArray(timerSyncs.id, [...ids]));
+}
+
+/** Debts older than `before`, oldest first (index `timer_syncs_created`: nothing behind reads nothing). */
+export async function overdueTimerDebts(
+  db: Database,
+  before: number,
+  limit: number,
+): Promise<TimerDebtRow[]> {
+  return db
+    .select()
+    .from(timerSyncs)
+    .where(lt(timerSyncs.createdAt, before))
+    .orderBy(asc(timerSyncs.createdAt))
+    .limit(limit)
+    .all();
+}
+
+/** Every debt of one ticket, oldest first (index `timer_syncs_ticket`). */
+export async function ticketTimerDebts(db: Database, ticketNumber: number): Promise<TimerDebtRow[]> {
+  return db
+    .select()
+    .from(timerSyncs)
+    .where(eq(timerSyncs.ticketNumber, ticketNumber))
+    .orderBy(asc(timerSyncs.createdAt))
+    .limit(100)
+    .all();
+}
+
+/** The tickets behind a set of debts, in one read. */
+export async function ticketRowsByNumber(db: Database, numbers: readonly number[]) {
+  if (numbers.length === 0) return [];
+  return db
+    .select()
+    .from(tickets)
+    .where(inArray(tickets.number, [...new Set(numbers)]))
+    .all();
+}
