@@ -2,7 +2,8 @@ import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { RECONCILE_GRACE_MS } from "../../src/timer/reconcile";
+import { meteredD1, newMeter } from "../../src/store/metered";
+import { RECONCILE_GRACE_MS, reconcileTimers } from "../../src/timer/reconcile";
 import slashCommand from "../fixtures/corpus/discord/application_command.slash.docs.json";
 import labeled1 from "../fixtures/corpus/github/issues.labeled.1.json";
 import issueOpened from "../fixtures/corpus/github/issues.opened.1.json";
@@ -360,3 +361,54 @@ describe.each(["unreachable", "answer lost"] as const)(
     );
   },
 );
+
+describe("what the reconciler costs", () => {
+  async function meteredRun(now: number) {
+    const meter = newMeter();
+    const run = await reconcileTimers(
+      { DB: meteredD1(env.DB, meter), TICKET_TIMER: env.TICKET_TIMER },
+      { olderThan: now },
+    );
+    return { run, meter };
+  }
+
+  it("reads at most one index entry when nothing is behind, through the created_at index", async () => {
+    await reconcile();
+    const { run, meter } = await meteredRun(Date.now() + RECONCILE_GRACE_MS);
+    expect(run.paid).toBe(0);
+    // O(1) in the number of tickets: one index seek that finds nothing older than the cut-off.
+    expect(meter.rowsRead).toBeLessThanOrEqual(1);
+    expect(meter.statements).toHaveLength(1);
+    const statement = meter.statements[0];
+    if (statement === undefined) throw new Error("no statement");
+    const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${statement.sql}`)
+      .bind(...statement.params)
+      .all<{ detail: string }>();
+    const details = plan.results.map((r) => r.detail).join(" | ");
+    console.log(`reconciler, nothing behind: ${meter.rowsRead} rows read; plan: ${details}`);
+    expect(details).toMatch(/USING (COVERING )?INDEX timer_syncs_created/);
+    expect(details).not.toMatch(/SCAN timer_syncs(?! USING)/);
+  });
+
+  it("pays 100 tickets behind in one run, reading a handful of rows per debt", async () => {
+    fakeOutbound();
+    await reconcile();
+    const broken = breakTimers("unreachable");
+    const keys: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const { body } = await postMessage({ text: `behind ${i}` });
+      keys.push(body.ticket as string);
+    }
+    broken.mockRestore();
+    const { run, meter } = await meteredRun(Date.now() + RECONCILE_GRACE_MS);
+    console.log(
+      `reconciler, 100 behind: paid ${run.paid}, ${meter.rowsRead} rows read, ${meter.rowsWritten} written, ${meter.statements.length} statements`,
+    );
+    expect(run.paid).toBe(100);
+    expect(run.tickets).toHaveLength(100);
+    // Per round of 50: the debts (index), their tickets (rowid), the delete of what was paid.
+    expect(meter.rowsRead).toBeLessThanOrEqual(600);
+    for (const key of keys.slice(0, 5)) await timerMatchesD1(key);
+    expect(await Promise.all(keys.map(debts))).toEqual(keys.map(() => 0));
+  });
+});
