@@ -126,6 +126,26 @@ export const githubSettingsSchema = z.strictObject({
 });
 export type GithubSettings = z.infer<typeof githubSettingsSchema>;
 
+/** A host name as `URL.hostname` gives it (no scheme, port or path); compared ignoring case. */
+const hostname = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(
+    /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$/i,
+    "a host name such as hooks.acme.com",
+  );
+
+/**
+ * SPEC §11: what the desk knows about an integration, by the name of its `API_TOKENS` entry. With
+ * `callbackHosts`, its `callbackUrl`s must be on one of those hosts (an empty list: no callbacks).
+ */
+export const integrationSchema = z.strictObject({
+  name: z.string().min(1).max(100),
+  callbackHosts: z.array(hostname).max(20).optional(),
+});
+export type Integration = z.infer<typeof integrationSchema>;
+
 function isTimeZone(tz: string): boolean {
   try {
     dateTimeFormat("en-US", { timeZone: tz });
@@ -149,6 +169,7 @@ export const configSchema = z
     criticalLabels: z.array(z.string().min(1).max(100)).max(50).default(["critical", "P0", "sev1"]),
     policies: policiesSchema.default(policiesSchema.parse({})),
     github: githubSettingsSchema.default(githubSettingsSchema.parse({})),
+    integrations: z.array(integrationSchema).max(200).default([]),
   })
   .superRefine((config, ctx) => {
     const teamIds = new Set<string>();
@@ -175,6 +196,17 @@ export const configSchema = z
         });
       }
       customerIds.add(customer.id);
+    });
+    const integrationNames = new Set<string>();
+    config.integrations.forEach((integration, i) => {
+      if (integrationNames.has(integration.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["integrations", i, "name"],
+          message: `duplicate integration name "${integration.name}"`,
+        });
+      }
+      integrationNames.add(integration.name);
     });
     config.routes.forEach((route, i) => {
       if (!teamIds.has(route.team)) {

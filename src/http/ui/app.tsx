@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { addImprovement, escalateTicket, patchTicket, replyToTicket } from "../../commands";
+import { agentNames, permits } from "../../domain/access";
 import { CHANNELS } from "../../domain/inbound";
 import { parseTicketKey } from "../../domain/ticket";
 import { loadConfig } from "../../store/config";
@@ -9,7 +10,7 @@ import { database } from "../../store/db";
 import { searchKnowledgeBase } from "../../store/knowledge-base";
 import { computeMetrics } from "../../store/metrics";
 import { getTicketView, queuePage, ticketSummary } from "../../store/tickets";
-import { agentForToken, parseApiTokens } from "../auth";
+import { callerForToken, parseApiTokens } from "../auth";
 import { attachmentsApp } from "../routes/attachments";
 import { decodeCursor, encodeCursor, parseStatuses } from "../routes/tickets";
 import {
@@ -153,15 +154,29 @@ uiApp.post("/login", async (c) => {
       403,
     );
   }
-  const agent = field("token") === "" ? null : await agentForToken(c.env.API_TOKENS, field("token"));
-  if (agent === null) {
+  const tokens = parseApiTokens(c.env.API_TOKENS);
+  const caller = field("token") === "" ? null : await callerForToken(tokens, field("token"));
+  if (caller === null) {
     return render(
       c,
       <LoginPage nonce={nonceOf(c)} loginToken={loginToken(c)} next={next} error="Unknown agent token." />,
       401,
     );
   }
-  setCookie(c, SESSION_COOKIE, await createSession(key, agent, Date.now()), {
+  const permission = permits(caller.role, "console", tokens);
+  if (!permission.ok) {
+    return render(
+      c,
+      <LoginPage
+        nonce={nonceOf(c)}
+        loginToken={loginToken(c)}
+        next={next}
+        error={`That is an integration's token: it cannot sign in to the console. ${permission.detail}`}
+      />,
+      403,
+    );
+  }
+  setCookie(c, SESSION_COOKIE, await createSession(key, caller.name, Date.now()), {
     ...COOKIE_BASE,
     maxAge: SESSION_TTL_SECONDS,
   });
@@ -272,7 +287,8 @@ uiApp.get("/tickets/:key", async (c) => {
   if (ticket === null) return noTicket(c);
   const done = DONE[c.req.query("done") ?? ""];
   const error = ERRORS[c.req.query("error") ?? ""];
-  const agents = [...parseApiTokens(c.env.API_TOKENS).map((t) => t.agent), ...config.agents.map((a) => a.id)];
+  // Integrations are not people: they are never offered as an assignee.
+  const agents = [...agentNames(parseApiTokens(c.env.API_TOKENS)), ...config.agents.map((a) => a.id)];
   return render(
     c,
     <TicketPage
