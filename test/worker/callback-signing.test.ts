@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { apiOutbound, type CallbackDelivery, postCallback } from "../../src/channels/api/reply";
+import readmeReceiver from "../fixtures/callback-receiver";
 import { advanceTo, flush, getTicket, postMessage, request, timer, unique, useConfig } from "./helpers";
 
 /**
@@ -19,7 +20,8 @@ interface Received {
 
 /** Every callback as its receiver gets it: the raw body bytes and the headers. */
 function receiver(
-  respond: (call: Received, index: number) => Response = () => new Response(null, { status: 204 }),
+  respond: (call: Received, index: number) => Response | Promise<Response> = () =>
+    new Response(null, { status: 204 }),
 ) {
   const received: Received[] = [];
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
@@ -75,6 +77,37 @@ describe("signed callbacks (Standard Webhooks)", () => {
     }
     expect(new Set(calls.map((c) => c.headers["webhook-id"])).size).toBe(3);
     expect(JSON.parse(calls[1]?.raw ?? "{}")).toEqual({ ticket: key, kind: "reply", text: "Fixed in 2.3.1" });
+  });
+
+  it("the README's receiver answers 204 to each callback the desk sends, and 401 to a forged one", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    const answers: number[] = [];
+    const hooks = receiver((call) => {
+      const forwarded = new Request(call.url, { method: "POST", headers: call.headers, body: call.raw });
+      return readmeReceiver.fetch(forwarded, env).then((r) => {
+        answers.push(r.status);
+        return r;
+      });
+    });
+    const url = `https://hooks.sign.test/${unique("cb")}`;
+    const { body } = await postMessage({ callbackUrl: url, text: "Exports fail" });
+    const key = body.ticket as string;
+    await request(`/v1/tickets/${key}/replies`, { method: "POST", json: { text: "Fixed" } });
+    await flush(key);
+    expect(answers).toEqual([204, 204]);
+    expect((await getTicket(key)).messages.map((m) => m.delivery?.status ?? null)).toEqual([
+      null,
+      "sent",
+      "sent",
+    ]);
+    expect(log).toHaveBeenCalledWith(expect.stringMatching(new RegExp(`^msg_.*: reply on ${key}: Fixed$`)));
+    const [first] = hooks.at(url);
+    const forged = new Request(url, {
+      method: "POST",
+      headers: first?.headers ?? {},
+      body: first?.raw.replace("Thanks", "Pay us") ?? "",
+    });
+    expect((await readmeReceiver.fetch(forged, env)).status).toBe(401);
   });
 
   it("a changed body, a changed id, another secret or a stale timestamp does not verify", async () => {
