@@ -89,7 +89,7 @@ describe("which channels need the ticket's thread keys to address a reply", () =
 });
 
 describe("api: the integration's callbackUrl", () => {
-  it("POSTs { ticket, kind, text, url } to the callbackUrl, one outbox item per message", () => {
+  it("POSTs { ticket, kind, text, url } to the callbackUrl, one outbox item per message, its webhook-id fixed", () => {
     const item = customerDelivery(target("api", { callbackUrl: "https://hooks.acme.com/cb" }), {
       kind: "survey",
       text: "How easy?",
@@ -103,6 +103,8 @@ describe("api: the integration's callbackUrl", () => {
       delivery: {
         service: "callback",
         url: "https://hooks.acme.com/cb",
+        // Standard Webhooks `webhook-id`: composed once, so every attempt at this call carries it.
+        webhookId: "msg_m1",
         body: { ticket: "SUP-7", kind: "survey", text: "How easy?", url: "https://desk/survey/t" },
       },
     });
