@@ -334,6 +334,7 @@ async function openTicket(
             ...(ackLeaves && email !== undefined ? { externalId: email.messageId } : {}),
           },
         }),
+    ...(message.promotedFrom === undefined ? {} : { promotedFrom: message.promotedFrom }),
   });
 
   const key = ticketKey(row.number);

@@ -1,3 +1,5 @@
+import { cutUtf8 } from "./limits";
+
 /**
  * HTML from customers, made safe to display and readable as text, with the runtime's own streaming
  * parser (HTMLRewriter): an allow-list of elements and attributes, everything else dropped.
@@ -34,6 +36,12 @@ const DROP_WITH_CONTENT = [
   "canvas",
   "portal",
   "dialog",
+  // Raw-text elements: their content is not parsed as markup, so unwrapping them would turn
+  // `<xmp><img onerror=…></xmp>` into a live tag. Dropped, content and all.
+  "xmp",
+  "plaintext",
+  "noembed",
+  "noframes",
 ];
 
 const ALLOWED = new Set([
@@ -104,8 +112,29 @@ function safeUrl(value: string, element: string): boolean {
   return url.startsWith("https://") || url.startsWith("http://") || url.startsWith("mailto:");
 }
 
-export async function sanitizeHtml(html: string): Promise<string> {
-  const rewriter = new HTMLRewriter()
+export interface SanitiseLimits {
+  /** Stop reading the input once this many elements have been seen. */
+  maxElements: number;
+  /** Stop reading once the output is this long (UTF-8 bytes); the output is cut to it. */
+  maxOutputBytes: number;
+}
+
+export interface SanitisedHtml {
+  html: string;
+  /** False when a limit stopped the sanitiser before the end of the input. */
+  complete: boolean;
+}
+
+const UNLIMITED: SanitiseLimits = {
+  maxElements: Number.POSITIVE_INFINITY,
+  maxOutputBytes: Number.POSITIVE_INFINITY,
+};
+
+/** Input is fed to the parser in pieces of about this many characters, each ending before a `<`. */
+const CHUNK_CHARS = 16 * 1024;
+
+function sanitiser(onElement: () => void): HTMLRewriter {
+  return new HTMLRewriter()
     .on(DROP_WITH_CONTENT.join(","), {
       element(el) {
         el.remove();
@@ -113,6 +142,7 @@ export async function sanitizeHtml(html: string): Promise<string> {
     })
     .on("*", {
       element(el) {
+        onElement();
         if (el.removed) return;
         const tag = el.tagName.toLowerCase();
         if (!ALLOWED.has(tag)) {
@@ -133,7 +163,83 @@ export async function sanitizeHtml(html: string): Promise<string> {
       },
       doctype: () => {},
     });
-  return rewriter.transform(new Response(html)).text();
+}
+
+/** Where the next piece of input ends: about CHUNK_CHARS on, just before a `<`, never inside a surrogate pair. */
+function chunkEnd(html: string, from: number): number {
+  const nominal = from + CHUNK_CHARS;
+  if (nominal >= html.length) return html.length;
+  const lt = html.indexOf("<", nominal);
+  let end = lt >= 0 && lt - nominal <= CHUNK_CHARS ? lt : nominal;
+  const unit = html.charCodeAt(end - 1);
+  if (unit >= 0xd800 && unit < 0xdc00) end -= 1;
+  return end;
+}
+
+/**
+ * The runtime's parser copies a tag that is still open at the end of the input through as it is
+ * (`<img src=x onerror=…` with no `>`): browsers drop such a tag, but stored HTML must not carry
+ * one, so a trailing unterminated tag is cut off.
+ */
+function withoutOpenTag(html: string): string {
+  const lt = html.lastIndexOf("<");
+  if (lt < 0 || html.indexOf(">", lt) >= 0) return html;
+  return /^<[A-Za-z/!?]/.test(html.slice(lt, lt + 2)) ? html.slice(0, lt) : html;
+}
+
+/**
+ * Sanitise HTML, reading the input only as far as the limits allow: it is streamed to the parser
+ * in pieces, and the feeding stops once `maxElements` elements were seen or `maxOutputBytes` were
+ * written. The CPU time is then bounded by the limits, not by the size of the mail (a 20 MiB HTML
+ * body costs what its first part costs).
+ */
+export async function sanitizeHtmlBounded(html: string, limits: SanitiseLimits): Promise<SanitisedHtml> {
+  let elements = 0;
+  let outputBytes = 0;
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const output = sanitiser(() => {
+    elements += 1;
+  }).transform(new Response(readable));
+  const encoder = new TextEncoder();
+  let fed = 0;
+  const feeding = (async () => {
+    const writer = writable.getWriter();
+    try {
+      while (fed < html.length && elements < limits.maxElements && outputBytes < limits.maxOutputBytes) {
+        const end = chunkEnd(html, fed);
+        await writer.write(encoder.encode(html.slice(fed, end)));
+        fed = end;
+      }
+    } finally {
+      await writer.close();
+    }
+  })();
+  const parts: string[] = [];
+  const decoder = new TextDecoder();
+  if (output.body === null) throw new Error("HTMLRewriter returned no body");
+  const reader = output.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    outputBytes += value.byteLength;
+    parts.push(decoder.decode(value, { stream: true }));
+  }
+  parts.push(decoder.decode());
+  await feeding;
+  let safe = parts.join("");
+  let complete = fed >= html.length;
+  if (outputBytes > limits.maxOutputBytes) {
+    safe = cutUtf8(safe, limits.maxOutputBytes);
+    // Cut before the last tag that the limit split.
+    const lt = safe.lastIndexOf("<");
+    if (lt > safe.lastIndexOf(">")) safe = safe.slice(0, lt);
+    complete = false;
+  }
+  return { html: withoutOpenTag(safe), complete };
+}
+
+export async function sanitizeHtml(html: string): Promise<string> {
+  return (await sanitizeHtmlBounded(html, UNLIMITED)).html;
 }
 
 const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", nbsp: " " };
@@ -172,7 +278,11 @@ const VOID_BLOCKS = new Set(["br", "hr"]);
 /** Readable text from HTML-only mail: blocks become lines, entities are decoded, scripts and styles vanish. */
 export async function htmlToText(html: string): Promise<string> {
   // Document-level text handlers see the text of removed elements too: strip those first.
-  const safe = await sanitizeHtml(html);
+  return textOfSanitised(await sanitizeHtml(html));
+}
+
+/** `htmlToText` of HTML that has been through `sanitizeHtml` already (the email handler sanitises once). */
+export async function textOfSanitised(safe: string): Promise<string> {
   const parts: string[] = [];
   const rewriter = new HTMLRewriter()
     .on("script,style,head,title,template,noscript", {
