@@ -70,6 +70,8 @@ export async function boundBodies(
       ? undefined
       : await sanitizeHtmlBounded(parsed.html, {
           maxElements: MAX_SANITISED_ELEMENTS,
+          // Sanitising only removes (bar `rel` on links), so twice the stored cap is plenty to fill it.
+          maxInputChars: 2 * MAX_STORED_HTML_BYTES,
           maxOutputBytes: MAX_STORED_HTML_BYTES - HTML_NOTE_ROOM,
         });
   let fullHtml = sanitised !== undefined && !sanitised.complete;
@@ -84,7 +86,7 @@ export async function boundBodies(
     }
   } else if (sanitised !== undefined) {
     // HTML-only mail: the text is read from the sanitised HTML, so it is as complete as that is.
-    text = await textOfSanitised(sanitised.html);
+    text = textOfSanitised(sanitised.html);
     fullHtml = fullHtml || !fits(text, maxText);
   } else {
     text = "";
