@@ -166,12 +166,13 @@ function sanitiser(onElement: () => void): HTMLRewriter {
           el.removeAndKeepContent();
           return;
         }
-        let removed: string[] | undefined;
+        // Collected first: removing while iterating would skip attributes.
+        const removed: string[] = [];
         for (const [name = "", value = ""] of el.attributes) {
           const keep = kept.has(name) && ((name !== "href" && name !== "src") || safeUrl(value, tag));
-          if (!keep) (removed ??= []).push(name);
+          if (!keep) removed.push(name);
         }
-        if (removed !== undefined) for (const name of removed) el.removeAttribute(name);
+        for (const name of removed) el.removeAttribute(name);
         if (tag === "a") el.setAttribute("rel", "noopener noreferrer nofollow");
       },
     })
