@@ -238,7 +238,10 @@ describe("POST /v1/quarantine/:id/promote", () => {
 describe("the console's quarantine page", () => {
   it("lists quarantined mail escaped, and its button opens a ticket (CSRF-checked)", async () => {
     fakeOutbound();
-    const q = await quarantined({ subject: `Automatic reply: <img src=x onerror=alert(1)> ${Date.now()}` });
+    const q = await quarantined({
+      subject: `Automatic reply: <img src=x onerror=alert(1)> ${Date.now()}`,
+      text: `Away.</p><script>alert(2)</script><a href="javascript:alert(3)">x</a>`,
+    });
     const browser = new ConsoleBrowser();
     const csrf = await browser.signIn();
 
@@ -246,6 +249,9 @@ describe("the console's quarantine page", () => {
     expect(page.response.status).toBe(200);
     expect(page.html).not.toContain("<img src=x");
     expect(page.html).toContain("&lt;img src=x onerror=alert(1)&gt;");
+    expect(page.html).toContain("&lt;script&gt;alert(2)&lt;/script&gt;");
+    for (const script of (await parseHtml(page.html)).all("script"))
+      expect(script.text).not.toContain("alert");
     expect(await scriptSurfaces(page.html, cspNonce(page.response))).toEqual([]);
     const parsed = await parseHtml(page.html);
     const action = `/quarantine/${q.id}/promote`;

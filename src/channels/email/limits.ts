@@ -27,17 +27,20 @@ export const RAW_MAIL_FILENAME = "original-message.eml";
 
 const encoder = new TextEncoder();
 
-/** UTF-8 length of `text`. */
-export function utf8Length(text: string): number {
+/** UTF-8 length of `text`; counting stops once it passes `stopAbove` (then the result is just over it). */
+export function utf8Length(text: string, stopAbove = Number.POSITIVE_INFINITY): number {
   let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = 0; i < text.length && bytes <= stopAbove; i++) {
     const unit = text.charCodeAt(i);
     if (unit < 0x80) bytes += 1;
     else if (unit < 0x800) bytes += 2;
-    else if (unit >= 0xd800 && unit < 0xdc00 && i + 1 < text.length) {
-      // A surrogate pair is one 4-byte code point.
-      bytes += 4;
-      i += 1;
+    else if (unit >= 0xd800 && unit < 0xdc00) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next < 0xe000) {
+        // A surrogate pair is one 4-byte code point.
+        bytes += 4;
+        i += 1;
+      } else bytes += 3; // a lone surrogate is encoded as U+FFFD
     } else bytes += 3;
   }
   return bytes;
@@ -62,24 +65,4 @@ export function truncationNote(fullBytes: number, filename: string): string {
 /** The line a message ends with when some of its attachments were not stored one by one. */
 export function attachmentsNote(left: number, leftBytes: number, kept: number): string {
   return `[…${left} more attachment${left === 1 ? "" : "s"} (${leftBytes} bytes) not listed: only the first ${kept} are stored separately; all of them are inside the original mail, attached as ${RAW_MAIL_FILENAME}]`;
-}
-
-/**
- * `text` within `maxBytes`, ending with the truncation note when it was cut; `truncated` says
- * whether it was. The note counts towards the limit.
- */
-export function capText(
-  text: string,
-  maxBytes: number,
-  filename: string,
-): { text: string; truncated: boolean; fullBytes: number } {
-  if (text.length * 3 <= maxBytes) return { text, truncated: false, fullBytes: utf8Length(text) };
-  const fullBytes = utf8Length(text);
-  if (fullBytes <= maxBytes) return { text, truncated: false, fullBytes };
-  const note = `\n\n${truncationNote(fullBytes, filename)}`;
-  return {
-    text: `${cutUtf8(text, maxBytes - utf8Length(note))}${note}`,
-    truncated: true,
-    fullBytes,
-  };
 }

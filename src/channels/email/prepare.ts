@@ -50,7 +50,7 @@ function withNote(text: string, maxBytes: number, note: string): string {
 }
 
 function fits(text: string, maxBytes: number): boolean {
-  return text.length * 3 <= maxBytes || utf8Length(text) <= maxBytes;
+  return text.length * 3 <= maxBytes || utf8Length(text, maxBytes) <= maxBytes;
 }
 
 /**
