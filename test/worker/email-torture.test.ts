@@ -413,6 +413,25 @@ describe("email torture", { timeout: 60_000 }, () => {
   });
 });
 
+describe("bounded bodies", () => {
+  it("a mail with a text part keeps its text whole when only the HTML is cut", async () => {
+    const html = `<div>${"<p>row <b>x</b></p>".repeat(20_000)}</div>`;
+    const bodies = await boundBodies({ text: "Short text part.", html });
+    expect(bodies.text).toBe("Short text part.");
+    expect(bodies.full.map((f) => [f.filename, f.content.byteLength])).toEqual([
+      [FULL_HTML_FILENAME, bytesOf(html)],
+    ]);
+    expect(bodies.html).toMatch(
+      /<hr><p>\[…truncated: the full body, \d+ bytes, is attached as message-body\.html\]<\/p>$/,
+    );
+  });
+
+  it("small bodies pass through untouched, with nothing attached", async () => {
+    const bodies = await boundBodies({ text: undefined, html: "<p>Hello <b>there</b></p>" });
+    expect(bodies).toEqual({ text: "Hello there", html: "<p>Hello <b>there</b></p>", full: [] });
+  });
+});
+
 describe("the sanitiser, found while bounding it", () => {
   it.each([
     ["xmp", "<xmp><img src=x onerror=alert(1)></xmp>"],
