@@ -377,6 +377,7 @@ async function openTicket(
             ...(ackLeaves && email !== undefined ? { externalId: email.messageId } : {}),
           },
         }),
+    ...(message.promotedFrom === undefined ? {} : { promotedFrom: message.promotedFrom }),
   });
 
   const key = ticketKey(row.number);

@@ -152,6 +152,20 @@ describe("email: a threaded reply to the requester", () => {
     expect(item?.delivery.service === "email" && item.delivery.mail.autoSubmitted).toBe(auto);
   });
 
+  it("leaves hashed ids (a Message-ID too long to keep) out of In-Reply-To and References", () => {
+    const hashed = `sha256:${"ab".repeat(32)}`;
+    const item = customerDelivery(ticket, {
+      kind: "acknowledgement",
+      text: "t",
+      messageId: "m",
+      email: { ...threading, inReplyTo: hashed, references: ["theirs-1@acme.com", hashed] },
+    });
+    expect(item?.delivery.service === "email" && item.delivery.mail).toMatchObject({
+      references: ["theirs-1@acme.com"],
+    });
+    expect(item?.delivery.service === "email" && "inReplyTo" in item.delivery.mail).toBe(false);
+  });
+
   it("puts a link on its own paragraph", () => {
     const item = customerDelivery(ticket, {
       kind: "survey",

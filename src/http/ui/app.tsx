@@ -1,7 +1,14 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { addImprovement, escalateTicket, patchTicket, replyToTicket } from "../../commands";
+import { rereadQuarantined } from "../../channels/registry";
+import {
+  addImprovement,
+  escalateTicket,
+  patchTicket,
+  promoteQuarantined,
+  replyToTicket,
+} from "../../commands";
 import { agentNames, permits } from "../../domain/access";
 import { CHANNELS } from "../../domain/inbound";
 import { parseTicketKey } from "../../domain/ticket";
@@ -9,9 +16,11 @@ import { loadConfig } from "../../store/config";
 import { database } from "../../store/db";
 import { searchKnowledgeBase } from "../../store/knowledge-base";
 import { computeMetrics } from "../../store/metrics";
+import { listQuarantine } from "../../store/quarantine";
 import { getTicketView, queuePage, ticketSummary } from "../../store/tickets";
 import { callerForToken, parseApiTokens } from "../auth";
 import { attachmentsApp } from "../routes/attachments";
+import { quarantinedView } from "../routes/quarantine";
 import { decodeCursor, encodeCursor, parseStatuses } from "../routes/tickets";
 import {
   escalationInputSchema,
@@ -37,6 +46,7 @@ import { safeNext } from "./format";
 import { KnowledgeBaseArticle, KnowledgeBasePage } from "./pages/kb";
 import { LoginPage } from "./pages/login";
 import { MetricsPage } from "./pages/metrics";
+import { QuarantinePage } from "./pages/quarantine";
 import { type QueueFilters, QueuePage } from "./pages/queue";
 import { TicketPage } from "./pages/ticket";
 import {
@@ -64,6 +74,8 @@ const DONE: Record<string, string> = {
   improvement: "Improvement linked.",
   engineering: "Escalated to engineering: a Linear issue was filed and linked.",
   incident: "Incident declared: on-call is being paged.",
+  promoted:
+    "Ticket opened from the quarantined mail: its clock started when the mail arrived; no acknowledgement was sent.",
 };
 const ERRORS: Record<string, string> = {
   invalid_reply: "Write something before sending (at most 64 KiB).",
@@ -84,10 +96,29 @@ const ERRORS: Record<string, string> = {
  */
 export const uiApp = new Hono<ConsoleEnv>();
 
-for (const path of ["/", "/login", "/logout", "/queue", "/tickets/*", "/metrics", "/kb", "/kb/*"]) {
+for (const path of [
+  "/",
+  "/login",
+  "/logout",
+  "/queue",
+  "/tickets/*",
+  "/metrics",
+  "/quarantine",
+  "/quarantine/*",
+  "/kb",
+  "/kb/*",
+]) {
   uiApp.use(path, consoleHeaders);
 }
-for (const path of ["/logout", "/queue", "/tickets/*", "/metrics", "/attachments/*"]) {
+for (const path of [
+  "/logout",
+  "/queue",
+  "/tickets/*",
+  "/metrics",
+  "/quarantine",
+  "/quarantine/*",
+  "/attachments/*",
+]) {
   uiApp.use(path, requireConsoleAgent);
 }
 uiApp.use("/kb", optionalConsoleAgent);
@@ -99,6 +130,7 @@ const formLimit = bodyLimit({
 uiApp.post("/login", formLimit);
 uiApp.post("/logout", formLimit, requireCsrf);
 uiApp.post("/tickets/*", formLimit, requireCsrf);
+uiApp.post("/quarantine/*", formLimit, requireCsrf);
 
 uiApp.get("/", async (c) => c.redirect((await identify(c)).ok ? "/queue" : "/login", 302));
 
@@ -479,6 +511,45 @@ uiApp.get("/metrics", async (c) => {
     />,
     error === undefined ? 200 : 400,
   );
+});
+
+// ---- quarantine ------------------------------------------------------------------------------
+
+const QUARANTINE_PAGE = 50;
+
+uiApp.get("/quarantine", async (c) => {
+  const beforeText = c.req.query("before");
+  const before = beforeText === undefined ? undefined : Number(beforeText);
+  const valid = before === undefined || (Number.isSafeInteger(before) && before > 0);
+  const rows = await listQuarantine(database(c.env.DB), QUARANTINE_PAGE, valid ? before : undefined);
+  const last = rows[rows.length - 1];
+  return render(
+    c,
+    <QuarantinePage
+      nonce={nonceOf(c)}
+      agent={c.var.agent}
+      csrf={c.var.csrf}
+      messages={rows.map(quarantinedView)}
+      firstHref={before === undefined ? null : "/quarantine"}
+      nextHref={
+        rows.length === QUARANTINE_PAGE && last !== undefined ? `/quarantine?before=${last.receivedAt}` : null
+      }
+      flash={
+        c.req.query("error") === "not_found"
+          ? { kind: "error", text: "That mail is no longer in quarantine." }
+          : valid
+            ? undefined
+            : { kind: "error", text: "That page link is not valid; showing the newest mail." }
+      }
+    />,
+    valid ? 200 : 400,
+  );
+});
+
+uiApp.post("/quarantine/:id/promote", async (c) => {
+  const result = await promoteQuarantined(c.env, c.req.param("id"), (mail) => rereadQuarantined(c.env, mail));
+  if (!result.ok) return c.redirect("/quarantine?error=not_found", 303);
+  return back(c, result.ticket, { done: "promoted" });
 });
 
 // ---- knowledge base (public) -----------------------------------------------------------------
