@@ -106,6 +106,11 @@ export const inboundMessageSchema = z.object({
   promotedFrom: z.string().max(100).optional(),
   /** The channel forbids an acknowledgement (loop protection, list mail, a promoted quarantined mail). */
   suppressAcknowledgement: z.boolean().default(false),
+  /**
+   * The channel could not verify who sent it (email: DMARC failed at the receiving server). The
+   * sender's claimed address opens no customer's account and threads by no ticket token.
+   */
+  senderUnverified: z.boolean().default(false),
   attachments: z.array(inboundAttachmentSchema).default([]),
   receivedAt: z.number().int(),
 });

@@ -545,6 +545,7 @@ export function ticketSummary(
     responseDueAt: iso(row.responseDueAt),
     breached: row.breached,
     security: row.security,
+    senderUnverified: row.senderUnverified,
   };
 }
 

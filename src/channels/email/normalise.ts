@@ -16,6 +16,11 @@ export interface NormaliseEmailInput {
   loop: LoopReason | null;
   /** Mailing-list mail from a person: a ticket like any other, never acknowledged. */
   listMail: boolean;
+  /**
+   * The receiving server says the From address failed DMARC: whoever sent it may not be who it
+   * says. No `[SUP-n]` threading, no customer matching, no acknowledgement (SPEC §3).
+   */
+  senderUnverified?: boolean;
   /** Message-IDs quoted inside the mail (a bounce's original). */
   quoted: string[];
   attachments: InboundMessageInput["attachments"];
@@ -58,7 +63,8 @@ export function normaliseEmail(input: NormaliseEmailInput): InboundMessageInput 
     threadKeyRules: rules,
     lookupOnlyThreadKeys: true,
     extraThreadKeys: own === undefined ? [] : [own],
-    ticketReferences: [...new Set(subjectTicketTokens(subject))].slice(0, 10),
+    ticketReferences:
+      input.senderUnverified === true ? [] : [...new Set(subjectTicketTokens(subject))].slice(0, 10),
     channelName: input.recipient,
     from: {
       ...(parsed.from.name ? { name: parsed.from.name.slice(0, 200) } : {}),
@@ -71,7 +77,8 @@ export function normaliseEmail(input: NormaliseEmailInput): InboundMessageInput 
     text: input.text,
     ...(input.html === undefined ? {} : { html: input.html }),
     context: { recipient: input.recipient },
-    suppressAcknowledgement: input.loop !== null || input.listMail,
+    suppressAcknowledgement: input.loop !== null || input.listMail || input.senderUnverified === true,
+    senderUnverified: input.senderUnverified === true,
     ...(input.loop === null ? {} : { quarantineReason: input.loop }),
     bounceOf: input.loop === "bounce" ? input.quoted.slice(0, 20) : [],
     rawStorageKey: input.rawStorageKey,

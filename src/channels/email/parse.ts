@@ -20,6 +20,8 @@ export interface ParsedEmail {
   html: string | undefined;
   attachments: ParsedAttachment[];
   header: (name: string) => string | undefined;
+  /** Every value of a header, top to bottom (the topmost was added last, by the receiving server). */
+  headers?: (name: string) => string[];
   contentType: string | undefined;
   /** The MIME could not be read as a whole; what is here came from the fallback reader. */
   malformed: boolean;
@@ -73,6 +75,7 @@ function fromPostalMime(email: Email): ParsedEmail {
       inline: a.disposition === "inline" || a.related === true,
     })),
     header: (name) => headerMap.get(name.toLowerCase()),
+    headers: (name) => email.headers.filter((h) => h.key === name.toLowerCase()).map((h) => h.value),
     contentType: headerMap.get("content-type"),
     malformed: false,
   };
@@ -88,11 +91,14 @@ function fallback(raw: Uint8Array): ParsedEmail {
   const head = split < 0 ? text : text.slice(0, split);
   const body = split < 0 ? "" : text.slice(split).trim();
   const headerMap = new Map<string, string>();
+  const all: { key: string; value: string }[] = [];
   for (const line of head.replace(/\r?\n[ \t]+/g, " ").split(/\r?\n/)) {
     const colon = line.indexOf(":");
     if (colon > 0) {
       const key = line.slice(0, colon).trim().toLowerCase();
-      if (!headerMap.has(key)) headerMap.set(key, line.slice(colon + 1).trim());
+      const value = line.slice(colon + 1).trim();
+      all.push({ key, value });
+      if (!headerMap.has(key)) headerMap.set(key, value);
     }
   }
   const fromHeader = headerMap.get("from") ?? "";
@@ -107,6 +113,7 @@ function fallback(raw: Uint8Array): ParsedEmail {
     html: undefined,
     attachments: [],
     header: (name) => headerMap.get(name.toLowerCase()),
+    headers: (name) => all.filter((h) => h.key === name.toLowerCase()).map((h) => h.value),
     contentType: headerMap.get("content-type"),
     malformed: true,
   };

@@ -1,6 +1,7 @@
 import { escapeHtml, sha256Hex } from "../../domain/encoding";
 import type { InboundAttachment, InboundMessageInput } from "../../domain/inbound";
 import type { QuarantinedMessage } from "../contract";
+import { dmarcVerdict } from "./auth";
 import { sanitizeHtmlBounded, textOfSanitised } from "./html";
 import {
   attachmentsNote,
@@ -194,6 +195,7 @@ export async function prepareEmail(
     html: bodies.html,
     loop,
     listMail: isListMail(parsed.header),
+    senderUnverified: dmarcVerdict(parsed.headers ?? (() => [])) === "fail",
     quoted: loop === "bounce" ? await quotedMessageIds(raw, parsed.messageId) : [],
     attachments,
     rawStorageKey,
