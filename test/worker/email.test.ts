@@ -249,7 +249,9 @@ describe("intake", () => {
     expect(got.ticketNumber).not.toBeNull();
   });
 
-  it("stores a 20 MiB message's attachment in R2 and lists it on the message", async () => {
+  it("stores a 20 MiB message's attachment in R2 and lists it on the message", {
+    timeout: 60_000,
+  }, async () => {
     // 15 MiB of binary is 20 MiB once base64-encoded: the whole message stays under Email Routing's 25 MiB.
     const size = 15 * 1024 * 1024;
     const content = new Uint8Array(size);
