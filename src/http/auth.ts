@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { problem } from "./errors";
+import { clientIp, failedSignIn, retryAfterHeader, SIGN_IN_LOCKED_DETAIL, signInLocked } from "./rate-limit";
 
 export type AuthVariables = { agent: string };
 
@@ -50,8 +51,16 @@ export const requireAgent: MiddlewareHandler<{ Bindings: Env; Variables: AuthVar
       headers: { "www-authenticate": 'Bearer realm="switchboard"' },
     });
   }
+  // A wrong bearer token is a failed sign-in (rate-limit.ts): past the budget, every token from that
+  // address is refused, a right one included, before it is judged.
+  const ip = clientIp(c.req.header("cf-connecting-ip"));
+  if (signInLocked(ip, Date.now()))
+    return problem(c, 429, SIGN_IN_LOCKED_DETAIL, { headers: retryAfterHeader() });
   const agent = await agentForToken(c.env.API_TOKENS, token);
   if (agent === null) {
+    if (await failedSignIn(c.env, ip, Date.now())) {
+      return problem(c, 429, SIGN_IN_LOCKED_DETAIL, { headers: retryAfterHeader() });
+    }
     return problem(c, 401, "Unknown token.", {
       headers: { "www-authenticate": 'Bearer realm="switchboard", error="invalid_token"' },
     });

@@ -10,6 +10,15 @@ import { searchKnowledgeBase } from "../../store/knowledge-base";
 import { computeMetrics } from "../../store/metrics";
 import { getTicketView, queuePage, ticketSummary } from "../../store/tickets";
 import { agentForToken, parseApiTokens } from "../auth";
+import {
+  clientIp,
+  failedSignIn,
+  publicRateLimit,
+  RATE_LIMIT_PERIOD_SECONDS,
+  retryAfterHeader,
+  SIGN_IN_LOCKED_DETAIL,
+  signInLocked,
+} from "../rate-limit";
 import { attachmentsApp } from "../routes/attachments";
 import { decodeCursor, encodeCursor, parseStatuses } from "../routes/tickets";
 import {
@@ -89,6 +98,20 @@ for (const path of ["/", "/login", "/logout", "/queue", "/tickets/*", "/metrics"
 for (const path of ["/logout", "/queue", "/tickets/*", "/metrics", "/attachments/*"]) {
   uiApp.use(path, requireConsoleAgent);
 }
+// The knowledge base is public: a budget per client address (rate-limit.ts, README "Limits").
+const kbLimit = publicRateLimit<ConsoleEnv>("kb", (c) =>
+  messagePage(
+    c,
+    429,
+    "Too many requests",
+    <p>
+      This address sent too many requests in the last minute. Please try again in {RATE_LIMIT_PERIOD_SECONDS}{" "}
+      seconds.
+    </p>,
+  ),
+);
+// "/kb/*" also matches "/kb": registered once, so a request is counted once.
+uiApp.use("/kb/*", kbLimit);
 uiApp.use("/kb", optionalConsoleAgent);
 uiApp.use("/kb/*", optionalConsoleAgent);
 const formLimit = bodyLimit({
@@ -153,8 +176,21 @@ uiApp.post("/login", async (c) => {
       403,
     );
   }
+  // A wrong token is a failed sign-in (rate-limit.ts): past the budget, every attempt from that
+  // address is refused before its token is judged.
+  const ip = clientIp(c.req.header("cf-connecting-ip"));
+  const locked = () => {
+    for (const [name, value] of Object.entries(retryAfterHeader())) c.header(name, value);
+    return render(
+      c,
+      <LoginPage nonce={nonceOf(c)} loginToken={loginToken(c)} next={next} error={SIGN_IN_LOCKED_DETAIL} />,
+      429,
+    );
+  };
+  if (signInLocked(ip, Date.now())) return locked();
   const agent = field("token") === "" ? null : await agentForToken(c.env.API_TOKENS, field("token"));
   if (agent === null) {
+    if (await failedSignIn(c.env, ip, Date.now())) return locked();
     return render(
       c,
       <LoginPage nonce={nonceOf(c)} loginToken={loginToken(c)} next={next} error="Unknown agent token." />,
