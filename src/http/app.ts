@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { meteredD1, newMeter } from "../store/metered";
 import { type AuthVariables, requireAgent } from "./auth";
+import { jsonBodyLimit, MAX_COMMAND_BODY_BYTES, MAX_CONFIG_BODY_BYTES, surveyFormLimit } from "./body-limits";
 import { problem } from "./errors";
 import {
   publicRateLimit,
@@ -58,7 +59,10 @@ const searchLimit = publicRateLimit<AppEnv>("search", (c) =>
 );
 // "/x/*" also matches "/x" itself: one registration, so a request is counted once.
 app.use("/v1/search/*", searchLimit);
-app.use("/survey/*", publicRateLimit<AppEnv>("survey", tooManyRequestsPage));
+app.use("/survey/*", publicRateLimit<AppEnv>("survey", tooManyRequestsPage), surveyFormLimit);
+// Body limits (body-limits.ts); "/x/*" also matches "/x".
+app.use("/v1/tickets/*", jsonBodyLimit(MAX_COMMAND_BODY_BYTES));
+app.use("/v1/config/*", jsonBodyLimit(MAX_CONFIG_BODY_BYTES));
 
 app.route("/v1/messages", messagesApp);
 app.route("/v1/tickets", ticketsApp);

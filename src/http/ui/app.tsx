@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { addImprovement, escalateTicket, patchTicket, replyToTicket } from "../../commands";
 import { CHANNELS } from "../../domain/inbound";
+import { knowledgeBaseTerms, SEARCH_MAX_QUERY_CHARS } from "../../domain/search";
 import { parseTicketKey } from "../../domain/ticket";
 import { loadConfig } from "../../store/config";
 import { database } from "../../store/db";
@@ -58,8 +59,11 @@ import {
   sessionKey,
 } from "./session";
 
-/** Form posts are small: a reply is at most 64 KiB of text. */
-const MAX_FORM_BYTES = 256 * 1024;
+/**
+ * The largest valid form is a reply of 64 Ki UTF-16 units; a browser percent-encodes a 3-byte
+ * UTF-8 character as 9 bytes, so such a reply in, say, Japanese is 576 KiB on the wire.
+ */
+export const MAX_FORM_BYTES = 640 * 1024;
 const DAY_MS = 86_400_000;
 
 const COOKIE_BASE = { httpOnly: true, secure: true, sameSite: "Strict", path: "/" } as const;
@@ -116,7 +120,16 @@ uiApp.use("/kb", optionalConsoleAgent);
 uiApp.use("/kb/*", optionalConsoleAgent);
 const formLimit = bodyLimit({
   maxSize: MAX_FORM_BYTES,
-  onError: (c) => c.text("Form too large", 413),
+  onError: (c) =>
+    messagePage(
+      c,
+      413,
+      "Form too large",
+      <p>
+        The form was over {MAX_FORM_BYTES / 1024} KiB, so nothing was changed. A reply may be at most 64 KiB
+        of text.
+      </p>,
+    ),
 });
 uiApp.post("/login", formLimit);
 uiApp.post("/logout", formLimit, requireCsrf);
@@ -263,7 +276,11 @@ uiApp.get("/queue", async (c) => {
         tickets={[]}
         nextHref={null}
         firstHref="/queue"
-        error="Those filters are not valid (or the page link is out of date)."
+        error={
+          // A search too long for D1's LIKE says so, with the limit; anything else is a stale link.
+          (!parsed.success && parsed.error.issues.find((issue) => issue.path[0] === "q")?.message) ||
+          "Those filters are not valid (or the page link is out of date)."
+        }
       />,
       400,
     );
@@ -504,18 +521,26 @@ uiApp.get("/metrics", async (c) => {
 // ---- knowledge base (public) -----------------------------------------------------------------
 
 uiApp.get("/kb", async (c) => {
-  const q = (c.req.query("q") ?? "").trim().slice(0, 200);
-  const results = q === "" ? null : await searchKnowledgeBase(database(c.env.DB), q, 20);
+  const q = (c.req.query("q") ?? "").trim();
   const agent = c.var.agent as string | undefined;
+  const chrome = { nonce: nonceOf(c), agent, csrf: agent === undefined ? undefined : c.var.csrf };
+  if (q.length > SEARCH_MAX_QUERY_CHARS) {
+    return render(
+      c,
+      <KnowledgeBasePage
+        {...chrome}
+        q={q.slice(0, SEARCH_MAX_QUERY_CHARS)}
+        results={null}
+        ignored={[]}
+        error={`Search for at most ${SEARCH_MAX_QUERY_CHARS} characters.`}
+      />,
+      400,
+    );
+  }
+  const results = q === "" ? null : await searchKnowledgeBase(database(c.env.DB), q, 20);
   return render(
     c,
-    <KnowledgeBasePage
-      nonce={nonceOf(c)}
-      agent={agent}
-      csrf={agent === undefined ? undefined : c.var.csrf}
-      q={q}
-      results={results}
-    />,
+    <KnowledgeBasePage {...chrome} q={q} results={results} ignored={knowledgeBaseTerms(q).ignored} />,
   );
 });
 
