@@ -165,10 +165,37 @@ describe("the per-hour paging cap for unknown senders (SPEC §11)", () => {
     });
   });
 
+  it("a priority an agent chose is not a stranger's keyword: the re-page at breach is no longer capped", async () => {
+    await capAt(1);
+    const out = fakeOutbound();
+    const T = testHours(3);
+    advanceTo(T);
+    const first = await keywordCritical("e@example.org");
+    await flush(first);
+    advanceTo(T + MIN);
+    const held = await keywordCritical("f@example.org");
+    await flush(held);
+    expect(triggers(out, held)).toBe(0);
+    // An agent looks at it, lowers it, and decides it is critical after all.
+    advanceTo(T + 2 * MIN);
+    for (const priority of ["high", "critical"]) {
+      const patch = await request(`/v1/tickets/${held}`, { method: "PATCH", json: { priority } });
+      expect(patch.status).toBe(200);
+    }
+    advanceTo(T + HOUR + 30_000);
+    const filler = await keywordCritical("g@example.org");
+    await flush(filler);
+    expect(triggers(out, filler)).toBe(1);
+    // The hour is full, but this ticket's breach re-page goes out.
+    advanceTo(T + MIN + HOUR + 1);
+    await flush(held);
+    expect(triggers(out, held)).toBe(1);
+  });
+
   it("timers deciding at the same moment never page past the cap", async () => {
     await capAt(3);
     const out = fakeOutbound();
-    advanceTo(testHours(3));
+    advanceTo(testHours(4));
     // Eight tickets at one instant; their timers are due together and run at once.
     const keys: string[] = [];
     for (let i = 0; i < 8; i++) keys.push(await keywordCritical(`crowd-${i}@example.org`));
@@ -185,7 +212,7 @@ describe("the per-hour paging cap for unknown senders (SPEC §11)", () => {
   it("a cap of 0 never pages for a stranger's keyword, and says so", async () => {
     await capAt(0);
     const out = fakeOutbound();
-    advanceTo(testHours(4));
+    advanceTo(testHours(6));
     const key = await keywordCritical("nobody@example.org");
     await flush(key);
     expect(triggers(out, key)).toBe(0);
