@@ -34,6 +34,7 @@ const putConfigRoute = createRoute({
       content: { "application/json": { schema: configDocument } },
     },
     400: problemResponse("Every problem with the document"),
+    413: problemResponse("Body over 1 MiB"),
   },
 });
 

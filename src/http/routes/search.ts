@@ -50,6 +50,7 @@ const searchRoute = createRoute({
       },
     },
     400: problemResponse("Missing or bad query"),
+    429: problemResponse("Over the per-address budget (README, Limits); see Retry-After"),
   },
 });
 
