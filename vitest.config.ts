@@ -33,7 +33,12 @@ export default defineConfig({
               bindings: {
                 TEST_MIGRATIONS: migrations,
                 EMAIL_CORPUS: corpus("email"),
-                API_TOKENS: "alice:test-token-alice,bob:test-token-bob",
+                // Two agents (no admin: every agent may PUT /v1/config) and two integrations.
+                API_TOKENS:
+                  "alice:test-token-alice,bob:test-token-bob," +
+                  "acme-monitor:test-token-acme:integration,ci-bot:test-token-ci:integration",
+                // Standard Webhooks test secret for the api callbacks (not a real secret).
+                CALLBACK_SIGNING_SECRET: "whsec_c3dpdGNoYm9hcmQtdGVzdC1jYWxsYmFjay1rZXktMSE=",
                 PUBLIC_URL: "https://desk.test",
                 SUPPORT_ADDRESS: "support@example.com",
                 // The Slack and GitHub suites assert on the synchronous answer; test/worker/intake-queue.test.ts covers queue mode.

@@ -224,8 +224,9 @@ async function openTicket(
 ): Promise<IntakeResult> {
   const now = Date.now();
   const classification = classify(message, config);
+  // An address the channel could not verify (DMARC failed) is no proof of being that customer.
   const customer = findCustomer(config, {
-    email: message.from.email,
+    email: message.senderUnverified ? undefined : message.from.email,
     slackTeamId: message.context.slackTeamId,
   });
   const decision = route(config, {
@@ -323,6 +324,7 @@ async function openTicket(
         ? "private"
         : (message.visibility ?? defaultVisibility(message.channel)),
       security: classification.security,
+      senderUnverified: message.senderUnverified,
       escalationLevel: startingLevel(message.channel),
       requesterName: message.from.name ?? null,
       requesterEmail: message.from.email?.toLowerCase() ?? null,
@@ -379,6 +381,7 @@ async function openTicket(
             ...(ackLeaves && email !== undefined ? { externalId: email.messageId } : {}),
           },
         }),
+    ...(message.promotedFrom === undefined ? {} : { promotedFrom: message.promotedFrom }),
   });
 
   const key = ticketKey(row.number);

@@ -1,4 +1,4 @@
-import type { Channel } from "../domain/inbound";
+import type { Channel, InboundMessageInput } from "../domain/inbound";
 import type { ProblemIssue } from "../domain/issues";
 import type { DeliveryOutcome } from "../notify/http";
 import type { OutboundEnv, OutboxItem } from "../notify/types";
@@ -95,10 +95,23 @@ export interface WebhookEndpoint<Job> {
  * A channel's inbound half: its endpoints, and what it owes on the hourly cron. Endpoints carry
  * their own job types; here they are seen through `unknown` (each only ever runs the jobs it accepted).
  */
+/** What the quarantine kept of a message (a `quarantine` row), as a channel needs it to read it again. */
+export interface QuarantinedMessage {
+  storageKey: string | null;
+  sender: string | null;
+  recipient: string | null;
+  receivedAt: number;
+}
+
 export interface ChannelIngress {
   name: Channel;
   endpoints: readonly WebhookEndpoint<unknown>[];
   scheduled?(env: Env, scheduledTime: number): Promise<void>;
+  /**
+   * Read a message this channel quarantined again, in full, for an agent opening a ticket from it
+   * (`POST /v1/quarantine/:id/promote`); null when its raw form is gone.
+   */
+  reread?(env: Env, message: QuarantinedMessage): Promise<InboundMessageInput | null>;
 }
 
 // ---------------------------------------------------------------------------------------------

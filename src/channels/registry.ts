@@ -1,5 +1,6 @@
+import type { InboundMessageInput } from "../domain/inbound";
 import { apiIngress } from "./api";
-import type { ChannelIngress, WebhookEndpoint } from "./contract";
+import type { ChannelIngress, QuarantinedMessage, WebhookEndpoint } from "./contract";
 import { discordIngress } from "./discord";
 import { emailIngress } from "./email";
 import { githubIngress } from "./github";
@@ -27,4 +28,16 @@ export const WEBHOOK_ENDPOINTS: readonly WebhookEndpoint<unknown>[] = CHANNEL_IN
 /** The hourly cron: what each channel owes on it (GitHub's weekly triage digest). */
 export async function runScheduled(env: Env, scheduledTime: number): Promise<void> {
   for (const channel of CHANNEL_INGRESS) await channel.scheduled?.(env, scheduledTime);
+}
+
+/**
+ * A quarantined message read again by the channel that kept it (email: the raw mail from R2), for
+ * `commands` `promoteQuarantined`; null when that channel cannot (the command uses the stored row).
+ */
+export async function rereadQuarantined(
+  env: Env,
+  message: QuarantinedMessage & { channel: string },
+): Promise<InboundMessageInput | null> {
+  const channel = CHANNEL_INGRESS.find((c) => c.name === message.channel);
+  return (await channel?.reread?.(env, message)) ?? null;
 }

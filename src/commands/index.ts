@@ -12,6 +12,7 @@ export {
   type SurveyAnswer,
   surveyState,
 } from "./follow-up";
+export { type PromoteResult, promoteQuarantined, type Reread } from "./quarantine";
 export {
   type PatchOptions,
   type PatchResult,

@@ -158,6 +158,26 @@ export const pagingSettingsSchema = z.strictObject({
 });
 export type PagingSettings = z.infer<typeof pagingSettingsSchema>;
 
+/** A host name as `URL.hostname` gives it (no scheme, port or path); compared ignoring case. */
+const hostname = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(
+    /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$/i,
+    "a host name such as hooks.acme.com",
+  );
+
+/**
+ * SPEC §11: what the desk knows about an integration, by the name of its `API_TOKENS` entry. With
+ * `callbackHosts`, its `callbackUrl`s must be on one of those hosts (an empty list: no callbacks).
+ */
+export const integrationSchema = z.strictObject({
+  name: z.string().min(1).max(100),
+  callbackHosts: z.array(hostname).max(20).optional(),
+});
+export type Integration = z.infer<typeof integrationSchema>;
+
 function isTimeZone(tz: string): boolean {
   try {
     dateTimeFormat("en-US", { timeZone: tz });
@@ -185,6 +205,7 @@ export const configSchema = z
     policies: policiesSchema.default(policiesSchema.parse({})),
     github: githubSettingsSchema.default(githubSettingsSchema.parse({})),
     paging: pagingSettingsSchema.default(pagingSettingsSchema.parse({})),
+    integrations: z.array(integrationSchema).max(200).default([]),
   })
   .superRefine((config, ctx) => {
     const teamIds = new Set<string>();
@@ -211,6 +232,17 @@ export const configSchema = z
         });
       }
       customerIds.add(customer.id);
+    });
+    const integrationNames = new Set<string>();
+    config.integrations.forEach((integration, i) => {
+      if (integrationNames.has(integration.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["integrations", i, "name"],
+          message: `duplicate integration name "${integration.name}"`,
+        });
+      }
+      integrationNames.add(integration.name);
     });
     config.routes.forEach((route, i) => {
       if (!teamIds.has(route.team)) {

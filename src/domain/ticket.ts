@@ -57,6 +57,8 @@ export interface TicketView {
   responseDueAt: string | null;
   breached: boolean;
   security: boolean;
+  /** The sender could not be verified (email: DMARC failed): the claimed address proves nothing. */
+  senderUnverified: boolean;
   messages: MessageView[];
   escalations: EscalationView[];
   improvements: ImprovementView[];

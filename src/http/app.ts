@@ -2,7 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { meteredD1, newMeter } from "../store/metered";
-import { type AuthVariables, requireAgent } from "./auth";
+import { type AuthVariables, requireAgent, requireConfigWriter } from "./auth";
 import { jsonBodyLimit, MAX_COMMAND_BODY_BYTES, MAX_CONFIG_BODY_BYTES, surveyFormLimit } from "./body-limits";
 import { problem } from "./errors";
 import {
@@ -44,8 +44,11 @@ app.get("/healthz", (c) => c.json({ ok: true }));
 
 app.use("/v1/tickets/*", requireAgent);
 app.use("/v1/tickets", requireAgent);
-app.use("/v1/config/*", requireAgent);
-app.use("/v1/config", requireAgent);
+// SPEC §11: reading the configuration is agent work; replacing it is an admin's once the desk has one.
+const configAccess: typeof requireAgent = (c, next) =>
+  c.req.method === "PUT" ? requireConfigWriter(c, next) : requireAgent(c, next);
+app.use("/v1/config/*", configAccess);
+app.use("/v1/config", configAccess);
 app.use("/v1/attachments/*", requireAgent);
 app.use("/v1/metrics", requireAgent);
 app.use("/v1/quarantine", requireAgent);
@@ -80,7 +83,9 @@ app.route("/", uiApp);
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",
   scheme: "bearer",
-  description: "A token from API_TOKENS (agent:token pairs).",
+  description:
+    "A token from API_TOKENS (name:token or name:token:role). Role `integration` may only POST /v1/messages; " +
+    "once any `admin` exists, only admins may PUT /v1/config. A role that may not is answered 403.",
 });
 
 app.doc31("/openapi.json", (c) => ({

@@ -85,6 +85,9 @@ export const ticketSummarySchema = z
     responseDueAt: z.string().nullable(),
     breached: z.boolean(),
     security: z.boolean(),
+    senderUnverified: z.boolean().openapi({
+      description: "The channel could not verify the sender (email: DMARC failed at the receiving server)",
+    }),
   })
   .openapi("TicketSummary");
 

@@ -36,4 +36,6 @@ export interface OutboundEnv {
   GITHUB_API_URL?: string;
   DISCORD_BOT_TOKEN?: string;
   DISCORD_API_URL?: string;
+  /** Standard Webhooks secret (`whsec_…`) that signs every `api` callback. */
+  CALLBACK_SIGNING_SECRET?: string;
 }

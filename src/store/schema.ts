@@ -28,6 +28,8 @@ export const tickets = sqliteTable(
     customer: text("customer"),
     visibility: text("visibility", { enum: ["public", "private"] }).notNull(),
     security: integer("security", { mode: "boolean" }).notNull().default(false),
+    /** The channel could not verify the sender (email: DMARC failed at the receiving server). */
+    senderUnverified: integer("sender_unverified", { mode: "boolean" }).notNull().default(false),
     escalationLevel: integer("escalation_level").notNull(),
     requesterName: text("requester_name"),
     requesterEmail: text("requester_email"),

@@ -5,6 +5,7 @@ import { iso, TICKET_PREFIX, type TicketStatus, type TicketView, ticketKey } fro
 import { configQuery } from "./config";
 import { batch, batchAround, type Database, type Statement } from "./db";
 import { removeFromKnowledgeBase } from "./knowledge-base";
+import { promotionUpdate } from "./quarantine";
 import {
   attachments,
   escalations,
@@ -178,6 +179,8 @@ export interface NewTicketWrite {
     deliveryStatus: string;
     externalId?: string;
   };
+  /** The quarantined message this ticket is opened from: marked with the ticket in the same batch. */
+  promotedFrom?: string;
 }
 
 /** Everything one new-ticket message writes, in one atomic batch. Returns the new ticket's row. */
@@ -203,6 +206,7 @@ export async function insertNewTicket(db: Database, write: NewTicketWrite): Prom
     ...write.attachments.map((a) => db.insert(attachments).values({ ...a, ticketNumber: JUST_INSERTED })),
     ...(write.acknowledgement === undefined ? [] : [acknowledgementInsert(db, write.acknowledgement)]),
     newTicketDebtInsert(db, { ...write.timerDebt, createdAt: now }, JUST_INSERTED),
+    ...(write.promotedFrom === undefined ? [] : [promotionUpdate(db, write.promotedFrom, JUST_INSERTED)]),
   ]);
   const row = inserted[0];
   if (row === undefined) throw new Error("ticket insert returned no row");
@@ -544,6 +548,7 @@ export function ticketSummary(
     responseDueAt: iso(row.responseDueAt),
     breached: row.breached,
     security: row.security,
+    senderUnverified: row.senderUnverified,
   };
 }
 
@@ -632,16 +637,6 @@ export async function insertQuarantine(db: Database, write: QuarantineWrite): Pr
     }),
   ]);
   return id;
-}
-
-export async function listQuarantine(db: Database, limit: number, before?: number) {
-  return db
-    .select()
-    .from(quarantine)
-    .where(before === undefined ? undefined : sql`${quarantine.receivedAt} < ${before}`)
-    .orderBy(sql`${quarantine.receivedAt} desc`)
-    .limit(limit)
-    .all();
 }
 
 /** The ticket's subject follows its source (an edited GitHub issue title). */

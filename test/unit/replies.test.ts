@@ -89,7 +89,7 @@ describe("which channels need the ticket's thread keys to address a reply", () =
 });
 
 describe("api: the integration's callbackUrl", () => {
-  it("POSTs { ticket, kind, text, url } to the callbackUrl, one outbox item per message", () => {
+  it("POSTs { ticket, kind, text, url } to the callbackUrl, one outbox item per message, its webhook-id fixed", () => {
     const item = customerDelivery(target("api", { callbackUrl: "https://hooks.acme.com/cb" }), {
       kind: "survey",
       text: "How easy?",
@@ -103,6 +103,8 @@ describe("api: the integration's callbackUrl", () => {
       delivery: {
         service: "callback",
         url: "https://hooks.acme.com/cb",
+        // Standard Webhooks `webhook-id`: composed once, so every attempt at this call carries it.
+        webhookId: "msg_m1",
         body: { ticket: "SUP-7", kind: "survey", text: "How easy?", url: "https://desk/survey/t" },
       },
     });
@@ -148,6 +150,20 @@ describe("email: a threaded reply to the requester", () => {
   ] as const)("a %s is Auto-Submitted: %s (RFC 3834: auto-responders stay quiet)", (kind, auto) => {
     const item = customerDelivery(ticket, { kind, text: "t", messageId: "m", email: threading });
     expect(item?.delivery.service === "email" && item.delivery.mail.autoSubmitted).toBe(auto);
+  });
+
+  it("leaves hashed ids (a Message-ID too long to keep) out of In-Reply-To and References", () => {
+    const hashed = `sha256:${"ab".repeat(32)}`;
+    const item = customerDelivery(ticket, {
+      kind: "acknowledgement",
+      text: "t",
+      messageId: "m",
+      email: { ...threading, inReplyTo: hashed, references: ["theirs-1@acme.com", hashed] },
+    });
+    expect(item?.delivery.service === "email" && item.delivery.mail).toMatchObject({
+      references: ["theirs-1@acme.com"],
+    });
+    expect(item?.delivery.service === "email" && "inReplyTo" in item.delivery.mail).toBe(false);
   });
 
   it("puts a link on its own paragraph", () => {

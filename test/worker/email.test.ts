@@ -432,7 +432,14 @@ describe("loop protection", () => {
     ["X-Autoreply", { "X-Autoreply": "yes" }, "auto-reply"],
     ["Precedence: bulk", { Precedence: "bulk" }, "precedence"],
     ["X-Auto-Response-Suppress", { "X-Auto-Response-Suppress": "All" }, "auto-response-suppress"],
-    ["a mailing list", { "List-Id": "<dev.lists.example>" }, "mailing-list"],
+    ["Precedence: junk", { Precedence: "junk" }, "precedence"],
+    ["Precedence: auto_reply", { Precedence: "auto_reply" }, "precedence"],
+    ["X-Autorespond", { "X-Autorespond": "yes" }, "auto-reply"],
+    [
+      "list headers and Auto-Submitted (an auto-reply sent through a list)",
+      { "List-Id": "<dev.lists.example>", "Auto-Submitted": "auto-generated" },
+      "auto-submitted",
+    ],
   ])("unthreaded mail with %s is quarantined and never acknowledged", async (_name, headers, reason) => {
     const out = fakeOutbound();
     const before = await countRows("tickets");
@@ -445,6 +452,48 @@ describe("loop protection", () => {
     };
     expect(listed.messages.find((q) => q.messageId === m.messageId)?.reason).toBe(reason);
     expect(out.calls).toHaveLength(0);
+  });
+
+  // SPEC §3: mail that is only list mail is a person writing (a customer on a Google Group).
+  it.each([
+    ["List-Id", { "List-Id": "<dev.lists.example>" }],
+    ["List-Unsubscribe", { "List-Unsubscribe": "<mailto:leave@lists.example>" }],
+    ["Precedence: list", { Precedence: "list" }],
+  ])("unthreaded mail with only %s becomes a ticket that is never acknowledged", async (_name, headers) => {
+    const m = mail({ headers, subject: "Question from our team list" });
+    await deliverEmail(m.raw);
+    const got = await stored(m.messageId);
+    expect(got.quarantine).toBeNull();
+    expect(got.message?.kind).toBe("customer");
+    const key = `SUP-${got.ticketNumber}`;
+    await flush(key);
+    const ticket = await getTicket(key);
+    expect(ticket.status).toBe("open");
+    expect(ticket.responseDueAt).not.toBeNull();
+    expect(ticket.messages.map((m) => [m.direction, m.kind])).toEqual([["inbound", "customer"]]);
+  });
+
+  it("a list mail that threads is an ordinary customer message, and nothing answers it", async () => {
+    fakeOutbound();
+    const first = mail({ subject: "Group question" });
+    await deliverEmail(first.raw);
+    const number = (await stored(first.messageId)).ticketNumber as number;
+    await request(`/v1/tickets/SUP-${number}/replies`, { method: "POST", json: { text: "Try again?" } });
+    await flush(`SUP-${number}`);
+    expect((await getTicket(`SUP-${number}`)).status).toBe("pending");
+    const followUp = mail({
+      inReplyTo: first.messageId,
+      headers: { "List-Id": "<team.groups.example>", Precedence: "list" },
+    });
+    await deliverEmail(followUp.raw);
+    await flush(`SUP-${number}`);
+    const ticket = await getTicket(`SUP-${number}`);
+    expect(ticket.messages.at(-1)).toMatchObject({ direction: "inbound", kind: "customer" });
+    expect(ticket.status).toBe("open");
+    expect(ticket.messages.filter((m) => m.direction === "outbound").map((m) => m.kind)).toEqual([
+      "system",
+      "staff",
+    ]);
   });
 
   it("Auto-Submitted: no is a person", () => {

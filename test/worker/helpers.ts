@@ -52,6 +52,7 @@ export interface TicketJson {
   firstResponseAt: string | null;
   resolvedAt: string | null;
   breached: boolean;
+  senderUnverified?: boolean;
   createdAt: string;
   messages: {
     id: string;

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/http/app";
 import { type Meter, meteredD1, newMeter } from "../../src/store/metered";
-import { mail } from "./email-helpers";
+import { deliverEmail, mail } from "./email-helpers";
 import { fakeOutbound, postMessage, TOKEN, unique, useConfig } from "./helpers";
 
 afterEach(() => {
@@ -159,6 +159,18 @@ describe("every hot query is served by an index", () => {
     await assertIndexed(await recorded("/v1/metrics?team=support&channel=api"));
     await assertIndexed(await recorded("/v1/search?q=latency", { noAuth: true }));
     await assertIndexed(await recorded("/v1/quarantine"));
+  });
+
+  it("opening a ticket from quarantined mail", async () => {
+    fakeOutbound();
+    const bounce = mail({ from: "MAILER-DAEMON@mx.example.org", subject: "Undelivered" });
+    await deliverEmail(bounce.raw, { from: "" });
+    const row = await env.DB.prepare("select id from quarantine where external_id = ?")
+      .bind(bounce.messageId)
+      .first<{ id: string }>();
+    const path = `/v1/quarantine/${row?.id}/promote`;
+    await assertIndexed(await recorded(path, { method: "POST" }));
+    await assertIndexed(await recorded(path, { method: "POST" }));
   });
 
   it("email intake (threading by Message-ID, reference and subject token)", async () => {

@@ -390,7 +390,9 @@ describe("what the reconciler costs", () => {
     expect(details).not.toMatch(/SCAN timer_syncs(?! USING)/);
   });
 
-  it("pays 100 tickets behind in one run, reading a handful of rows per debt", async () => {
+  it("pays 100 tickets behind in one run, reading a handful of rows per debt", {
+    timeout: 60_000,
+  }, async () => {
     fakeOutbound();
     await reconcile();
     const broken = breakTimers("unreachable");

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { callbackUrlRefusal } from "../../domain/access";
 import { type InboundMessageInput, prioritySchema, visibilitySchema } from "../../domain/inbound";
 
 /** SPEC §3 `api`: what an integration POSTs to /v1/messages. */
@@ -22,21 +23,41 @@ export const apiMessageSchema = z.strictObject({
     .string()
     .url()
     .max(2048)
-    .refine((url) => /^https?:\/\//i.test(url), "callbackUrl must be http(s)")
+    .superRefine((url, ctx) => {
+      const refusal = callbackUrlRefusal(url, undefined);
+      if (refusal !== null) ctx.addIssue({ code: "custom", message: refusal });
+    })
     .optional(),
 });
 export type ApiMessage = z.infer<typeof apiMessageSchema>;
 
 /**
- * The integration's `threadId` is its conversation; without one, every message is its own thread,
- * keyed by `externalId` so a later message may name it as its `threadId`.
+ * SPEC §3: `externalId` and `threadId` belong to the token that sent them. Stored keys are
+ * `<token name>:<id>`; a name never contains `:` (API_TOKENS splits on it), so two names never
+ * make the same key. Keys stored before scoping are the bare ids, which no scoped key can equal
+ * unless an old id itself began with `<name>:` (README "Tokens and roles" says what that means).
  */
-export function normaliseApiMessage(body: ApiMessage, receivedAt: number): InboundMessageInput {
+export function scopedKey(caller: string, id: string): string {
+  return `${caller}:${id}`;
+}
+
+/**
+ * The integration's `threadId` is its conversation; without one, every message is its own thread,
+ * keyed by `externalId` so a later message may name it as its `threadId`. Both are scoped to the
+ * calling token's name.
+ */
+export function normaliseApiMessage(
+  caller: string,
+  body: ApiMessage,
+  receivedAt: number,
+): InboundMessageInput {
   const thread = body.threadId ?? body.externalId;
   return {
     channel: "api",
-    idempotencyKey: body.externalId,
-    threadKeys: [thread],
+    idempotencyKey: scopedKey(caller, body.externalId),
+    // The message keeps the caller's own id (it is unique within a ticket, and a ticket has one caller).
+    externalId: body.externalId,
+    threadKeys: [scopedKey(caller, thread)],
     threadKeyRules: ["threadId"],
     channelName: body.channelName,
     from: body.from,

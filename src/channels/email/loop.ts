@@ -1,6 +1,11 @@
 /**
  * Mail we must never answer (RFC 3834 §2, RFC 3464 and common practice): an acknowledgement to any
  * of these starts or feeds a mail loop. Returns why, or null for mail from a person.
+ *
+ * List mail is not among them (SPEC §3): a customer writing from a Google Group is a person, so
+ * `List-Id`, `List-Unsubscribe` and `Precedence: list` alone make a ticket that is never
+ * acknowledged (`isListMail`), not a quarantined mail. Quarantine rows stored before this rule
+ * may still say `mailing-list`.
  */
 export type LoopReason =
   | "auto-submitted"
@@ -8,7 +13,6 @@ export type LoopReason =
   | "precedence"
   | "auto-response-suppress"
   | "bounce"
-  | "mailing-list"
   | "own-address";
 
 export interface LoopFacts {
@@ -47,10 +51,20 @@ export function loopReason(facts: LoopFacts): LoopReason | null {
   if (facts.header("x-autoreply") !== undefined || facts.header("x-autorespond") !== undefined)
     return "auto-reply";
   const precedence = facts.header("precedence")?.trim().toLowerCase();
-  if (precedence !== undefined && ["bulk", "junk", "list", "auto_reply"].includes(precedence))
-    return "precedence";
+  if (precedence !== undefined && ["bulk", "junk", "auto_reply"].includes(precedence)) return "precedence";
   if (facts.header("x-auto-response-suppress") !== undefined) return "auto-response-suppress";
-  if (facts.header("list-id") !== undefined || facts.header("list-unsubscribe") !== undefined)
-    return "mailing-list";
   return null;
+}
+
+/**
+ * Mail that came through a mailing list (RFC 2919 `List-Id`, RFC 2369 `List-Unsubscribe`,
+ * `Precedence: list`). Answering it would write to the whole list, so it is never acknowledged;
+ * its author is still a person, so it opens or joins a ticket like any customer mail.
+ */
+export function isListMail(header: LoopFacts["header"]): boolean {
+  return (
+    header("list-id") !== undefined ||
+    header("list-unsubscribe") !== undefined ||
+    header("precedence")?.trim().toLowerCase() === "list"
+  );
 }

@@ -1,4 +1,5 @@
 import PostalMime, { type Address, type Email } from "postal-mime";
+import { boundedKey } from "../../domain/inbound";
 
 export interface ParsedAttachment {
   filename: string;
@@ -9,6 +10,7 @@ export interface ParsedAttachment {
 }
 
 export interface ParsedEmail {
+  /** Message-IDs here and in `inReplyTo` / `references` are keys (`boundedKey`): over-long ones are hashed. */
   messageId: string | undefined;
   inReplyTo: string | undefined;
   references: string[];
@@ -18,12 +20,14 @@ export interface ParsedEmail {
   html: string | undefined;
   attachments: ParsedAttachment[];
   header: (name: string) => string | undefined;
+  /** Every value of a header, top to bottom (the topmost was added last, by the receiving server). */
+  headers?: (name: string) => string[];
   contentType: string | undefined;
   /** The MIME could not be read as a whole; what is here came from the fallback reader. */
   malformed: boolean;
 }
 
-/** `<a@b> <c@d>` → ["a@b", "c@d"]; tolerant of missing brackets and stray text. */
+/** `<a@b> <c@d>` → ["a@b", "c@d"]; tolerant of missing brackets and stray text. One linear pass. */
 export function messageIds(value: string | undefined): string[] {
   if (value === undefined) return [];
   const bracketed = [...value.matchAll(/<([^<>\s]+)>/g)].map((m) => m[1] ?? "").filter((id) => id !== "");
@@ -71,6 +75,7 @@ function fromPostalMime(email: Email): ParsedEmail {
       inline: a.disposition === "inline" || a.related === true,
     })),
     header: (name) => headerMap.get(name.toLowerCase()),
+    headers: (name) => email.headers.filter((h) => h.key === name.toLowerCase()).map((h) => h.value),
     contentType: headerMap.get("content-type"),
     malformed: false,
   };
@@ -86,11 +91,14 @@ function fallback(raw: Uint8Array): ParsedEmail {
   const head = split < 0 ? text : text.slice(0, split);
   const body = split < 0 ? "" : text.slice(split).trim();
   const headerMap = new Map<string, string>();
+  const all: { key: string; value: string }[] = [];
   for (const line of head.replace(/\r?\n[ \t]+/g, " ").split(/\r?\n/)) {
     const colon = line.indexOf(":");
     if (colon > 0) {
       const key = line.slice(0, colon).trim().toLowerCase();
-      if (!headerMap.has(key)) headerMap.set(key, line.slice(colon + 1).trim());
+      const value = line.slice(colon + 1).trim();
+      all.push({ key, value });
+      if (!headerMap.has(key)) headerMap.set(key, value);
     }
   }
   const fromHeader = headerMap.get("from") ?? "";
@@ -105,18 +113,35 @@ function fallback(raw: Uint8Array): ParsedEmail {
     html: undefined,
     attachments: [],
     header: (name) => headerMap.get(name.toLowerCase()),
+    headers: (name) => all.filter((h) => h.key === name.toLowerCase()).map((h) => h.value),
     contentType: headerMap.get("content-type"),
     malformed: true,
   };
 }
 
 export async function parseEmail(raw: Uint8Array): Promise<ParsedEmail> {
+  let parsed: ParsedEmail;
   try {
-    return fromPostalMime(await PostalMime.parse(raw, { attachmentEncoding: "arraybuffer" }));
+    parsed = fromPostalMime(await PostalMime.parse(raw, { attachmentEncoding: "arraybuffer" }));
   } catch (error) {
     console.warn("postal-mime could not parse a message; keeping what the fallback reader finds", error);
-    return fallback(raw);
+    parsed = fallback(raw);
   }
+  return withKeyedIds(parsed);
+}
+
+/**
+ * Every Message-ID the mail names, as the desk keys it: one mapping for all of them, so a long id
+ * that became a ticket's thread key is recognised when a reply names it again.
+ */
+async function withKeyedIds(parsed: ParsedEmail): Promise<ParsedEmail> {
+  const key = (id: string | undefined) => (id === undefined ? undefined : boundedKey(id));
+  return {
+    ...parsed,
+    messageId: await key(parsed.messageId),
+    inReplyTo: await key(parsed.inReplyTo),
+    references: await Promise.all(parsed.references.map(boundedKey)),
+  };
 }
 
 /**
@@ -124,8 +149,9 @@ export async function parseEmail(raw: Uint8Array): Promise<ParsedEmail> {
  * original's headers (message/rfc822, text/rfc822-headers, or pasted into the text). Those that
  * are ours tell which of our messages bounced.
  */
-export function quotedMessageIds(raw: Uint8Array, own: string | undefined): string[] {
+export async function quotedMessageIds(raw: Uint8Array, own: string | undefined): Promise<string[]> {
   const text = new TextDecoder("latin1").decode(raw.subarray(0, 2 * 1024 * 1024));
   const ids = [...text.matchAll(/^message-id:\s*(<[^>\r\n]+>)/gim)].flatMap((m) => messageIds(m[1]));
-  return [...new Set(ids)].filter((id) => id !== own);
+  const keys = await Promise.all([...new Set(ids)].map(boundedKey));
+  return keys.filter((id) => id !== own);
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isHashedKey } from "../../domain/inbound";
 import type { DeliveryOutcome } from "../../notify/http";
 import type { OutboundEnv } from "../../notify/types";
 import type { ChannelOutbound } from "../contract";
@@ -60,8 +61,12 @@ export const emailOutbound: ChannelOutbound<EmailDelivery> = {
           subject: emailSubject(target.subject, target.key),
           text: message.url === undefined ? message.text : `${message.text}\n\n${message.url}`,
           messageId: email.messageId,
-          ...(email.inReplyTo === undefined ? {} : { inReplyTo: email.inReplyTo }),
-          references: email.references,
+          // A hashed key stands for a Message-ID too long to keep (domain/inbound `boundedKey`): it is
+          // no Message-ID, so it is left out; the `[SUP-n]` subject token still threads the answer.
+          ...(email.inReplyTo === undefined || isHashedKey(email.inReplyTo)
+            ? {}
+            : { inReplyTo: email.inReplyTo }),
+          references: email.references.filter((r) => !isHashedKey(r)),
           autoSubmitted: message.kind !== "reply",
         },
       },

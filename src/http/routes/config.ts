@@ -25,7 +25,8 @@ const putConfigRoute = createRoute({
   method: "put",
   path: "/",
   tags: ["config"],
-  summary: "Replace the routing configuration (validated; the old one stays on any problem)",
+  summary:
+    "Replace the routing configuration (validated; the old one stays on any problem); admins only once any exists",
   security: [{ bearer: [] }],
   request: { body: { required: true, content: { "application/json": { schema: configSchema } } } },
   responses: {
@@ -35,6 +36,7 @@ const putConfigRoute = createRoute({
     },
     400: problemResponse("Every problem with the document"),
     413: problemResponse("Body over 1 MiB"),
+    403: problemResponse("An integration token, or an agent's once the desk has an admin (SPEC §11)"),
   },
 });
 

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { apiMessageSchema, handleApiMessage } from "../../channels/api";
-import { type AuthVariables, requireAgent } from "../auth";
+import { type AuthVariables, requireMessagePoster } from "../auth";
 import { problem } from "../errors";
 import { intakeAcceptedSchema, problemResponse } from "../schemas";
 import { validationHook } from "../validation";
@@ -12,6 +12,9 @@ const postMessage = createRoute({
   path: "/",
   tags: ["intake"],
   summary: "Integration webhook (`api` channel): open or thread a ticket",
+  description:
+    "Any role may post. `externalId` and `threadId` are scoped to the calling token's name: two tokens " +
+    "with different names never replay or thread into each other's tickets.",
   security: [{ bearer: [] }],
   request: { body: { required: true, content: { "application/json": { schema: apiMessageSchema } } } },
   responses: {
@@ -23,7 +26,9 @@ const postMessage = createRoute({
       description: "A replay of an `externalId` already stored: the original result, nothing written",
       content: { "application/json": { schema: intakeAcceptedSchema } },
     },
-    400: problemResponse("Malformed JSON or a schema violation"),
+    400: problemResponse(
+      "Malformed JSON, a schema violation, or a callbackUrl that is not https or not on the integration's callbackHosts",
+    ),
     401: problemResponse("No or unknown bearer token"),
     413: problemResponse("Body over 1 MiB"),
   },
@@ -33,7 +38,7 @@ export const messagesApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVaria
   defaultHook: validationHook,
 });
 
-messagesApp.use(requireAgent);
+messagesApp.use(requireMessagePoster);
 messagesApp.use(
   bodyLimit({
     maxSize: MAX_WEBHOOK_BODY_BYTES,
@@ -43,8 +48,15 @@ messagesApp.use(
 
 messagesApp.openapi(postMessage, async (c) => {
   const body = c.req.valid("json");
-  const result = await handleApiMessage(c.env, body, Date.now());
-  if (!result.ok) return problem(c, 400, result.detail);
+  const result = await handleApiMessage(c.env, c.get("agent"), body, Date.now());
+  if (!result.ok) {
+    return problem(
+      c,
+      400,
+      result.detail,
+      result.reason === "callback_refused" ? { issues: [{ path: result.path, message: result.detail }] } : {},
+    );
+  }
   const payload = {
     ticket: result.ticket,
     created: result.created,

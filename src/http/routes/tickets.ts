@@ -78,6 +78,7 @@ const listRoute = createRoute({
     },
     400: problemResponse("Bad filter or cursor"),
     401: problemResponse("No or unknown bearer token"),
+    403: problemResponse("An integration token: it may only POST /v1/messages (SPEC §11)"),
   },
 });
 

@@ -1,7 +1,15 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { addImprovement, escalateTicket, patchTicket, replyToTicket } from "../../commands";
+import { rereadQuarantined } from "../../channels/registry";
+import {
+  addImprovement,
+  escalateTicket,
+  patchTicket,
+  promoteQuarantined,
+  replyToTicket,
+} from "../../commands";
+import { agentNames, permits } from "../../domain/access";
 import { CHANNELS } from "../../domain/inbound";
 import { knowledgeBaseTerms, SEARCH_MAX_QUERY_CHARS } from "../../domain/search";
 import { parseTicketKey } from "../../domain/ticket";
@@ -9,8 +17,9 @@ import { loadConfig } from "../../store/config";
 import { database } from "../../store/db";
 import { searchKnowledgeBase } from "../../store/knowledge-base";
 import { computeMetrics } from "../../store/metrics";
+import { listQuarantine } from "../../store/quarantine";
 import { getTicketView, queuePage, ticketSummary } from "../../store/tickets";
-import { agentForToken, parseApiTokens } from "../auth";
+import { callerForToken, parseApiTokens } from "../auth";
 import {
   clientIp,
   failedSignIn,
@@ -21,6 +30,7 @@ import {
   signInLocked,
 } from "../rate-limit";
 import { attachmentsApp } from "../routes/attachments";
+import { quarantinedView } from "../routes/quarantine";
 import { decodeCursor, encodeCursor, parseStatuses } from "../routes/tickets";
 import {
   escalationInputSchema,
@@ -46,6 +56,7 @@ import { safeNext } from "./format";
 import { KnowledgeBaseArticle, KnowledgeBasePage } from "./pages/kb";
 import { LoginPage } from "./pages/login";
 import { MetricsPage } from "./pages/metrics";
+import { QuarantinePage } from "./pages/quarantine";
 import { type QueueFilters, QueuePage } from "./pages/queue";
 import { TicketPage } from "./pages/ticket";
 import {
@@ -76,6 +87,8 @@ const DONE: Record<string, string> = {
   improvement: "Improvement linked.",
   engineering: "Escalated to engineering: a Linear issue was filed and linked.",
   incident: "Incident declared: on-call is being paged.",
+  promoted:
+    "Ticket opened from the quarantined mail: its clock started when the mail arrived; no acknowledgement was sent.",
 };
 const ERRORS: Record<string, string> = {
   invalid_reply: "Write something before sending (at most 64 KiB).",
@@ -96,10 +109,29 @@ const ERRORS: Record<string, string> = {
  */
 export const uiApp = new Hono<ConsoleEnv>();
 
-for (const path of ["/", "/login", "/logout", "/queue", "/tickets/*", "/metrics", "/kb", "/kb/*"]) {
+for (const path of [
+  "/",
+  "/login",
+  "/logout",
+  "/queue",
+  "/tickets/*",
+  "/metrics",
+  "/quarantine",
+  "/quarantine/*",
+  "/kb",
+  "/kb/*",
+]) {
   uiApp.use(path, consoleHeaders);
 }
-for (const path of ["/logout", "/queue", "/tickets/*", "/metrics", "/attachments/*"]) {
+for (const path of [
+  "/logout",
+  "/queue",
+  "/tickets/*",
+  "/metrics",
+  "/quarantine",
+  "/quarantine/*",
+  "/attachments/*",
+]) {
   uiApp.use(path, requireConsoleAgent);
 }
 // The knowledge base is public: a budget per client address (rate-limit.ts, README "Limits").
@@ -134,6 +166,7 @@ const formLimit = bodyLimit({
 uiApp.post("/login", formLimit);
 uiApp.post("/logout", formLimit, requireCsrf);
 uiApp.post("/tickets/*", formLimit, requireCsrf);
+uiApp.post("/quarantine/*", formLimit, requireCsrf);
 
 uiApp.get("/", async (c) => c.redirect((await identify(c)).ok ? "/queue" : "/login", 302));
 
@@ -201,8 +234,9 @@ uiApp.post("/login", async (c) => {
     );
   };
   if (signInLocked(ip, Date.now())) return locked();
-  const agent = field("token") === "" ? null : await agentForToken(c.env.API_TOKENS, field("token"));
-  if (agent === null) {
+  const tokens = parseApiTokens(c.env.API_TOKENS);
+  const caller = field("token") === "" ? null : await callerForToken(tokens, field("token"));
+  if (caller === null) {
     if (await failedSignIn(c.env, ip, Date.now())) return locked();
     return render(
       c,
@@ -210,7 +244,20 @@ uiApp.post("/login", async (c) => {
       401,
     );
   }
-  setCookie(c, SESSION_COOKIE, await createSession(key, agent, Date.now()), {
+  const permission = permits(caller.role, "console", tokens);
+  if (!permission.ok) {
+    return render(
+      c,
+      <LoginPage
+        nonce={nonceOf(c)}
+        loginToken={loginToken(c)}
+        next={next}
+        error={`That is an integration's token: it cannot sign in to the console. ${permission.detail}`}
+      />,
+      403,
+    );
+  }
+  setCookie(c, SESSION_COOKIE, await createSession(key, caller.name, Date.now()), {
     ...COOKIE_BASE,
     maxAge: SESSION_TTL_SECONDS,
   });
@@ -325,7 +372,8 @@ uiApp.get("/tickets/:key", async (c) => {
   if (ticket === null) return noTicket(c);
   const done = DONE[c.req.query("done") ?? ""];
   const error = ERRORS[c.req.query("error") ?? ""];
-  const agents = [...parseApiTokens(c.env.API_TOKENS).map((t) => t.agent), ...config.agents.map((a) => a.id)];
+  // Integrations are not people: they are never offered as an assignee.
+  const agents = [...agentNames(parseApiTokens(c.env.API_TOKENS)), ...config.agents.map((a) => a.id)];
   return render(
     c,
     <TicketPage
@@ -516,6 +564,45 @@ uiApp.get("/metrics", async (c) => {
     />,
     error === undefined ? 200 : 400,
   );
+});
+
+// ---- quarantine ------------------------------------------------------------------------------
+
+const QUARANTINE_PAGE = 50;
+
+uiApp.get("/quarantine", async (c) => {
+  const beforeText = c.req.query("before");
+  const before = beforeText === undefined ? undefined : Number(beforeText);
+  const valid = before === undefined || (Number.isSafeInteger(before) && before > 0);
+  const rows = await listQuarantine(database(c.env.DB), QUARANTINE_PAGE, valid ? before : undefined);
+  const last = rows[rows.length - 1];
+  return render(
+    c,
+    <QuarantinePage
+      nonce={nonceOf(c)}
+      agent={c.var.agent}
+      csrf={c.var.csrf}
+      messages={rows.map(quarantinedView)}
+      firstHref={before === undefined ? null : "/quarantine"}
+      nextHref={
+        rows.length === QUARANTINE_PAGE && last !== undefined ? `/quarantine?before=${last.receivedAt}` : null
+      }
+      flash={
+        c.req.query("error") === "not_found"
+          ? { kind: "error", text: "That mail is no longer in quarantine." }
+          : valid
+            ? undefined
+            : { kind: "error", text: "That page link is not valid; showing the newest mail." }
+      }
+    />,
+    valid ? 200 : 400,
+  );
+});
+
+uiApp.post("/quarantine/:id/promote", async (c) => {
+  const result = await promoteQuarantined(c.env, c.req.param("id"), (mail) => rereadQuarantined(c.env, mail));
+  if (!result.ok) return c.redirect("/quarantine?error=not_found", 303);
+  return back(c, result.ticket, { done: "promoted" });
 });
 
 // ---- knowledge base (public) -----------------------------------------------------------------

@@ -4,6 +4,7 @@ import { html } from "hono/html";
 import type { JSX } from "hono/jsx/jsx-runtime";
 import { NONCE, type SecureHeadersVariables, secureHeaders } from "hono/secure-headers";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { agentNames } from "../../domain/access";
 import { loadConfig } from "../../store/config";
 import { database } from "../../store/db";
 import { parseApiTokens } from "../auth";
@@ -130,8 +131,9 @@ export async function identify(c: ConsoleContext): Promise<IdentifyResult> {
   if (key === null) return { ok: false, reason: "signed_out", clearCookie: false };
   const check = await readSession(key, getCookie(c, SESSION_COOKIE), Date.now());
   if (!check.ok) return { ok: false, reason: "signed_out", clearCookie: check.reason !== "missing" };
-  // With SESSION_SECRET set, removing an agent from API_TOKENS must still end their session.
-  if (!parseApiTokens(c.env.API_TOKENS).some((t) => t.agent === check.session.agent)) {
+  // With SESSION_SECRET set, removing an agent from API_TOKENS (or making it an integration) must
+  // still end their session.
+  if (!agentNames(parseApiTokens(c.env.API_TOKENS)).includes(check.session.agent)) {
     return { ok: false, reason: "signed_out", clearCookie: true };
   }
   return { ok: true, identity: { agent: check.session.agent, csrf: check.session.csrf, via: "token" } };

@@ -127,6 +127,8 @@ aside form .field { margin-bottom: .6rem; }
 .chart svg { width: 100%; height: auto; display: block; }
 .chart h3 { margin-top: 0; }
 .table-wrap { overflow-x: auto; }
+.quarantine .body { white-space: pre-wrap; overflow-wrap: anywhere; margin: .3rem 0 0; font-size: .85rem; }
+.quarantine form { margin: 0; }
 .kb-results { list-style: none; padding: 0; display: grid; gap: .75rem; }
 mark { background: #fde68a; color: inherit; padding: 0 .1rem; }
 .login { max-width: 26rem; margin: 3rem auto; }
@@ -147,7 +149,7 @@ footer.bottom { max-width: 78rem; margin: 2rem auto; padding: 0 1rem; color: var
 }
 `;
 
-export type Section = "queue" | "metrics" | "kb" | "login" | "ticket" | "other";
+export type Section = "queue" | "metrics" | "quarantine" | "kb" | "login" | "ticket" | "other";
 
 export interface LayoutProps {
   title: string;
@@ -199,6 +201,9 @@ export function Layout(props: LayoutProps) {
                     </NavLink>
                     <NavLink href="/metrics" current={props.section === "metrics"}>
                       Metrics
+                    </NavLink>
+                    <NavLink href="/quarantine" current={props.section === "quarantine"}>
+                      Quarantine
                     </NavLink>
                   </>
                 ) : null}

@@ -181,6 +181,14 @@ export function TicketPage(props: TicketPageProps) {
         <span class={`badge p-${t.priority}`}>priority {t.priority}</span>
         <span class="badge">{t.visibility}</span>
         {t.security ? <span class="badge p-high">security</span> : null}
+        {t.senderUnverified ? (
+          <span
+            class="badge p-high"
+            title="The receiving mail server says this sender failed DMARC: the From address may be forged."
+          >
+            sender unverified
+          </span>
+        ) : null}
         {t.breached ? <span class="badge breached">SLA breached</span> : null}
         <span class="badge">level {LEVEL_LABELS[t.escalationLevel] ?? t.escalationLevel}</span>
       </p>

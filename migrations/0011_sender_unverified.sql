@@ -1,0 +1,1 @@
+ALTER TABLE `tickets` ADD `sender_unverified` integer DEFAULT false NOT NULL;
