@@ -340,6 +340,8 @@ async function openTicket(
       firstDueAt: due,
       queueDueAt: due,
       acknowledgedAt: acknowledge ? now : null,
+      // SPEC §11: a keyword alone, from a sender who is no configured customer, pages under the cap.
+      pagingCapped: classification.priorityReason === "keyword" && customer === undefined,
     },
     message: {
       id: messageId,

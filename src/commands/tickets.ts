@@ -170,6 +170,8 @@ export function planPatch(
 
   if (patch.priority !== undefined && patch.priority !== current.priority) {
     set.priority = patch.priority;
+    // A person chose this priority: the ticket is no longer critical by a stranger's keyword alone.
+    set.pagingCapped = false;
     const customer = config.customers.find((c) => c.id === current.customer);
     const policy = policyFor(current.channel, patch.priority, customer);
     if (policy !== current.policy) {

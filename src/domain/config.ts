@@ -14,6 +14,27 @@ export const POLICIES = [
 export const policyNameSchema = z.enum(POLICIES);
 export type PolicyName = z.infer<typeof policyNameSchema>;
 
+/**
+ * Upper bounds of every list in the routing document (README "Limits"): each intake and every
+ * alarm walks them, so their size is the desk's cost per message. Generous for a real desk.
+ */
+export const CONFIG_LIMITS = {
+  teams: 200,
+  customers: 5000,
+  emailDomainsPerCustomer: 50,
+  slackTeamIdsPerCustomer: 20,
+  agents: 1000,
+  routes: 500,
+  keywordsPerRoute: 50,
+  criticalKeywords: 200,
+  securityKeywords: 200,
+  criticalLabels: 50,
+  githubBotLogins: 20,
+} as const;
+
+/** The paging cap's default (`paging.unknownSenderPagesPerHour`, SPEC §11). */
+export const DEFAULT_UNKNOWN_SENDER_PAGES_PER_HOUR = 3;
+
 const id = z
   .string()
   .min(1)
@@ -33,7 +54,7 @@ export type Team = z.infer<typeof teamSchema>;
 
 export const accountEngineerSchema = z.strictObject({
   name: z.string().min(1).max(200),
-  email: z.string().email().optional(),
+  email: z.string().max(320).email().optional(),
   slackUserId: z.string().min(1).max(64).optional(),
 });
 export type AccountEngineer = z.infer<typeof accountEngineerSchema>;
@@ -42,8 +63,8 @@ export const customerSchema = z.strictObject({
   id,
   name: z.string().min(1).max(200),
   tier: z.enum(["enterprise", "standard", "community"]),
-  emailDomains: z.array(z.string().min(1).max(253)).default([]),
-  slackTeamIds: z.array(z.string().min(1).max(64)).default([]),
+  emailDomains: z.array(z.string().min(1).max(253)).max(CONFIG_LIMITS.emailDomainsPerCustomer).default([]),
+  slackTeamIds: z.array(z.string().min(1).max(64)).max(CONFIG_LIMITS.slackTeamIdsPerCustomer).default([]),
   accountEngineer: accountEngineerSchema.optional(),
 });
 export type Customer = z.infer<typeof customerSchema>;
@@ -52,7 +73,7 @@ export type Customer = z.infer<typeof customerSchema>;
 export const agentSchema = z.strictObject({
   id,
   name: z.string().min(1).max(200),
-  email: z.string().email().optional(),
+  email: z.string().max(320).email().optional(),
   slackUserId: z.string().min(1).max(64).optional(),
 });
 export type Agent = z.infer<typeof agentSchema>;
@@ -63,7 +84,7 @@ export const routeConditionSchema = z
     to: z.string().min(1).max(320).optional(),
     githubRepo: z.string().min(1).max(200).optional(),
     slackChannel: z.string().min(1).max(64).optional(),
-    keywords: z.array(z.string().min(1).max(200)).min(1).optional(),
+    keywords: z.array(z.string().min(1).max(200)).min(1).max(CONFIG_LIMITS.keywordsPerRoute).optional(),
     customer: z.string().min(1).max(64).optional(),
     tier: z.enum(["enterprise", "standard", "community"]).optional(),
   })
@@ -114,7 +135,7 @@ export const githubSettingsSchema = z.strictObject({
   /** Label added to every issue that becomes a ticket; null adds none. */
   supportLabel: z.string().min(1).max(50).nullable().default("support"),
   /** Logins of our own GitHub App (`my-desk[bot]`): their comments count as staff responses. */
-  botLogins: z.array(z.string().min(1).max(100)).max(20).default([]),
+  botLogins: z.array(z.string().min(1).max(100)).max(CONFIG_LIMITS.githubBotLogins).default([]),
   /** The weekly engineering triage digest: ISO weekday (1 = Monday) and hour in the desk's time zone. */
   triage: z
     .strictObject({
@@ -125,6 +146,17 @@ export const githubSettingsSchema = z.strictObject({
     .default({ enabled: true, weekday: 1, hour: 9 }),
 });
 export type GithubSettings = z.infer<typeof githubSettingsSchema>;
+
+/** How on-call is paged (an extension of SPEC §6; SPEC §11's cap on unknown senders). */
+export const pagingSettingsSchema = z.strictObject({
+  /**
+   * Pages in any 60 minutes for tickets that are critical only because of a critical keyword from a
+   * sender who is no configured customer. Past it, such a ticket stays critical on its 1 h clock,
+   * pings its team, and shows why on-call was not paged. 0: such tickets never page.
+   */
+  unknownSenderPagesPerHour: z.number().int().min(0).max(60).default(DEFAULT_UNKNOWN_SENDER_PAGES_PER_HOUR),
+});
+export type PagingSettings = z.infer<typeof pagingSettingsSchema>;
 
 /** A host name as `URL.hostname` gives it (no scheme, port or path); compared ignoring case. */
 const hostname = z
@@ -157,18 +189,22 @@ function isTimeZone(tz: string): boolean {
 
 export const configSchema = z
   .strictObject({
-    timezone: z.string().refine(isTimeZone, "not an IANA time zone"),
+    timezone: z.string().max(64).refine(isTimeZone, "not an IANA time zone"),
     defaultTeam: id,
-    teams: z.array(teamSchema).min(1).max(200),
-    customers: z.array(customerSchema).max(5000).default([]),
-    agents: z.array(agentSchema).max(1000).default([]),
-    routes: z.array(routeSchema).max(500).default([]),
-    criticalKeywords: z.array(z.string().min(1).max(200)).max(200).default([]),
-    securityKeywords: z.array(z.string().min(1).max(200)).max(200).default([]),
+    teams: z.array(teamSchema).min(1).max(CONFIG_LIMITS.teams),
+    customers: z.array(customerSchema).max(CONFIG_LIMITS.customers).default([]),
+    agents: z.array(agentSchema).max(CONFIG_LIMITS.agents).default([]),
+    routes: z.array(routeSchema).max(CONFIG_LIMITS.routes).default([]),
+    criticalKeywords: z.array(z.string().min(1).max(200)).max(CONFIG_LIMITS.criticalKeywords).default([]),
+    securityKeywords: z.array(z.string().min(1).max(200)).max(CONFIG_LIMITS.securityKeywords).default([]),
     /** GitHub labels that make an issue critical. */
-    criticalLabels: z.array(z.string().min(1).max(100)).max(50).default(["critical", "P0", "sev1"]),
+    criticalLabels: z
+      .array(z.string().min(1).max(100))
+      .max(CONFIG_LIMITS.criticalLabels)
+      .default(["critical", "P0", "sev1"]),
     policies: policiesSchema.default(policiesSchema.parse({})),
     github: githubSettingsSchema.default(githubSettingsSchema.parse({})),
+    paging: pagingSettingsSchema.default(pagingSettingsSchema.parse({})),
     integrations: z.array(integrationSchema).max(200).default([]),
   })
   .superRefine((config, ctx) => {

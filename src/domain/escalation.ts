@@ -54,6 +54,24 @@ interface PlanContext {
   link: string;
   dueAt: number;
   now: number;
+  /**
+   * Set when this step's page is held back by the paging cap (SPEC §11): why, as the ticket shows
+   * it. The step is recorded and the team told, but on-call is not paged.
+   */
+  pageWithheld?: string;
+}
+
+/** Why a capped ticket's page did not go out (`paging.unknownSenderPagesPerHour`). */
+export function pageWithheldReason(perHour: number): string {
+  if (perHour === 0) {
+    return "not paged: critical keywords from unknown senders never page (paging.unknownSenderPagesPerHour = 0)";
+  }
+  return `not paged: ${perHour} page${perHour === 1 ? "" : "s"} from unknown senders already in the last hour (paging.unknownSenderPagesPerHour = ${perHour})`;
+}
+
+/** A page step the cap held back: recorded at the ticket's own level, since on-call was not reached. */
+function withheldPageRecord(step: string, level: number, why: string) {
+  return { step, kind: "page", level, target: "on-call (not paged)", detail: why } as const;
 }
 
 function headline(ctx: PlanContext): string {
@@ -98,6 +116,15 @@ export function planStep(step: LadderStep, ctx: PlanContext): StepPlan {
 
   switch (step) {
     case "page":
+      if (ctx.pageWithheld !== undefined) {
+        return {
+          records: [withheldPageRecord(step, level, ctx.pageWithheld)],
+          notices: toTeam(
+            `:rotating_light: Critical ticket from an unknown sender — on-call was ${slackEscape(ctx.pageWithheld)}. ${head}`,
+          ),
+          breached: false,
+        };
+      }
       return {
         records: [pageRecord(step, "critical at intake")],
         notices: [
@@ -149,7 +176,11 @@ export function planStep(step: LadderStep, ctx: PlanContext): StepPlan {
             notices.push({ via: "chat", to: engineer.slackUserId, text });
         }
       }
-      if (ctx.ticket.policy === "critical") {
+      if (ctx.ticket.policy === "critical" && ctx.pageWithheld !== undefined) {
+        records.push(
+          withheldPageRecord("breach-page", level, `critical deadline missed: ${ctx.pageWithheld}`),
+        );
+      } else if (ctx.ticket.policy === "critical") {
         records.push(pageRecord("breach-page", "critical deadline missed: re-page"));
         notices.push({
           via: "page",

@@ -3,7 +3,14 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { meteredD1, newMeter } from "../store/metered";
 import { type AuthVariables, requireAgent, requireConfigWriter } from "./auth";
+import { jsonBodyLimit, MAX_COMMAND_BODY_BYTES, MAX_CONFIG_BODY_BYTES, surveyFormLimit } from "./body-limits";
 import { problem } from "./errors";
+import {
+  publicRateLimit,
+  RATE_LIMIT_PERIOD_SECONDS,
+  retryAfterHeader,
+  tooManyRequestsPage,
+} from "./rate-limit";
 import { attachmentsApp } from "./routes/attachments";
 import { configApp } from "./routes/config";
 import { messagesApp } from "./routes/messages";
@@ -46,6 +53,19 @@ app.use("/v1/attachments/*", requireAgent);
 app.use("/v1/metrics", requireAgent);
 app.use("/v1/quarantine", requireAgent);
 app.use("/v1/quarantine/*", requireAgent);
+
+// Public surfaces: a budget per client address (rate-limit.ts, README "Limits").
+const searchLimit = publicRateLimit<AppEnv>("search", (c) =>
+  problem(c, 429, `Too many searches from your address; retry after ${RATE_LIMIT_PERIOD_SECONDS} seconds.`, {
+    headers: retryAfterHeader(),
+  }),
+);
+// "/x/*" also matches "/x" itself: one registration, so a request is counted once.
+app.use("/v1/search/*", searchLimit);
+app.use("/survey/*", publicRateLimit<AppEnv>("survey", tooManyRequestsPage), surveyFormLimit);
+// Body limits (body-limits.ts); "/x/*" also matches "/x".
+app.use("/v1/tickets/*", jsonBodyLimit(MAX_COMMAND_BODY_BYTES));
+app.use("/v1/config/*", jsonBodyLimit(MAX_CONFIG_BODY_BYTES));
 
 app.route("/v1/messages", messagesApp);
 app.route("/v1/tickets", ticketsApp);

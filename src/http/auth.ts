@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { type Action, type ApiToken, parseApiTokens, permits, type Role } from "../domain/access";
 import { problem } from "./errors";
+import { clientIp, failedSignIn, retryAfterHeader, SIGN_IN_LOCKED_DETAIL, signInLocked } from "./rate-limit";
 
 export { parseApiTokens };
 
@@ -33,7 +34,9 @@ type AuthEnv = { Bindings: Env; Variables: AuthVariables };
 
 /**
  * A bearer token from `API_TOKENS` whose role may do `action` (SPEC §11): no token or an unknown
- * one is 401; a known token whose role may not is 403, naming the role.
+ * one is 401; a known token whose role may not is 403, naming the role. A wrong bearer token is a
+ * failed sign-in (rate-limit.ts): past the budget, every token from that address is refused, a
+ * right one included, before it is judged.
  */
 export function requireRole(action: Action): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
@@ -43,9 +46,15 @@ export function requireRole(action: Action): MiddlewareHandler<AuthEnv> {
         headers: { "www-authenticate": 'Bearer realm="switchboard"' },
       });
     }
+    const ip = clientIp(c.req.header("cf-connecting-ip"));
+    if (signInLocked(ip, Date.now()))
+      return problem(c, 429, SIGN_IN_LOCKED_DETAIL, { headers: retryAfterHeader() });
     const tokens = parseApiTokens(c.env.API_TOKENS);
     const caller = await callerForToken(tokens, presented);
     if (caller === null) {
+      if (await failedSignIn(c.env, ip, Date.now())) {
+        return problem(c, 429, SIGN_IN_LOCKED_DETAIL, { headers: retryAfterHeader() });
+      }
       return problem(c, 401, "Unknown token.", {
         headers: { "www-authenticate": 'Bearer realm="switchboard", error="invalid_token"' },
       });

@@ -1,6 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import { POLICIES } from "../domain/config";
 import { CHANNELS, PRIORITIES } from "../domain/inbound";
+import {
+  LIKE_PATTERN_MAX_BYTES,
+  SEARCH_MAX_QUERY_CHARS,
+  subjectFilterProblem,
+  subjectPattern,
+} from "../domain/search";
 
 export const problemSchema = z
   .object({
@@ -140,7 +146,17 @@ export const ticketListQuerySchema = z.object({
   priority: z.enum(PRIORITIES).optional(),
   assignee: z.string().max(200).optional(),
   breached: booleanParam.optional().openapi({ type: "string", enum: ["true", "false"] }),
-  q: z.string().max(200).optional().openapi({ description: "Substring of the subject." }),
+  q: z
+    .string()
+    .max(SEARCH_MAX_QUERY_CHARS)
+    .superRefine((q, ctx) => {
+      const pattern = subjectPattern(q);
+      if (!pattern.ok) ctx.addIssue({ code: "custom", message: subjectFilterProblem(pattern.bytes) });
+    })
+    .optional()
+    .openapi({
+      description: `Substring of the subject: at most ${LIKE_PATTERN_MAX_BYTES - 2} bytes of UTF-8, where \\, % and _ count twice (D1's LIKE pattern limit).`,
+    }),
   cursor: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(25),
 });

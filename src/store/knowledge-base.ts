@@ -1,5 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import { escapeHtml } from "../domain/encoding";
+import { knowledgeBaseTerms } from "../domain/search";
 import { ticketKey } from "../domain/ticket";
 import type { Database } from "./db";
 
@@ -20,12 +21,13 @@ const CLOSE = "\u0002";
 
 /**
  * Words of the query as FTS5 prefix terms, all required: `"expor"* "csv"*`. Quoting every term
- * means no user input is ever read as FTS5 syntax.
+ * means no user input is ever read as FTS5 syntax. Short words and words past the cap are left
+ * out (`knowledgeBaseTerms`); null when nothing is left to search for.
  */
 export function ftsQuery(q: string): string | null {
-  const words = q.match(/[\p{L}\p{N}_]+/gu)?.slice(0, 12) ?? [];
-  if (words.length === 0) return null;
-  return words.map((w) => `"${w.replace(/"/g, '""')}"*`).join(" ");
+  const { terms } = knowledgeBaseTerms(q);
+  if (terms.length === 0) return null;
+  return terms.map((w) => `"${w.replace(/"/g, '""')}"*`).join(" ");
 }
 
 /** Ranked search (BM25, subject weighted 5×) over resolved public tickets only. */

@@ -53,6 +53,11 @@ export const tickets = sqliteTable(
     acknowledgedAt: integer("acknowledged_at"),
     /** Bumped by every update, so the ticket's timer can ignore stale instructions that arrive late. */
     revision: integer("revision").notNull().default(1),
+    /**
+     * Critical only because of a critical keyword, from a sender who is no configured customer: its
+     * pages count against config `paging.unknownSenderPagesPerHour` (`paging_decisions`).
+     */
+    pagingCapped: integer("paging_capped", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [
     index("tickets_queue").on(t.queueDueAt, t.number),
@@ -256,4 +261,27 @@ export const timerSyncs = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (t) => [index("timer_syncs_created").on(t.createdAt), index("timer_syncs_ticket").on(t.ticketNumber)],
+);
+
+/**
+ * One row per page a capped ticket's ladder step asked for (`tickets.paging_capped`): whether it
+ * went to on-call or was held back by the per-hour cap. The step decides once — written with a
+ * guarded insert that counts the pages of the last hour in the same statement, so concurrent
+ * timers are serialised by D1 and never page past the cap — and a re-run alarm reads the decision
+ * back instead of deciding again.
+ */
+export const pagingDecisions = sqliteTable(
+  "paging_decisions",
+  {
+    ticketNumber: integer("ticket_number").notNull(),
+    /** The escalation it decides, as its dedupe key: `<clock>:page` or `<clock>:breach-page`. */
+    step: text("step").notNull(),
+    at: integer("at").notNull(),
+    paged: integer("paged", { mode: "boolean" }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.ticketNumber, t.step] }),
+    // The cap's count reads only the pages of the last hour: at most the cap's worth of rows.
+    index("paging_decisions_window").on(t.paged, t.at),
+  ],
 );

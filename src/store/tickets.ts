@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Channel, Priority } from "../domain/inbound";
+import { subjectFilterProblem, subjectPattern } from "../domain/search";
 import { iso, TICKET_PREFIX, type TicketStatus, type TicketView, ticketKey } from "../domain/ticket";
 import { configQuery } from "./config";
 import { batch, batchAround, type Database, type Statement } from "./db";
@@ -373,9 +374,11 @@ export async function listTicketRows(db: Database, filters: TicketFilters): Prom
   if (filters.priority !== undefined) where.push(eq(tickets.priority, filters.priority));
   if (filters.assignee !== undefined) where.push(eq(tickets.assignee, filters.assignee));
   if (filters.breached !== undefined) where.push(eq(tickets.breached, filters.breached));
-  if (filters.q !== undefined && filters.q.trim() !== "") {
-    const pattern = `%${filters.q.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    where.push(sql`${tickets.subject} like ${pattern} escape '\\'`);
+  if (filters.q !== undefined) {
+    // Callers validate `q` first (schemas.ts): an over-long pattern here is a bug, not bad input.
+    const subject = subjectPattern(filters.q);
+    if (!subject.ok) throw new Error(subjectFilterProblem(subject.bytes));
+    if (subject.pattern !== null) where.push(sql`${tickets.subject} like ${subject.pattern} escape '\\'`);
   }
   if (filters.cursor !== undefined) {
     const { dueAt, number } = filters.cursor;

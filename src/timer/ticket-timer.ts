@@ -1,13 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { slackNotice } from "../channels/outbound";
-import { policyNameSchema } from "../domain/config";
-import { type Notice, planStep } from "../domain/escalation";
+import { type Config, type PolicyName, policyNameSchema } from "../domain/config";
+import { type Notice, pageWithheldReason, planStep } from "../domain/escalation";
 import { type ClockState, dueSteps, LADDER_STEPS, type LadderStep, nextStepAt, stepAt } from "../domain/sla";
 import { ticketKey, ticketUrl } from "../domain/ticket";
 import { type DeliveryOutcome, deliver, type OutboxItem, outboxItemSchema } from "../notify";
 import { configFromRow } from "../store/config";
 import { database } from "../store/db";
+import { decideCappedPages } from "../store/paging";
 import {
   type DeliveryRecord,
   type FinalDeliveryOutcome,
@@ -220,6 +221,7 @@ export class TicketTimer extends DurableObject<Env> {
     const config = configFromRow(configRow);
     const key = ticketKey(ticket.number);
     const link = ticketUrl(this.env.PUBLIC_URL, key);
+    const withheld = await this.cappedPagesWithheld(ticket, truth.policy, steps, config, now);
     let level = ticket.escalationLevel;
     const records: NewEscalationRow[] = [];
     const notices: { step: LadderStep; notice: Notice }[] = [];
@@ -231,6 +233,7 @@ export class TicketTimer extends DurableObject<Env> {
         link,
         dueAt: truth.dueAt,
         now,
+        ...(withheld.has(step) ? { pageWithheld: withheld.get(step) } : {}),
       });
       breached ||= plan.breached;
       for (const record of plan.records) {
@@ -291,6 +294,38 @@ export class TicketTimer extends DurableObject<Env> {
       });
       this.saveState(fresh);
     });
+  }
+
+  /**
+   * SPEC §11: a ticket that is critical only by a keyword from an unknown sender pages on-call at
+   * most `paging.unknownSenderPagesPerHour` times an hour, desk-wide. Its intake page and its
+   * breach re-page each ask `paging_decisions` (decided once, in D1); the steps that may not page,
+   * with the reason the ticket shows.
+   */
+  private async cappedPagesWithheld(
+    ticket: { number: number; clockSeq: number; pagingCapped: boolean },
+    policy: PolicyName,
+    steps: readonly LadderStep[],
+    config: Config,
+    now: number,
+  ): Promise<Map<LadderStep, string>> {
+    const withheld = new Map<LadderStep, string>();
+    if (!ticket.pagingCapped || policy !== "critical") return withheld;
+    const pageKeys = new Map<LadderStep, string>();
+    if (steps.includes("page")) pageKeys.set("page", `${ticket.clockSeq}:page`);
+    if (steps.includes("breach")) pageKeys.set("breach", `${ticket.clockSeq}:breach-page`);
+    if (pageKeys.size === 0) return withheld;
+    const perHour = config.paging.unknownSenderPagesPerHour;
+    const paged = await decideCappedPages(database(this.env.DB), {
+      ticketNumber: ticket.number,
+      steps: [...pageKeys.values()],
+      now,
+      perHour,
+    });
+    for (const [step, stepKey] of pageKeys) {
+      if (!paged.has(stepKey)) withheld.set(step, pageWithheldReason(perHour));
+    }
+    return withheld;
   }
 
   private async drainOutbox(now: number): Promise<void> {

@@ -4,6 +4,7 @@ import {
   type EscalationTicket,
   INCIDENT_LEVEL,
   type Notice,
+  pageWithheldReason,
   planStep,
   type StepPlan,
 } from "../../src/domain/escalation";
@@ -118,6 +119,46 @@ describe("page at intake (critical)", () => {
   it("a team without a Slack channel still gets paged, with no chat notice", () => {
     const p = plan("page", { policy: "critical", team: "quiet" });
     expect(p.notices).toEqual([expect.objectContaining({ via: "page", routingKey: null })]);
+  });
+});
+
+describe("a page the paging cap holds back (SPEC §11)", () => {
+  const why = pageWithheldReason(3);
+
+  it("names the cap and its number", () => {
+    expect(why).toBe(
+      "not paged: 3 pages from unknown senders already in the last hour (paging.unknownSenderPagesPerHour = 3)",
+    );
+    expect(pageWithheldReason(1)).toContain("1 page from unknown senders");
+    expect(pageWithheldReason(0)).toContain("never page");
+  });
+
+  it("at intake: recorded at the ticket's own level with the reason, no PagerDuty call, the team told why", () => {
+    const p = plan("page", { policy: "critical" }, { pageWithheld: why });
+    expect(p.records).toEqual([
+      { step: "page", kind: "page", level: 2, target: "on-call (not paged)", detail: why },
+    ]);
+    expect(pages(p)).toEqual([]);
+    expect(chats(p)).toEqual([
+      expect.objectContaining({ to: "C0PLATFORM", text: expect.stringContaining(`on-call was ${why}`) }),
+    ]);
+  });
+
+  it("at breach: the breach is recorded and told as always; the re-page is recorded as not paged", () => {
+    const p = plan("breach", { policy: "critical" }, { pageWithheld: why });
+    expect(p.breached).toBe(true);
+    expect(p.records).toEqual([
+      expect.objectContaining({ step: "breach", kind: "breach" }),
+      {
+        step: "breach-page",
+        kind: "page",
+        level: 2,
+        target: "on-call (not paged)",
+        detail: `critical deadline missed: ${why}`,
+      },
+    ]);
+    expect(pages(p)).toEqual([]);
+    expect(chats(p)).toHaveLength(1);
   });
 });
 

@@ -35,6 +35,7 @@ const putConfigRoute = createRoute({
       content: { "application/json": { schema: configDocument } },
     },
     400: problemResponse("Every problem with the document"),
+    413: problemResponse("Body over 1 MiB"),
     403: problemResponse("An integration token, or an agent's once the desk has an admin (SPEC §11)"),
   },
 });

@@ -11,6 +11,7 @@ import {
 } from "../../commands";
 import { agentNames, permits } from "../../domain/access";
 import { CHANNELS } from "../../domain/inbound";
+import { knowledgeBaseTerms, SEARCH_MAX_QUERY_CHARS } from "../../domain/search";
 import { parseTicketKey } from "../../domain/ticket";
 import { loadConfig } from "../../store/config";
 import { database } from "../../store/db";
@@ -19,6 +20,15 @@ import { computeMetrics } from "../../store/metrics";
 import { listQuarantine } from "../../store/quarantine";
 import { getTicketView, queuePage, ticketSummary } from "../../store/tickets";
 import { callerForToken, parseApiTokens } from "../auth";
+import {
+  clientIp,
+  failedSignIn,
+  publicRateLimit,
+  RATE_LIMIT_PERIOD_SECONDS,
+  retryAfterHeader,
+  SIGN_IN_LOCKED_DETAIL,
+  signInLocked,
+} from "../rate-limit";
 import { attachmentsApp } from "../routes/attachments";
 import { quarantinedView } from "../routes/quarantine";
 import { decodeCursor, encodeCursor, parseStatuses } from "../routes/tickets";
@@ -60,8 +70,11 @@ import {
   sessionKey,
 } from "./session";
 
-/** Form posts are small: a reply is at most 64 KiB of text. */
-const MAX_FORM_BYTES = 256 * 1024;
+/**
+ * The largest valid form is a reply of 64 Ki UTF-16 units; a browser percent-encodes a 3-byte
+ * UTF-8 character as 9 bytes, so such a reply in, say, Japanese is 576 KiB on the wire.
+ */
+export const MAX_FORM_BYTES = 640 * 1024;
 const DAY_MS = 86_400_000;
 
 const COOKIE_BASE = { httpOnly: true, secure: true, sameSite: "Strict", path: "/" } as const;
@@ -121,11 +134,34 @@ for (const path of [
 ]) {
   uiApp.use(path, requireConsoleAgent);
 }
+// The knowledge base is public: a budget per client address (rate-limit.ts, README "Limits").
+const kbLimit = publicRateLimit<ConsoleEnv>("kb", (c) =>
+  messagePage(
+    c,
+    429,
+    "Too many requests",
+    <p>
+      This address sent too many requests in the last minute. Please try again in {RATE_LIMIT_PERIOD_SECONDS}{" "}
+      seconds.
+    </p>,
+  ),
+);
+// "/kb/*" also matches "/kb": registered once, so a request is counted once.
+uiApp.use("/kb/*", kbLimit);
 uiApp.use("/kb", optionalConsoleAgent);
 uiApp.use("/kb/*", optionalConsoleAgent);
 const formLimit = bodyLimit({
   maxSize: MAX_FORM_BYTES,
-  onError: (c) => c.text("Form too large", 413),
+  onError: (c) =>
+    messagePage(
+      c,
+      413,
+      "Form too large",
+      <p>
+        The form was over {MAX_FORM_BYTES / 1024} KiB, so nothing was changed. A reply may be at most 64 KiB
+        of text.
+      </p>,
+    ),
 });
 uiApp.post("/login", formLimit);
 uiApp.post("/logout", formLimit, requireCsrf);
@@ -186,9 +222,22 @@ uiApp.post("/login", async (c) => {
       403,
     );
   }
+  // A wrong token is a failed sign-in (rate-limit.ts): past the budget, every attempt from that
+  // address is refused before its token is judged.
+  const ip = clientIp(c.req.header("cf-connecting-ip"));
+  const locked = () => {
+    for (const [name, value] of Object.entries(retryAfterHeader())) c.header(name, value);
+    return render(
+      c,
+      <LoginPage nonce={nonceOf(c)} loginToken={loginToken(c)} next={next} error={SIGN_IN_LOCKED_DETAIL} />,
+      429,
+    );
+  };
+  if (signInLocked(ip, Date.now())) return locked();
   const tokens = parseApiTokens(c.env.API_TOKENS);
   const caller = field("token") === "" ? null : await callerForToken(tokens, field("token"));
   if (caller === null) {
+    if (await failedSignIn(c.env, ip, Date.now())) return locked();
     return render(
       c,
       <LoginPage nonce={nonceOf(c)} loginToken={loginToken(c)} next={next} error="Unknown agent token." />,
@@ -274,7 +323,11 @@ uiApp.get("/queue", async (c) => {
         tickets={[]}
         nextHref={null}
         firstHref="/queue"
-        error="Those filters are not valid (or the page link is out of date)."
+        error={
+          // A search too long for D1's LIKE says so, with the limit; anything else is a stale link.
+          (!parsed.success && parsed.error.issues.find((issue) => issue.path[0] === "q")?.message) ||
+          "Those filters are not valid (or the page link is out of date)."
+        }
       />,
       400,
     );
@@ -555,18 +608,26 @@ uiApp.post("/quarantine/:id/promote", async (c) => {
 // ---- knowledge base (public) -----------------------------------------------------------------
 
 uiApp.get("/kb", async (c) => {
-  const q = (c.req.query("q") ?? "").trim().slice(0, 200);
-  const results = q === "" ? null : await searchKnowledgeBase(database(c.env.DB), q, 20);
+  const q = (c.req.query("q") ?? "").trim();
   const agent = c.var.agent as string | undefined;
+  const chrome = { nonce: nonceOf(c), agent, csrf: agent === undefined ? undefined : c.var.csrf };
+  if (q.length > SEARCH_MAX_QUERY_CHARS) {
+    return render(
+      c,
+      <KnowledgeBasePage
+        {...chrome}
+        q={q.slice(0, SEARCH_MAX_QUERY_CHARS)}
+        results={null}
+        ignored={[]}
+        error={`Search for at most ${SEARCH_MAX_QUERY_CHARS} characters.`}
+      />,
+      400,
+    );
+  }
+  const results = q === "" ? null : await searchKnowledgeBase(database(c.env.DB), q, 20);
   return render(
     c,
-    <KnowledgeBasePage
-      nonce={nonceOf(c)}
-      agent={agent}
-      csrf={agent === undefined ? undefined : c.var.csrf}
-      q={q}
-      results={results}
-    />,
+    <KnowledgeBasePage {...chrome} q={q} results={results} ignored={knowledgeBaseTerms(q).ignored} />,
   );
 });
 

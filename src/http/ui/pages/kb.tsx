@@ -1,3 +1,4 @@
+import { KB_MAX_TERMS, KB_MIN_TERM_CHARS, SEARCH_MAX_QUERY_CHARS } from "../../../domain/search";
 import type { TicketView } from "../../../domain/ticket";
 import type { KnowledgeBaseHit } from "../../../store/knowledge-base";
 import { dateTime, highlightRuns } from "../format";
@@ -10,7 +11,15 @@ interface Chrome {
   csrf?: string;
 }
 
-export function KnowledgeBasePage(props: Chrome & { q: string; results: KnowledgeBaseHit[] | null }) {
+export function KnowledgeBasePage(
+  props: Chrome & {
+    q: string;
+    results: KnowledgeBaseHit[] | null;
+    /** Words the search left out (too short, or past the cap on words). */
+    ignored: string[];
+    error?: string;
+  },
+) {
   return (
     <Layout title="Knowledge base" nonce={props.nonce} section="kb" agent={props.agent} csrf={props.csrf}>
       <h1>Knowledge base</h1>
@@ -20,7 +29,18 @@ export function KnowledgeBasePage(props: Chrome & { q: string; results: Knowledg
           <div class="row">
             <div class="field">
               <label for="q">Search</label>
-              <input type="search" id="q" name="q" value={props.q} maxlength={200} required />
+              <input
+                type="search"
+                id="q"
+                name="q"
+                value={props.q}
+                maxlength={SEARCH_MAX_QUERY_CHARS}
+                required
+                aria-describedby="q-hint"
+              />
+              <small id="q-hint" class="muted">
+                Words of at least {KB_MIN_TERM_CHARS} characters; the first {KB_MAX_TERMS} count.
+              </small>
             </div>
             <div>
               <button type="submit">Search</button>
@@ -28,6 +48,14 @@ export function KnowledgeBasePage(props: Chrome & { q: string; results: Knowledg
           </div>
         </form>
       </search>
+      {props.error === undefined ? null : (
+        <div class="flash error" role="alert">
+          {props.error}
+        </div>
+      )}
+      {props.ignored.length === 0 ? null : (
+        <p class="muted">Left out of the search: {props.ignored.join(", ")}.</p>
+      )}
       {props.results === null ? null : (
         <section aria-labelledby="results-heading">
           <h2 id="results-heading" aria-live="polite">
