@@ -10,11 +10,14 @@ export {
   escalateTicket,
   type ImprovementInput,
   type SurveyAnswer,
+  type SurveyClosed,
+  surveyClosed,
   surveyState,
 } from "./follow-up";
 export {
   type PatchOptions,
   type PatchResult,
+  PUBLIC_SURVEY_LIFETIME_MS,
   patchTicket,
   type ReplyResult,
   replyToTicket,
