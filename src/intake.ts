@@ -627,16 +627,21 @@ export async function changeInboundMessage(
   if (thread === null) return { ok: false, reason: "not_threaded" };
   const { ticket } = thread;
   const key = ticketKey(ticket.number);
-  const subject = input.subject?.slice(0, 1000);
+  const stored = await findMessageByExternalId(db, ticket.number, input.externalId);
+  const subject = input.subject?.slice(0, 1000) ?? derivedSubjectAfter(ticket, stored, input.change);
   const now = Date.now();
+  const config = configFromRow(configRow);
+  // An edit is classified like a follow-up, but only when it edits a customer's own message.
   const security =
-    input.change.type === "edit"
-      ? await editSecurityFlip(env, db, ticket, input.externalId, {
-          ...(subject === undefined ? {} : { subject }),
-          text: input.change.text,
-          config: configFromRow(configRow),
-          causeId: input.idempotencyKey,
-        })
+    input.change.type === "edit" && stored?.kind === "customer"
+      ? securityFlip(
+          env,
+          ticket,
+          { ...(subject === undefined ? {} : { subject }), text: input.change.text },
+          config,
+          "edit",
+          input.idempotencyKey,
+        )
       : null;
   const debt = security === null ? null : newTimerDebt("updated", security.deliveries);
   try {
@@ -670,16 +675,18 @@ export async function changeInboundMessage(
   }
 }
 
-/** An edit is classified like a follow-up, but only when it edits a customer's own message. */
-async function editSecurityFlip(
-  env: DeskEnv,
-  db: Database,
+/**
+ * A ticket without a subject of its own took the first line of its first message (Slack,
+ * Discord, api): when that message is edited the subject follows, and when it is deleted the
+ * subject goes too, so deleted words do not live on as the ticket's (and the knowledge base's) title.
+ */
+function derivedSubjectAfter(
   ticket: TicketRow,
-  externalId: string,
-  edit: { subject?: string; text: string; config: Config; causeId: string },
-): Promise<ReturnType<typeof securityFlip>> {
-  if (securityFlipKeyword(ticket, edit, edit.config) === null) return null;
-  const stored = await findMessageByExternalId(db, ticket.number, externalId);
-  if (stored?.kind !== "customer") return null;
-  return securityFlip(env, ticket, edit, edit.config, "edit", edit.causeId);
+  stored: { text: string } | undefined,
+  change: { type: "edit"; text: string } | { type: "delete" },
+): string | undefined {
+  // A GitHub ticket's subject is its issue's title, edited by `issues.edited` itself.
+  if (ticket.channel === "github" || stored === undefined || ticket.subject === "") return undefined;
+  if (ticket.subject !== firstLine(stored.text)) return undefined;
+  return change.type === "edit" ? firstLine(change.text) : "";
 }

@@ -151,7 +151,7 @@ export async function ticketThreadKeys(
 /** A ticket's message by its channel id (index `messages_external`). */
 export async function findMessageByExternalId(db: Database, ticketNumber: number, externalId: string) {
   return db
-    .select({ id: messages.id, kind: messages.kind })
+    .select({ id: messages.id, kind: messages.kind, text: messages.text })
     .from(messages)
     .where(and(eq(messages.ticketNumber, ticketNumber), eq(messages.externalId, externalId)))
     .get();
