@@ -661,7 +661,22 @@ export async function changeInboundMessage(
             },
           }
         : input.threadDeleted === true
-          ? { makePrivate: { reason: "deleted" as const } }
+          ? {
+              makePrivate: {
+                reason: "deleted" as const,
+                note: {
+                  id: crypto.randomUUID(),
+                  ticketNumber: ticket.number,
+                  direction: "outbound" as const,
+                  kind: "note" as const,
+                  author: "switchboard",
+                  text:
+                    `The ${input.channel} thread was deleted at its source: its text is kept here for the record, ` +
+                    "and the ticket is private (out of the knowledge base).",
+                  createdAt: now,
+                },
+              },
+            }
           : {}),
       at: now,
     });

@@ -585,7 +585,7 @@ export interface MessageChangeWrite {
    */
   makePrivate?:
     | { reason: "security"; timerDebt: { id: string; payload: string }; note: NewMessageRow }
-    | { reason: "deleted" };
+    | { reason: "deleted"; note: NewMessageRow };
   at: number;
 }
 
@@ -646,7 +646,13 @@ export async function changeMessage(db: Database, write: MessageChangeWrite): Pr
     .where(and(eq(tickets.number, n), needed))
     .returning();
   if (makePrivate.reason === "deleted") {
-    const [, updated, [row]] = await batch(db, [recorded, changed, update, ...rest]);
+    const [, updated, [row]] = await batch(db, [
+      recorded,
+      changed,
+      update,
+      db.insert(messages).values(makePrivate.note),
+      ...rest,
+    ]);
     return { changed: updated.length, madePrivate: row };
   }
   // The debt and the note are written exactly when the update right after them has something to change.

@@ -1,4 +1,7 @@
+import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { changeInboundMessage, intake } from "../../src/intake";
+import { reconcileTimers } from "../../src/timer/reconcile";
 import messageCommand from "../fixtures/corpus/discord/application_command.message_command.docs.json";
 import commentDeleted1 from "../fixtures/corpus/github/issue_comment.deleted.1.json";
 import commentEdited1 from "../fixtures/corpus/github/issue_comment.edited.1.json";
@@ -213,6 +216,63 @@ describe("the security classification runs on every follow-up and edit", () => {
   });
 });
 
+describe("the security notice is owed with the write that flips the ticket", () => {
+  /** TICKET_TIMER whose objects cannot be reached: the write commits, its debt stays in timer_syncs. */
+  const brokenTimers = new Proxy(env.TICKET_TIMER, {
+    get(target, property, receiver) {
+      if (property === "get") return () => ({ sync: () => Promise.reject(new Error("object reset")) });
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const owed = (number: number) =>
+    env.DB.prepare("select count(*) as n from timer_syncs where ticket_number = ?")
+      .bind(number)
+      .first<{ n: number }>();
+
+  it.each(["follow-up", "edit"])(
+    "a %s: the timer unreachable, the reconciler still sends it, once",
+    async (what) => {
+      const out = fakeOutbound();
+      const { issue, key } = await openGithubIssue(`Durable ${secretWord()}`, "A question.");
+      const number = Number(key.replace("SUP-", ""));
+      const broken = { ...env, TICKET_TIMER: brokenTimers };
+      if (what === "follow-up") {
+        const result = await intake(broken, {
+          channel: "github",
+          idempotencyKey: unique("delivery"),
+          externalId: `comment:${unique("c")}`,
+          threadKeys: [`${issue.repository.full_name.toLowerCase()}#${issue.issue.number}`],
+          threadOnly: true,
+          from: { handle: "a-customer" },
+          author: "customer",
+          text: "Here is an exploit.",
+          receivedAt: Date.now(),
+        });
+        expect(result.ok).toBe(true);
+      } else {
+        const result = await changeInboundMessage(broken, {
+          channel: "github",
+          idempotencyKey: unique("delivery"),
+          threadKeys: [`${issue.repository.full_name.toLowerCase()}#${issue.issue.number}`],
+          externalId: `issue:${issue.issue.id}`,
+          change: { type: "edit", text: "Here is an exploit." },
+        });
+        expect(result).toMatchObject({ ok: true, changed: 1 });
+      }
+      expect(await ticketOf(key)).toMatchObject({ visibility: "private", security: true });
+      expect((await owed(number))?.n).toBe(1);
+      expect(securityNotices(out, key)).toHaveLength(0);
+
+      await reconcileTimers(env, { ticketNumber: number });
+      await reconcileTimers(env, { ticketNumber: number });
+      await flush(key);
+      expect((await owed(number))?.n).toBe(0);
+      expect(securityNotices(out, key)).toHaveLength(1);
+    },
+  );
+});
+
 describe("PATCH /v1/tickets/:key `visibility`", () => {
   it("public → private takes a resolved ticket out of the knowledge base at once; → public puts it back", async () => {
     fakeOutbound();
@@ -401,6 +461,7 @@ describe("the knowledge base follows edits and deletions", () => {
     const ticket = await ticketOf(key);
     expect(ticket.visibility).toBe("private");
     expect(ticket.messages[0]?.deletedAt).not.toBeNull();
+    expect(ticket.messages.at(-1)).toMatchObject({ kind: "note", text: expect.stringContaining("deleted") });
     expect(await searchKeys(word)).toEqual([]);
     expect((await request(`/kb/${key}`, { token: null })).status).toBe(404);
   });
