@@ -361,5 +361,8 @@ describe("the crawler: no public route shows private content", () => {
     const found = await request(`/v1/search?q=${word}`, { token: null });
     expect(((await found.json()) as { results: { key: string }[] }).results.map((r) => r.key)).toEqual([key]);
     expect(routes.length).toBeGreaterThan(100);
+    console.log(
+      `crawled ${routes.length} public routes for ${keys.length} private tickets and ${words.length} hidden words`,
+    );
   });
 });

@@ -231,7 +231,7 @@ describe("the security notice is owed with the write that flips the ticket", () 
       .first<{ n: number }>();
 
   it.each(["follow-up", "edit"])(
-    "a %s: the timer unreachable, the reconciler still sends it, once",
+    "on a customer %s: the timer unreachable, the reconciler still sends it, once",
     async (what) => {
       const out = fakeOutbound();
       const { issue, key } = await openGithubIssue(`Durable ${secretWord()}`, "A question.");
