@@ -5,9 +5,9 @@ import {
   replyTargetOf,
   slackNotice,
 } from "./channels/outbound";
-import { classify } from "./domain/classify";
+import { classify, securityFlipKeyword } from "./domain/classify";
 import type { Config } from "./domain/config";
-import { slackEscape } from "./domain/escalation";
+import { securityFlipNotice, slackLine } from "./domain/escalation";
 import { type InboundMessage, type InboundMessageInput, inboundMessageSchema } from "./domain/inbound";
 import {
   defaultVisibility,
@@ -29,7 +29,6 @@ import {
   changeMessage,
   findIdempotencyRecord,
   findMessageByExternalId,
-  findThread,
   getTicketRow,
   type IdempotencyRecord,
   type IntakeLookup,
@@ -433,7 +432,9 @@ async function appendMessage(
   const isStaff = message.author === "staff";
   const candidateDue = dueAt(ticket.policy, message.receivedAt, config, parseTimeScale(env.SLA_TIME_SCALE));
   const event = isCustomer ? "customer-message" : isStaff ? "staff-response" : "updated";
-  const debt = newTimerDebt(event, []);
+  // SPEC §1: anything that looks security-sensitive is forced private — a follow-up as much as the first message.
+  const security = isCustomer ? securityFlip(env, ticket, message, config, "follow-up", messageId) : null;
+  const debt = newTimerDebt(event, security?.deliveries ?? []);
   const row = await appendToTicket(db, {
     timerDebt: { id: debt.id, payload: debt.payload },
     channel: message.channel,
@@ -467,6 +468,17 @@ async function appendMessage(
     ...(isCustomer ? { customerClock: { startedAt: message.receivedAt, dueAt: candidateDue } } : {}),
     ...(isStaff ? { staffResponseAt: now } : {}),
     bounceOf: message.bounceOf,
+    ...(security === null
+      ? {}
+      : {
+          security: {
+            note: {
+              ...security.note,
+              ticketNumber: ticket.number,
+              createdAt: Math.max(now, message.receivedAt + 1),
+            },
+          },
+        }),
     now,
   });
   await payTimerDebt(env, db, debt.id, row, debt.debt);
@@ -480,6 +492,65 @@ async function appendMessage(
     responseDueAt: owedResponseDueAt(row),
     acknowledgement: null,
     threadedBy: rule,
+  };
+}
+
+/**
+ * What a customer message (a follow-up or an edit) that looks security-sensitive does to a ticket
+ * that is still public or not yet `security`: an internal note saying why, and a notice to the
+ * security team (owed with the write, in its timer debt). Null when nothing changes.
+ */
+function securityFlip(
+  env: DeskEnv,
+  ticket: TicketRow,
+  message: { subject?: string | undefined; text: string },
+  config: Config,
+  what: "follow-up" | "edit",
+  /** Unique per message or edit event: the notice is sent once for it. */
+  causeId: string,
+): {
+  keyword: string;
+  note: { id: string; direction: "outbound"; kind: "note"; author: string; text: string };
+  deliveries: OutboxItem[];
+} | null {
+  const keyword = securityFlipKeyword(ticket, message, config);
+  if (keyword === null) return null;
+  const key = ticketKey(ticket.number);
+  const notice = securityFlipNotice(config, {
+    key,
+    link: ticketUrl(env.PUBLIC_URL, key),
+    subject: ticket.subject,
+    team: ticket.team,
+    channel: ticket.channel,
+    keyword,
+    what,
+    wasPublic: ticket.visibility === "public",
+  });
+  const told =
+    notice === null
+      ? " No security channel is configured, so nobody was told on Slack."
+      : " The security team was told.";
+  return {
+    keyword,
+    note: {
+      id: crypto.randomUUID(),
+      direction: "outbound",
+      kind: "note",
+      author: "switchboard",
+      text:
+        `Marked security-sensitive and private: a customer ${what} mentions “${keyword}”. ` +
+        `The ticket left the knowledge base; only an agent can make it public again.${told}`,
+    },
+    deliveries:
+      notice === null
+        ? []
+        : [
+            {
+              id: `security:${key}:${causeId}`,
+              label: `security notice to ${notice.to}`,
+              delivery: slackNotice(notice.to, notice.text),
+            },
+          ],
   };
 }
 
@@ -503,8 +574,8 @@ function accountEngineerNotice(
 ): OutboxItem {
   const link = ticketUrl(env.PUBLIC_URL, t.key);
   const text =
-    `:briefcase: New ${slackEscape(t.customer)} ticket assigned to you: <${link}|${t.key}> ` +
-    `“${slackEscape(t.subject || "(no subject)")}” via ${t.channel} · reply due ${formatDeadline(t.due, t.now, t.timezone)}`;
+    `:briefcase: New ${slackLine(t.customer)} ticket assigned to you: <${link}|${t.key}> ` +
+    `“${slackLine(t.subject || "(no subject)")}” via ${t.channel} · reply due ${formatDeadline(t.due, t.now, t.timezone)}`;
   return {
     id: `account-engineer:${t.messageId}`,
     label: `Slack DM to the account engineer ${slackUserId}`,
@@ -526,9 +597,12 @@ export type MessageChangeResult =
   | { ok: false; reason: "not_threaded" };
 
 /**
- * A channel says a message it sent us was edited or deleted (Slack `message_changed`, GitHub
- * `issues.edited` / `issue_comment.edited|deleted`). Deduped like any inbound event; the edit
- * is kept (with `editedAt`), a deletion is recorded (`deletedAt`) and the text stays for the record.
+ * A channel says a message it sent us was edited or deleted (Slack `message_changed` /
+ * `message_deleted`, GitHub `issues.edited|deleted` / `issue_comment.edited|deleted`). Deduped like
+ * any inbound event; the edit is kept (with `editedAt`), a deletion is recorded (`deletedAt`) and
+ * the text stays for the record, never in the knowledge base: its entry is rebuilt in the same
+ * batch. An edit of a customer's message is classified again: one that looks security-sensitive
+ * makes the ticket private, like a follow-up would.
  */
 export async function changeInboundMessage(
   env: DeskEnv,
@@ -540,29 +614,99 @@ export async function changeInboundMessage(
     change: { type: "edit"; text: string; html?: string | null } | { type: "delete" };
     /** The thread's title changed too (GitHub `issues.edited`): the ticket's subject follows. */
     subject?: string;
+    /** The whole thread is gone at its source (GitHub `issues.deleted`): nothing of it stays public. */
+    threadDeleted?: boolean;
   },
 ): Promise<MessageChangeResult> {
   const db = database(env.DB);
-  const seen = await findIdempotencyRecord(db, input.channel, input.idempotencyKey);
+  const { seen, configRow, thread } = await lookupForIntake(
+    db,
+    input.channel,
+    input.idempotencyKey,
+    input.threadKeys,
+    true,
+  );
   if (seen !== undefined && seen.ticketNumber !== null) {
     return { ok: true, ticket: ticketKey(seen.ticketNumber), changed: 0, replay: true };
   }
-  const thread = await findThread(db, input.channel, input.threadKeys);
   if (thread === null) return { ok: false, reason: "not_threaded" };
+  const { ticket } = thread;
+  const key = ticketKey(ticket.number);
+  const stored = await findMessageByExternalId(db, ticket.number, input.externalId);
+  const subject = input.subject?.slice(0, 1000) ?? derivedSubjectAfter(ticket, stored, input.change);
+  const now = Date.now();
+  const config = configFromRow(configRow);
+  // An edit is classified like a follow-up, but only when it edits a customer's own message.
+  const security =
+    input.change.type === "edit" && stored?.kind === "customer"
+      ? securityFlip(
+          env,
+          ticket,
+          { ...(subject === undefined ? {} : { subject }), text: input.change.text },
+          config,
+          "edit",
+          input.idempotencyKey,
+        )
+      : null;
+  const debt = security === null ? null : newTimerDebt("updated", security.deliveries);
   try {
-    const changed = await changeMessage(db, {
+    const outcome = await changeMessage(db, {
       channel: input.channel,
       idempotencyKey: input.idempotencyKey,
-      ticketNumber: thread.ticketNumber,
+      ticketNumber: ticket.number,
       externalId: input.externalId,
       change: input.change,
-      ...(input.subject === undefined ? {} : { subject: input.subject.slice(0, 1000) }),
-      at: Date.now(),
+      ...(subject === undefined ? {} : { subject }),
+      ...(security !== null && debt !== null
+        ? {
+            makePrivate: {
+              reason: "security" as const,
+              timerDebt: { id: debt.id, payload: debt.payload },
+              note: { ...security.note, ticketNumber: ticket.number, createdAt: now },
+            },
+          }
+        : input.threadDeleted === true
+          ? {
+              makePrivate: {
+                reason: "deleted" as const,
+                note: {
+                  id: crypto.randomUUID(),
+                  ticketNumber: ticket.number,
+                  direction: "outbound" as const,
+                  kind: "note" as const,
+                  author: "switchboard",
+                  text:
+                    `The ${input.channel} thread was deleted at its source: its text is kept here for the record, ` +
+                    "and the ticket is private (out of the knowledge base).",
+                  createdAt: now,
+                },
+              },
+            }
+          : {}),
+      at: now,
     });
-    return { ok: true, ticket: ticketKey(thread.ticketNumber), changed, replay: false };
+    if (debt !== null && outcome.madePrivate !== undefined) {
+      await payTimerDebt(env, db, debt.id, outcome.madePrivate, debt.debt);
+    }
+    return { ok: true, ticket: key, changed: outcome.changed, replay: false };
   } catch (error) {
-    if (isUniqueViolation(error))
-      return { ok: true, ticket: ticketKey(thread.ticketNumber), changed: 0, replay: true };
+    if (isUniqueViolation(error)) return { ok: true, ticket: key, changed: 0, replay: true };
     throw error;
   }
+}
+
+/**
+ * A ticket without a subject of its own took the first line of its first message (Slack,
+ * Discord, api): when that message is edited the subject follows, and when it is deleted the
+ * subject goes too, so deleted words do not live on as the ticket's (and the knowledge base's) title.
+ */
+function derivedSubjectAfter(
+  ticket: TicketRow,
+  stored: { text: string } | undefined,
+  change: { type: "edit"; text: string } | { type: "delete" },
+): string | undefined {
+  // A GitHub ticket's subject is its issue's title, edited by `issues.edited` itself.
+  if (ticket.channel === "github" || stored === undefined || ticket.subject === "") return undefined;
+  if (ticket.subject !== firstLine(stored.text)) return undefined;
+  return change.type === "edit" ? firstLine(change.text) : "";
 }

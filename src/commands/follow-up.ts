@@ -4,7 +4,7 @@ import type { DeskEnv } from "../env";
 import { createLinearIssue, type LinearEnv, type OutboxItem } from "../notify";
 import { loadConfig } from "../store/config";
 import { database, isUniqueViolation } from "../store/db";
-import { getSurvey, recordSurveyAnswer, type SurveyRow } from "../store/surveys";
+import { getSurvey, recordSurveyAnswer, type SurveyState } from "../store/surveys";
 import {
   type CommandOnce,
   commandRecord,
@@ -216,24 +216,40 @@ async function linearDescription(
 }
 
 export type SurveyAnswer =
-  | { ok: true; ticket: string }
-  | { ok: false; reason: "unknown" | "already_answered"; ticket?: string };
+  | { ok: true; ticket: string | null }
+  | { ok: false; reason: SurveyClosed | "unknown"; ticket: string | null };
 
-/** Single use: the first answer is kept, a second one is refused. */
+/** Why a survey no longer takes an answer. */
+export type SurveyClosed = "already_answered" | "revoked" | "expired";
+
+/** The reason a survey no longer counts, or null while it takes an answer. */
+export function surveyClosed(survey: SurveyState, now: number): SurveyClosed | null {
+  if (survey.answeredAt !== null) return "already_answered";
+  if (survey.revokedAt !== null) return "revoked";
+  if (survey.expiresAt !== null && survey.expiresAt <= now) return "expired";
+  return null;
+}
+
+/**
+ * Single use: the first answer is kept, a second one is refused; so is one after the ticket was
+ * reopened (the survey asked about a resolution that no longer holds) or after a public link's
+ * lifetime. The ticket is named only when it is public: a survey page is public too.
+ */
 export async function answerSurvey(
   env: { DB: D1Database },
   token: string,
   score: number,
 ): Promise<SurveyAnswer> {
   const db = database(env.DB);
-  const answered = await recordSurveyAnswer(db, token, score, Date.now());
-  if (answered !== undefined) return { ok: true, ticket: ticketKey(answered.ticketNumber) };
-  const existing = await getSurvey(db, token);
-  return existing === undefined
-    ? { ok: false, reason: "unknown" }
-    : { ok: false, reason: "already_answered", ticket: ticketKey(existing.ticketNumber) };
+  const now = Date.now();
+  const answered = await recordSurveyAnswer(db, token, score, now);
+  const survey = await getSurvey(db, token);
+  const ticket = survey?.ticketPublic === true ? ticketKey(survey.ticketNumber) : null;
+  if (answered !== undefined) return { ok: true, ticket };
+  if (survey === undefined) return { ok: false, reason: "unknown", ticket: null };
+  return { ok: false, reason: surveyClosed(survey, now) ?? "already_answered", ticket };
 }
 
-export async function surveyState(env: { DB: D1Database }, token: string): Promise<SurveyRow | undefined> {
+export async function surveyState(env: { DB: D1Database }, token: string): Promise<SurveyState | undefined> {
   return getSurvey(database(env.DB), token);
 }

@@ -10,12 +10,15 @@ export {
   escalateTicket,
   type ImprovementInput,
   type SurveyAnswer,
+  type SurveyClosed,
+  surveyClosed,
   surveyState,
 } from "./follow-up";
 export { type PromoteResult, promoteQuarantined, type Reread } from "./quarantine";
 export {
   type PatchOptions,
   type PatchResult,
+  PUBLIC_SURVEY_LIFETIME_MS,
   patchTicket,
   type ReplyResult,
   replyToTicket,

@@ -9,7 +9,8 @@ import {
 } from "../channels/outbound";
 import type { Config } from "../domain/config";
 import { randomToken } from "../domain/encoding";
-import type { Channel, Priority } from "../domain/inbound";
+import { slackLine } from "../domain/escalation";
+import type { Channel, Priority, Visibility } from "../domain/inbound";
 import { findTeam, policyFor, replyFromAddress } from "../domain/routing";
 import { dueAt, parseTimeScale } from "../domain/sla";
 import { deskUrl, type TicketStatus, ticketKey } from "../domain/ticket";
@@ -66,12 +67,19 @@ export interface TicketPatch {
   priority?: Priority;
   team?: string;
   assignee?: string | null;
+  visibility?: Visibility;
+  /**
+   * Making a `security` ticket public is a disclosure: it needs this set to true, deliberately, in
+   * the same request (the console asks with a checkbox).
+   */
+  confirmSecurityDisclosure?: boolean;
 }
 
 export type PatchResult =
   | { ok: true; row: TicketRow }
   | { ok: false; reason: "not_found" }
   | { ok: false; reason: "unknown_team"; team: string }
+  | { ok: false; reason: "security_disclosure_unconfirmed" }
   | { ok: false; reason: "conflict" };
 
 /** How often a patch is re-planned when the ticket changed under it before it gives up (409). */
@@ -97,6 +105,9 @@ export async function patchTicket(
   for (let attempt = 0; attempt < PATCH_RACE_ATTEMPTS; attempt++) {
     const current = await getTicketRow(db, number);
     if (current === undefined) return { ok: false, reason: "not_found" };
+    if (disclosesSecurity(current, patch) && patch.confirmSecurityDisclosure !== true) {
+      return { ok: false, reason: "security_disclosure_unconfirmed" };
+    }
     const now = Date.now();
     const plan = planPatch(current, patch, config, now, parseTimeScale(env.SLA_TIME_SCALE), agent);
     const resolving = plan.set.status === "resolved";
@@ -120,7 +131,19 @@ export async function patchTicket(
       set: plan.set,
       escalations: plan.escalations,
       survey: survey?.write ?? null,
-      knowledgeBase: resolving ? "reindex" : reopening ? "remove" : null,
+      knowledgeBase: resolving || plan.visibilityChanged ? "reindex" : reopening ? "remove" : null,
+      revokeSurveys: reopening,
+      note:
+        plan.note === null
+          ? null
+          : {
+              id: crypto.randomUUID(),
+              direction: "outbound",
+              kind: "note",
+              author: agent,
+              text: plan.note,
+              createdAt: now,
+            },
       ...(options.idempotency === undefined ? {} : { idempotency: options.idempotency }),
       timerDebt: { id: debt.id, payload: debt.payload },
       now,
@@ -151,6 +174,15 @@ export interface PatchPlan {
   event: TimerSync["event"];
   escalations: Omit<NewEscalationRow, "ticketNumber">[];
   notify: { to: string; text: string }[];
+  /** The visibility changes: the knowledge base follows in the same batch. */
+  visibilityChanged: boolean;
+  /** An internal note for the record (who changed the visibility, and how). */
+  note: string | null;
+}
+
+/** Whether a patch makes a `security` ticket public: allowed only when confirmed. */
+export function disclosesSecurity(current: Pick<TicketRow, "visibility" | "security">, patch: TicketPatch) {
+  return patch.visibility === "public" && current.visibility !== "public" && current.security;
 }
 
 /** What a patch changes, pure: the columns, the timer event, the escalations to record, who to tell. */
@@ -164,9 +196,19 @@ export function planPatch(
 ): PatchPlan {
   const set: PatchPlan["set"] = { updatedAt: now };
   let event: TimerSync["event"] = "updated";
-  const plan: PatchPlan = { set, event, escalations: [], notify: [] };
+  const plan: PatchPlan = { set, event, escalations: [], notify: [], visibilityChanged: false, note: null };
 
   if (patch.assignee !== undefined) set.assignee = patch.assignee;
+
+  if (patch.visibility !== undefined && patch.visibility !== current.visibility) {
+    set.visibility = patch.visibility;
+    plan.visibilityChanged = true;
+    plan.note =
+      patch.visibility === "private"
+        ? `${agent} made this ticket private: it is out of the knowledge base.`
+        : `${agent} made this ticket public${current.security ? " — a security-sensitive ticket, disclosure confirmed" : ""}: ` +
+          "once resolved it is in the knowledge base, searchable by anyone.";
+  }
 
   if (patch.priority !== undefined && patch.priority !== current.priority) {
     set.priority = patch.priority;
@@ -202,7 +244,7 @@ export function planPatch(
     if (team?.slackChannel !== undefined) {
       plan.notify.push({
         to: team.slackChannel,
-        text: `:inbox_tray: ${ticketKey(current.number)} was handed to ${team.name} by ${agent} (from ${current.team}).`,
+        text: `:inbox_tray: ${ticketKey(current.number)} was handed to ${slackLine(team.name)} by ${slackLine(agent)} (from ${slackLine(current.team)}).`,
       });
     }
   }
@@ -338,6 +380,17 @@ async function replayOf(
 
 export const SURVEY_QUESTION = "How easy was it to get help?";
 
+/** A survey link posted on a public channel counts for this long (single use, revoked by a reopen). */
+export const PUBLIC_SURVEY_LIFETIME_MS = 7 * 86_400_000;
+
+/**
+ * A survey link goes out on the ticket's channel; on GitHub and Discord (and for any public
+ * ticket) that is a place where passers-by read it too.
+ */
+function surveyIsPublic(ticket: Pick<TicketRow, "channel" | "visibility">): boolean {
+  return ticket.channel === "github" || ticket.channel === "discord" || ticket.visibility === "public";
+}
+
 /** A single-use customer-effort survey, sent on the ticket's channel when it is resolved. */
 async function planSurvey(
   env: DeskEnv,
@@ -367,6 +420,8 @@ async function planSurvey(
     delivery,
     write: {
       token,
+      // Where anyone can read the link, it counts for a week; a reopen revokes it anyway.
+      expiresAt: surveyIsPublic(ticket) ? now + PUBLIC_SURVEY_LIFETIME_MS : null,
       emailMessageId,
       message: {
         id: messageId,

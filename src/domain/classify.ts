@@ -51,3 +51,17 @@ export function classify(
 }
 
 export const PRIORITY_RANK: Record<Priority, number> = { critical: 0, high: 1, normal: 2, low: 3 };
+
+/**
+ * The security classification of a follow-up or an edit: the keyword that makes the ticket
+ * `private` and `security`, or null when nothing changes (no keyword, or the ticket is both
+ * already). A ticket never becomes public again by itself; only an agent makes it so.
+ */
+export function securityFlipKeyword(
+  ticket: { visibility: "public" | "private"; security: boolean },
+  message: { subject?: string | undefined; text: string },
+  config: Pick<Config, "securityKeywords">,
+): string | null {
+  if (ticket.visibility === "private" && ticket.security) return null;
+  return firstKeyword(`${message.subject ?? ""}\n${message.text}`, config.securityKeywords) ?? null;
+}

@@ -178,6 +178,21 @@ export const integrationSchema = z.strictObject({
 });
 export type Integration = z.infer<typeof integrationSchema>;
 
+/** How the Discord channel behaves (an extension of SPEC §12's `discord` settings; every field has a default). */
+export const discordSettingsSchema = z.strictObject({
+  /**
+   * Channels every member of the server can read. A ticket opened from a message (the "Open
+   * support ticket" message command) is public only in one of these (or a public thread of one);
+   * anywhere else — unlisted channels, private threads, DMs — it is private. Discord's interaction
+   * payload cannot prove that @everyone can read a channel, so the desk is told.
+   */
+  publicChannelIds: z
+    .array(z.string().regex(/^\d{1,32}$/, "a Discord channel id (a snowflake)"))
+    .max(500)
+    .default([]),
+});
+export type DiscordSettings = z.infer<typeof discordSettingsSchema>;
+
 function isTimeZone(tz: string): boolean {
   try {
     dateTimeFormat("en-US", { timeZone: tz });
@@ -206,6 +221,7 @@ export const configSchema = z
     github: githubSettingsSchema.default(githubSettingsSchema.parse({})),
     paging: pagingSettingsSchema.default(pagingSettingsSchema.parse({})),
     integrations: z.array(integrationSchema).max(200).default([]),
+    discord: discordSettingsSchema.default(discordSettingsSchema.parse({})),
   })
   .superRefine((config, ctx) => {
     const teamIds = new Set<string>();

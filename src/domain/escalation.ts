@@ -1,5 +1,5 @@
 import type { Config, PolicyName } from "./config";
-import { findTeam } from "./routing";
+import { findTeam, SECURITY_TEAM } from "./routing";
 import { formatDeadline, type LadderStep } from "./sla";
 import type { EscalationKind } from "./ticket";
 
@@ -48,6 +48,66 @@ export function slackEscape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+/** Line breaks of every kind (CR, LF, NEL, LS, PS, VT, FF) and the other C0/C1 controls. */
+const LINE_BREAKS = /[\r\n\v\f\u0085\u2028\u2029]+/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point.
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+/** Bidirectional overrides and isolates: they can make a line read as something it is not. */
+const BIDI = /[\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Customer text (a subject, a name) inside one line of a Slack notice: one line, no controls, and
+ * no mrkdwn that acts — `&`, `<` and `>` escaped (so `<!channel>`, `<@U…>` and `<http…|…>` are
+ * shown, never parsed, and no line starts a quote), and `@channel`/`@here`/`@everyone` broken by
+ * a word joiner in case a workspace links bare names.
+ */
+export function slackLine(text: string): string {
+  const oneLine = text.replace(LINE_BREAKS, " ").replace(CONTROLS, " ").replace(BIDI, "").trim();
+  return slackEscape(oneLine).replace(/@(channel|here|everyone)\b/gi, "@\u2060$1");
+}
+
+/** Where a security notice goes: the `security` team's channel, else the ticket's own team's. */
+export function securityNoticeChannel(config: Pick<Config, "teams">, team: string): string | null {
+  const security = config.teams.find((t) => t.id === SECURITY_TEAM && t.slackChannel !== undefined);
+  return security?.slackChannel ?? findTeam(config, team)?.slackChannel ?? null;
+}
+
+const PUBLIC_CHANNEL_NAMES: Partial<Record<string, string>> = { github: "GitHub", discord: "Discord" };
+
+/**
+ * The security team is told when a ticket's follow-up or edit looks security-sensitive: the ticket
+ * is now private (and out of the knowledge base); if it came from a public channel the text is
+ * still visible there, and only a person can hide it.
+ */
+export function securityFlipNotice(
+  config: Pick<Config, "teams">,
+  t: {
+    key: string;
+    link: string;
+    subject: string;
+    team: string;
+    channel: string;
+    keyword: string;
+    what: "follow-up" | "edit";
+    wasPublic: boolean;
+  },
+): { to: string; text: string } | null {
+  const to = securityNoticeChannel(config, t.team);
+  if (to === null) return null;
+  const where = PUBLIC_CHANNEL_NAMES[t.channel];
+  const still =
+    t.wasPublic && where !== undefined
+      ? ` The ${t.what} is still public on ${where}: hide or edit it there and move the report somewhere private.`
+      : "";
+  return {
+    to,
+    text:
+      `:rotating_light: <${t.link}|${t.key}> “${slackLine(t.subject || "(no subject)")}” now looks security-sensitive: ` +
+      `a customer ${t.what} mentions “${slackLine(t.keyword)}”. The ticket is private and out of the knowledge base ` +
+      `(team ${slackLine(t.team)}).${still}`,
+  };
+}
+
 interface PlanContext {
   ticket: EscalationTicket;
   config: Config;
@@ -75,9 +135,9 @@ function withheldPageRecord(step: string, level: number, why: string) {
 }
 
 function headline(ctx: PlanContext): string {
-  const customer = ctx.ticket.customer === null ? "" : ` · customer ${slackEscape(ctx.ticket.customer)}`;
+  const customer = ctx.ticket.customer === null ? "" : ` · customer ${slackLine(ctx.ticket.customer)}`;
   const due = formatDeadline(ctx.dueAt, ctx.now, ctx.config.timezone);
-  return `<${ctx.link}|${ctx.ticket.key}> “${slackEscape(ctx.ticket.subject || "(no subject)")}” · team ${slackEscape(ctx.ticket.team)}${customer} · due ${due}`;
+  return `<${ctx.link}|${ctx.ticket.key}> “${slackLine(ctx.ticket.subject || "(no subject)")}” · team ${slackLine(ctx.ticket.team)}${customer} · due ${due}`;
 }
 
 function pageSummary(ctx: PlanContext, why: string): string {
@@ -137,7 +197,7 @@ export function planStep(step: LadderStep, ctx: PlanContext): StepPlan {
       const direct = assigneeAddress(ctx);
       const text = `:hourglass_flowing_sand: 75 % of the response time is gone. ${head}`;
       if (ctx.ticket.assignee !== null) {
-        const mention = direct === null ? slackEscape(ctx.ticket.assignee) : `<@${direct}>`;
+        const mention = direct === null ? slackLine(ctx.ticket.assignee) : `<@${direct}>`;
         return {
           records: [
             {
@@ -212,7 +272,7 @@ export function planStep(step: LadderStep, ctx: PlanContext): StepPlan {
       const leadNotices: Notice[] =
         lead !== null && SLACK_USER_ID.test(lead)
           ? [{ via: "chat", to: lead, text }]
-          : toTeam(lead === null ? text : `${slackEscape(lead)}: ${text}`);
+          : toTeam(lead === null ? text : `${slackLine(lead)}: ${text}`);
       return {
         records: [
           { step, kind: "lead", level, target: `lead:${lead ?? ctx.ticket.team}`, detail: "200 % of target" },

@@ -1,5 +1,5 @@
 import type { Config } from "./config";
-import { slackEscape } from "./escalation";
+import { slackLine } from "./escalation";
 import { dateTimeFormat } from "./intl";
 import { describeWindow, formatDeadline } from "./sla";
 
@@ -67,12 +67,12 @@ export function digestText(
   const sorted = [...tickets].sort((a, b) => a.createdAt - b.createdAt);
   const count = `${sorted.length} open GitHub ticket${sorted.length === 1 ? "" : "s"}`;
   const lines = sorted.slice(0, MAX_LINES).map((t) => {
-    const where = t.issue === null ? "" : ` ${slackEscape(t.issue)}`;
+    const where = t.issue === null ? "" : ` ${slackLine(t.issue)}`;
     const priority = t.priority === "normal" ? "" : ` · *${t.priority}*`;
-    return `• <${context.link(t.key)}|${t.key}>${where} “${slackEscape(t.subject || "(no subject)")}” — ${state(t, context)} · ${describeWindow(Math.max(0, context.now - t.createdAt))} old${priority}`;
+    return `• <${context.link(t.key)}|${t.key}>${where} “${slackLine(t.subject || "(no subject)")}” — ${state(t, context)} · ${describeWindow(Math.max(0, context.now - t.createdAt))} old${priority}`;
   });
   const more = sorted.length > MAX_LINES ? [`…and ${sorted.length - MAX_LINES} more`] : [];
-  return [`:clipboard: *Weekly GitHub triage — ${slackEscape(team.name)}*: ${count}`, ...lines, ...more].join(
+  return [`:clipboard: *Weekly GitHub triage — ${slackLine(team.name)}*: ${count}`, ...lines, ...more].join(
     "\n",
   );
 }

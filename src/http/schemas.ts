@@ -175,8 +175,19 @@ export const ticketPatchSchema = z
     priority: z.enum(PRIORITIES).optional(),
     team: z.string().min(1).max(64).optional(),
     assignee: z.string().min(1).max(200).nullable().optional(),
+    visibility: z.enum(["public", "private"]).optional().openapi({
+      description:
+        "`private` takes the ticket out of the knowledge base at once; `public` puts it in when it is (or once it is) resolved.",
+    }),
+    confirmSecurityDisclosure: z.literal(true).optional().openapi({
+      description:
+        "Required with `visibility: public` on a `security` ticket: making one public is a disclosure, done deliberately.",
+    }),
   })
-  .refine((patch) => Object.keys(patch).length > 0, "send at least one of status, priority, team, assignee")
+  .refine(
+    (patch) => Object.keys(patch).some((k) => k !== "confirmSecurityDisclosure"),
+    "send at least one of status, priority, team, assignee, visibility",
+  )
   .openapi("TicketPatch");
 
 export const replySchema = z

@@ -71,6 +71,15 @@ export function addToKnowledgeBase(number: number, guard: SQL): SQL {
     from tickets t where t.number = ${number} and t.visibility = 'public' and t.status = 'resolved' and ${guard}`;
 }
 
+/**
+ * The ticket's entry rebuilt from its subject and current, non-deleted messages, in the batch of
+ * the edit or deletion that changed them: removed, then re-added only if it is still resolved and
+ * public. Text that was edited away or deleted is never findable afterwards.
+ */
+export function rebuildKnowledgeBaseEntry(number: number): [SQL, SQL] {
+  return [removeFromKnowledgeBase(number), addToKnowledgeBase(number, sql`1`)];
+}
+
 /** The ticket leaves the knowledge base (reopened, or about to be re-indexed). */
 export function removeFromKnowledgeBase(number: number, guard: SQL = sql`1`): SQL {
   return sql`delete from knowledge_base where rowid = ${number} and ${guard}`;

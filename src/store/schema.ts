@@ -214,6 +214,13 @@ export const surveys = sqliteTable(
     score: integer("score"),
     sentAt: integer("sent_at").notNull(),
     answeredAt: integer("answered_at"),
+    /**
+     * A link posted where anyone can read it (a public GitHub issue, a Discord channel) stops
+     * counting after this; null for links only the requester receives (email, Slack, api).
+     */
+    expiresAt: integer("expires_at"),
+    /** The ticket was reopened before anyone answered: the resolution this survey asked about is gone. */
+    revokedAt: integer("revoked_at"),
   },
   (t) => [index("surveys_ticket").on(t.ticketNumber)],
 );

@@ -5,7 +5,7 @@ import { batch, batchAll, batchAround, type Database, type Statement } from "./d
 import { guardedInsert, ticketAtRevision } from "./guarded";
 import { addToKnowledgeBase, removeFromKnowledgeBase } from "./knowledge-base";
 import { escalations, idempotencyKeys, improvements, messages, surveys, threadKeys, tickets } from "./schema";
-import { staffResponseUpdate, type TicketRow, type TicketSet } from "./tickets";
+import { revokeOpenSurveys, staffResponseUpdate, type TicketRow, type TicketSet } from "./tickets";
 import { timerDebtInsert } from "./timer-syncs";
 
 /**
@@ -48,6 +48,8 @@ export async function emailThreadIds(
 /** The customer-effort survey a resolve sends: its token, its outbound message and (email) its Message-ID. */
 export interface SurveyWrite {
   token: string;
+  /** When the link stops counting; null for a link only the requester receives. */
+  expiresAt: number | null;
   message: Omit<NewMessageRow, "ticketNumber">;
   /** Our Message-ID for a survey mail, registered as a thread key so the answer by mail threads. */
   emailMessageId: string | null;
@@ -60,8 +62,15 @@ export interface PatchWrite {
   set: TicketSet;
   escalations: Omit<NewEscalationRow, "ticketNumber">[];
   survey: SurveyWrite | null;
-  /** `reindex`: the ticket is being resolved (re-added if public); `remove`: it is being reopened. */
+  /**
+   * `reindex`: the ticket is being resolved or its visibility changes (re-added only if it ends
+   * up resolved and public); `remove`: it is being reopened.
+   */
   knowledgeBase: "reindex" | "remove" | null;
+  /** The ticket is being reopened: its unanswered surveys stop counting. */
+  revokeSurveys: boolean;
+  /** An internal note recording the change (a visibility change says who made it and why). */
+  note: Omit<NewMessageRow, "ticketNumber"> | null;
   /** A channel event behind the patch, recorded once (a redelivery finds it). */
   idempotency?: { channel: Channel; key: string };
   /** What the patch owes the ticket's timer, recorded only if the patch wins. */
@@ -86,6 +95,10 @@ export async function applyPatch(db: Database, write: PatchWrite): Promise<Ticke
       ? []
       : surveyStatements(number, write.survey, write.now, guard).map((s) => db.run(s))),
     ...(write.knowledgeBase === null ? [] : [db.run(removeFromKnowledgeBase(number, guard))]),
+    ...(write.revokeSurveys ? [db.run(revokeOpenSurveys(number, write.now, guard))] : []),
+    ...(write.note === null
+      ? []
+      : [db.run(guardedInsert(messages, { ...write.note, ticketNumber: number }, guard))]),
     timerDebtInsert(db, { ...write.timerDebt, ticketNumber: number, createdAt: write.now }, guard),
   ];
   const update = db
@@ -108,7 +121,11 @@ export async function applyPatch(db: Database, write: PatchWrite): Promise<Ticke
 
 function surveyStatements(number: number, survey: SurveyWrite, now: number, guard: SQL): SQL[] {
   return [
-    guardedInsert(surveys, { token: survey.token, ticketNumber: number, sentAt: now }, guard),
+    guardedInsert(
+      surveys,
+      { token: survey.token, ticketNumber: number, sentAt: now, expiresAt: survey.expiresAt },
+      guard,
+    ),
     guardedInsert(messages, { ...survey.message, ticketNumber: number }, guard),
     ...(survey.emailMessageId === null
       ? []

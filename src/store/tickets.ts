@@ -4,7 +4,8 @@ import { subjectFilterProblem, subjectPattern } from "../domain/search";
 import { iso, TICKET_PREFIX, type TicketStatus, type TicketView, ticketKey } from "../domain/ticket";
 import { configQuery } from "./config";
 import { batch, batchAround, type Database, type Statement } from "./db";
-import { removeFromKnowledgeBase } from "./knowledge-base";
+import { guardedInsert } from "./guarded";
+import { rebuildKnowledgeBaseEntry, removeFromKnowledgeBase } from "./knowledge-base";
 import { promotionUpdate } from "./quarantine";
 import {
   attachments,
@@ -152,7 +153,7 @@ export async function ticketThreadKeys(
 /** A ticket's message by its channel id (index `messages_external`). */
 export async function findMessageByExternalId(db: Database, ticketNumber: number, externalId: string) {
   return db
-    .select({ id: messages.id })
+    .select({ id: messages.id, kind: messages.kind, text: messages.text })
     .from(messages)
     .where(and(eq(messages.ticketNumber, ticketNumber), eq(messages.externalId, externalId)))
     .get();
@@ -243,6 +244,12 @@ export interface AppendWrite {
   staffResponseAt?: number;
   /** Our outbound messages (by externalId) this message reports as undeliverable. */
   bounceOf?: string[];
+  /**
+   * The message looks security-sensitive: the ticket becomes `private` and `security` in the same
+   * batch (out of the knowledge base), with an internal note saying why. The notice to the
+   * security team travels in `timerDebt`.
+   */
+  security?: { note: NewMessageRow };
   now: number;
 }
 
@@ -267,8 +274,13 @@ export async function appendToTicket(db: Database, write: AppendWrite): Promise<
         .values({ channel: write.channel, key, ticketNumber: n, createdAt: write.now })
         .onConflictDoNothing(),
     ),
-    // A customer writing again reopens a resolved ticket: it leaves the knowledge base until resolved again.
-    ...(write.customerClock === undefined ? [] : [db.run(removeFromKnowledgeBase(n))]),
+    // A customer writing again reopens a resolved ticket: it leaves the knowledge base until resolved
+    // again, and a survey still open asks about a resolution that no longer holds.
+    ...(write.customerClock === undefined && write.security === undefined
+      ? []
+      : [db.run(removeFromKnowledgeBase(n))]),
+    ...(write.customerClock === undefined ? [] : [db.run(revokeOpenSurveys(n, write.now))]),
+    ...(write.security === undefined ? [] : [db.insert(messages).values(write.security.note)]),
     ...(write.bounceOf === undefined || write.bounceOf.length === 0
       ? []
       : [
@@ -299,8 +311,21 @@ export async function appendToTicket(db: Database, write: AppendWrite): Promise<
 
 export type TicketSet = { [K in keyof NewTicketRow]?: NewTicketRow[K] | SQL };
 
+/**
+ * Surveys of the ticket nobody answered stop counting (the ticket was reopened): an answer to one
+ * is refused with a page that says why.
+ */
+export function revokeOpenSurveys(ticketNumber: number, now: number, guard: SQL = sql`1`): SQL {
+  return sql`update surveys set revoked_at = ${now}
+    where ticket_number = ${ticketNumber} and answered_at is null and revoked_at is null and ${guard}`;
+}
+
 function ticketUpdateForMessage(write: AppendWrite): TicketSet {
-  const base = { updatedAt: write.now, revision: sql`${tickets.revision} + 1` };
+  const base = {
+    updatedAt: write.now,
+    revision: sql`${tickets.revision} + 1`,
+    ...(write.security === undefined ? {} : { visibility: "private" as const, security: true }),
+  };
   if (write.customerClock !== undefined) {
     const { startedAt, dueAt } = write.customerClock;
     // A clock starts only when no reply is owed; SQL decides, so two racing messages start one clock.
@@ -561,14 +586,30 @@ export interface MessageChangeWrite {
   change: { type: "edit"; text: string; html?: string | null } | { type: "delete" };
   /** New ticket subject, written in the same batch. */
   subject?: string;
+  /**
+   * The ticket becomes `private` in the same batch: an edit that looks security-sensitive (also
+   * `security`, with the notice's timer debt and an internal note, written only if the ticket was
+   * not already private and security), or a thread deleted at its source.
+   */
+  makePrivate?:
+    | { reason: "security"; timerDebt: { id: string; payload: string }; note: NewMessageRow }
+    | { reason: "deleted"; note: NewMessageRow };
   at: number;
 }
 
+export interface MessageChangeOutcome {
+  /** How many messages changed (0 when we never stored the original). */
+  changed: number;
+  /** The ticket after `makePrivate`, when this batch made the change (undefined when it had nothing to do). */
+  madePrivate: TicketRow | undefined;
+}
+
 /**
- * An edit or deletion of a message we already stored, with its idempotency key, in one batch.
- * Returns how many messages changed (0 when we never stored the original).
+ * An edit or deletion of a message we already stored, with its idempotency key, in one batch. The
+ * ticket's knowledge-base entry is rebuilt in the same batch from what the messages say now.
  */
-export async function changeMessage(db: Database, write: MessageChangeWrite): Promise<number> {
+export async function changeMessage(db: Database, write: MessageChangeWrite): Promise<MessageChangeOutcome> {
+  const n = write.ticketNumber;
   const set =
     write.change.type === "edit"
       ? {
@@ -577,24 +618,62 @@ export async function changeMessage(db: Database, write: MessageChangeWrite): Pr
           editedAt: write.at,
         }
       : { deletedAt: write.at };
-  const [, updated] = await db.batch([
-    db.insert(idempotencyKeys).values({
-      channel: write.channel,
-      key: write.idempotencyKey,
-      ticketNumber: write.ticketNumber,
-      created: false,
-      createdAt: write.at,
-    }),
-    db
-      .update(messages)
-      .set(set)
-      .where(and(eq(messages.ticketNumber, write.ticketNumber), eq(messages.externalId, write.externalId)))
-      .returning({ id: messages.id }),
-    ...(write.subject === undefined
-      ? []
-      : [ticketSubjectUpdate(db, write.ticketNumber, write.subject, write.at)]),
+  const recorded = db.insert(idempotencyKeys).values({
+    channel: write.channel,
+    key: write.idempotencyKey,
+    ticketNumber: n,
+    created: false,
+    createdAt: write.at,
+  });
+  const changed = db
+    .update(messages)
+    .set(set)
+    .where(and(eq(messages.ticketNumber, n), eq(messages.externalId, write.externalId)))
+    .returning({ id: messages.id });
+  const rest: Statement[] = [
+    ...(write.subject === undefined ? [] : [ticketSubjectUpdate(db, n, write.subject, write.at)]),
+    ...rebuildKnowledgeBaseEntry(n).map((s) => db.run(s)),
+  ];
+  const { makePrivate } = write;
+  if (makePrivate === undefined) {
+    const [, updated] = await batch(db, [recorded, changed, ...rest]);
+    return { changed: updated.length, madePrivate: undefined };
+  }
+  const security = makePrivate.reason === "security";
+  const needed = security
+    ? sql`(${tickets.visibility} = 'public' or ${tickets.security} = 0)`
+    : sql`${tickets.visibility} = 'public'`;
+  const update = db
+    .update(tickets)
+    .set({
+      visibility: "private",
+      ...(security ? { security: true } : {}),
+      updatedAt: write.at,
+      revision: sql`${tickets.revision} + 1`,
+    })
+    .where(and(eq(tickets.number, n), needed))
+    .returning();
+  if (makePrivate.reason === "deleted") {
+    const [, updated, [row]] = await batch(db, [
+      recorded,
+      changed,
+      update,
+      db.insert(messages).values(makePrivate.note),
+      ...rest,
+    ]);
+    return { changed: updated.length, madePrivate: row };
+  }
+  // The debt and the note are written exactly when the update right after them has something to change.
+  const guard = sql`exists (select 1 from ${tickets} where ${tickets.number} = ${n} and ${needed})`;
+  const [, updated, , , [row]] = await batch(db, [
+    recorded,
+    changed,
+    timerDebtInsert(db, { ...makePrivate.timerDebt, ticketNumber: n, createdAt: write.at }, guard),
+    db.run(guardedInsert(messages, makePrivate.note, guard)),
+    update,
+    ...rest,
   ]);
-  return updated.length;
+  return { changed: updated.length, madePrivate: row };
 }
 
 export interface QuarantineWrite {

@@ -627,9 +627,13 @@ describe("agent replies on GitHub", () => {
       delivery: { status: "sent", error: null },
     });
 
+    // GitHub's echo comes from our own app's bot user, through the app (issue 13: a marker from
+    // anyone else is a person writing, and is stored).
     const echo = edit(about(commentCreated1, issue), (p) => {
       p.comment.id = 888_000_001;
       p.comment.body = body;
+      p.comment.user = { ...p.comment.user, login: "switchboard-desk[bot]", type: "Bot" };
+      Object.assign(p.comment, { performed_via_github_app: { id: 1, slug: "switchboard-desk" } });
     });
     const result = await postGithub("issue_comment", echo);
     expect(result.status).toBe(200);

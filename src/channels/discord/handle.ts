@@ -1,3 +1,4 @@
+import type { Config } from "../../domain/config";
 import type { InboundMessageInput } from "../../domain/inbound";
 import { formatDeadline } from "../../domain/sla";
 import type { DeskEnv } from "../../env";
@@ -53,9 +54,13 @@ export async function handleDiscordInteraction(
         return openTicket(env, normaliseSupportRequest(interaction, { text }, options));
       }
       if (data.data.name === SUPPORT_MESSAGE_COMMAND && data.data.type === 3) {
-        const message = normaliseMessageCommand(interaction, data.data, options);
+        const config = await loadConfig(database(env.DB));
+        const message = normaliseMessageCommand(interaction, data.data, {
+          ...options,
+          publicChannelIds: config.discord.publicChannelIds,
+        });
         if (message === null) return ephemeral("That message has no text to open a ticket with.");
-        return openTicket(env, message);
+        return openTicket(env, message, config);
       }
       return ephemeral(`Switchboard does not know the command “${data.data.name}”.`);
     }
@@ -89,12 +94,16 @@ function ephemeral(content: string): DiscordOutcome {
 }
 
 /** Intake, then answer in the channel (type 4) with the ticket key and the deadline. */
-async function openTicket(env: DeskEnv, message: InboundMessageInput): Promise<DiscordOutcome> {
-  const result = await intake(env, message);
+async function openTicket(
+  env: DeskEnv,
+  message: InboundMessageInput,
+  known?: Config,
+): Promise<DiscordOutcome> {
+  const result = await intake(env, message, known === undefined ? {} : { config: known });
   if (!result.ok) return ephemeral("Sorry, that could not be filed as a ticket.");
   let content = result.acknowledgement;
   if (content === null) {
-    const config = await loadConfig(database(env.DB));
+    const config = known ?? (await loadConfig(database(env.DB)));
     const by =
       result.responseDueAt === null
         ? ""

@@ -50,7 +50,25 @@ export const interactionSchema = z.object({
   token: z.string().max(1000).optional(),
   guild_id: z.string().optional(),
   channel_id: z.string().optional(),
-  channel: z.object({ id: z.string(), type: z.number().int() }).optional(),
+  channel: z
+    .object({
+      id: z.string(),
+      type: z.number().int(),
+      parent_id: z.string().nullish(),
+      permission_overwrites: z
+        .array(
+          z.object({
+            id: z.string(),
+            type: z.union([z.number(), z.string()]),
+            deny: z.string().optional(),
+          }),
+        )
+        .optional()
+        .catch(undefined),
+    })
+    .optional(),
+  /** Interaction context: 0 a server, 1 the bot's DM, 2 another DM or group DM. */
+  context: z.number().int().optional().catch(undefined),
   member: z.object({ nick: z.string().nullish(), user: userSchema }).optional(),
   user: userSchema.optional(),
   data: z.unknown().optional(),
@@ -209,14 +227,65 @@ export function normaliseSupportRequest(
   };
 }
 
+/** Server channel types whose messages every member may read: text, announcement, their public threads, forum, media. */
+const READABLE_CHANNEL_TYPES = new Set([0, 5, 10, 11, 15, 16]);
+/** Threads that live under a parent channel and are as visible as it is (announcement, public). */
+const PUBLIC_THREAD_TYPES = new Set([10, 11]);
+const VIEW_CHANNEL = 1n << 10n;
+
+/** The channel's own overwrites deny VIEW_CHANNEL to @everyone (whose role id is the server's id). */
+function hiddenFromEveryone(channel: NonNullable<Interaction["channel"]>, guildId: string): boolean {
+  return (channel.permission_overwrites ?? []).some((o) => {
+    if (o.id !== guildId || (o.type !== 0 && o.type !== "role")) return false;
+    try {
+      return (BigInt(o.deny ?? "0") & VIEW_CHANNEL) !== 0n;
+    } catch {
+      return true;
+    }
+  });
+}
+
+/**
+ * Whether a message the message command turns into a ticket was public. Discord's interaction
+ * payload guarantees only the channel's id and type — not whether @everyone can read it (that
+ * takes the server's role permissions and the category's overwrites) — so this fails closed: the
+ * ticket is public only for a message in a server channel the desk's configuration lists as
+ * public (`discord.publicChannelIds`), or in a public thread of one, and never when the payload
+ * shows a DM, a private thread, or an overwrite hiding the channel from @everyone.
+ */
+export function messageCommandVisibility(
+  interaction: Interaction,
+  messageChannelId: string | undefined,
+  publicChannelIds: readonly string[],
+): "public" | "private" {
+  const guildId = interaction.guild_id;
+  if (guildId === undefined || messageChannelId === undefined) return "private";
+  if (interaction.context !== undefined && interaction.context !== 0) return "private";
+  const channel = interaction.channel;
+  if (channel !== undefined) {
+    if (channel.id !== messageChannelId || !READABLE_CHANNEL_TYPES.has(channel.type)) return "private";
+    if (hiddenFromEveryone(channel, guildId)) return "private";
+  }
+  const listed = new Set(publicChannelIds);
+  if (listed.has(messageChannelId)) return "public";
+  const parent = channel?.parent_id;
+  return channel !== undefined &&
+    PUBLIC_THREAD_TYPES.has(channel.type) &&
+    parent != null &&
+    listed.has(parent)
+    ? "public"
+    : "private";
+}
+
 /**
  * The message context-menu command: the message's author is the requester and the message is the
- * request.
+ * request. Its author never asked for a public ticket, so it is public only where the message
+ * already was (see `messageCommandVisibility`).
  */
 export function normaliseMessageCommand(
   interaction: Interaction,
   data: CommandData,
-  options: { applicationId?: string; receivedAt: number },
+  options: { applicationId?: string; receivedAt: number; publicChannelIds: readonly string[] },
 ): InboundMessageInput | null {
   const target = data.target_id === undefined ? undefined : data.resolved?.messages?.[data.target_id];
   if (target === undefined || target.content.trim() === "") return null;
@@ -234,7 +303,7 @@ export function normaliseMessageCommand(
     from: { name: target.author.global_name ?? target.author.username, handle: target.author.username },
     author: "customer",
     text: target.content,
-    visibility: "public",
+    visibility: messageCommandVisibility(interaction, channel, options.publicChannelIds),
     receivedAt: options.receivedAt,
   };
 }

@@ -5,8 +5,7 @@ import {
   type TicketPatch,
 } from "../../commands";
 import type { Config } from "../../domain/config";
-import { slackEscape } from "../../domain/escalation";
-import { SECURITY_TEAM } from "../../domain/routing";
+import { securityNoticeChannel, slackLine } from "../../domain/escalation";
 import { ticketKey } from "../../domain/ticket";
 import type { DeskEnv } from "../../env";
 import { changeInboundMessage, type IntakeResult, intake } from "../../intake";
@@ -24,7 +23,9 @@ import {
   issueThreadKey,
   normaliseComment,
   normaliseIssueOpened,
+  repositoryIsPublic,
   transferredFrom,
+  writtenByOurBot,
 } from "./normalise";
 import { hasReplyMarker } from "./reply";
 
@@ -90,6 +91,21 @@ async function handleIssues(
         ? { kind: "stored", ticket: changed.ticket, created: false, replay: changed.replay, what: "edited" }
         : { kind: "ignored", reason: "the issue is not a ticket" };
     }
+    case "deleted": {
+      // The issue and its comments are gone from GitHub: its text is marked deleted and nothing of
+      // the thread (not even its title) stays in the knowledge base.
+      const changed = await changeInboundMessage(env, {
+        channel: "github",
+        idempotencyKey: delivery.id,
+        threadKeys,
+        externalId: issueExternalId(event.issue),
+        change: { type: "delete" },
+        threadDeleted: true,
+      });
+      return changed.ok
+        ? { kind: "stored", ticket: changed.ticket, created: false, replay: changed.replay, what: "deleted" }
+        : { kind: "ignored", reason: "the issue is not a ticket" };
+    }
     case "closed":
       return patchIssue({ status: "resolved" }, "resolved");
     case "reopened":
@@ -152,6 +168,17 @@ async function openIssue(
           openingCalls({ key: ticketKey(row.number), security: row.security, team: row.team }, event, config),
         );
       }
+      // Moved into a private repository: the ticket follows (out of the knowledge base). Moved out
+      // of one, it stays private until an agent decides otherwise.
+      if (!repositoryIsPublic(event.repository)) {
+        await patchFromChannel(env, {
+          channel: "github",
+          idempotencyKey: `${delivery.id}:private`,
+          threadKeys: [key],
+          patch: { visibility: "private" },
+          actor: `github:${event.sender.login} (moved it to the private repository ${event.repository.full_name})`,
+        });
+      }
       return stored(moved, "transferred");
     }
   }
@@ -183,25 +210,20 @@ function openingCalls(
     });
   }
   if (ticket.security) {
-    const team =
-      config.teams.find((t) => t.id === SECURITY_TEAM && t.slackChannel !== undefined) ??
-      config.teams.find((t) => t.id === ticket.team);
-    if (team?.slackChannel !== undefined) {
+    const channel = securityNoticeChannel(config, ticket.team);
+    if (channel !== null) {
       const where = event.issue.html_url ?? `https://github.com/${repo}/issues/${issue}`;
+      const text = repositoryIsPublic(event.repository)
+        ? `:rotating_light: ${ticket.key} looks security-sensitive and was reported in a *public* GitHub issue ` +
+          `(<${where}|${slackLine(repo)}#${issue}> “${slackLine(event.issue.title)}”). ` +
+          "It is already public: move the report to a private security advisory and hide or edit the issue. " +
+          "The ticket itself is private."
+        : `:rotating_light: ${ticket.key} looks security-sensitive: reported in the private repository ` +
+          `<${where}|${slackLine(repo)}#${issue}> “${slackLine(event.issue.title)}”. The ticket is private.`;
       calls.push({
         id: `security-public:${ticket.key}`,
-        label: `security notice to ${team.slackChannel}`,
-        delivery: {
-          service: "slack",
-          body: {
-            channel: team.slackChannel,
-            text:
-              `:rotating_light: ${ticket.key} looks security-sensitive and was reported in a *public* GitHub issue ` +
-              `(<${where}|${slackEscape(repo)}#${issue}> “${slackEscape(event.issue.title)}”). ` +
-              "It is already public: move the report to a private security advisory and hide or edit the issue. " +
-              "The ticket itself is private.",
-          },
-        },
+        label: `security notice to ${channel}`,
+        delivery: { service: "slack", body: { channel, text } },
       });
     }
   }
@@ -223,7 +245,14 @@ async function handleComment(
   switch (event.action) {
     case "created": {
       // GitHub tells us about the comments we post ourselves; the reply is already on the ticket.
-      if (hasReplyMarker(event.comment.body ?? "")) return { kind: "ignored", reason: "our own reply" };
+      // Only our own bot's comment is an echo: a customer who pastes the marker is still heard (and
+      // an echo we fail to recognise is still stored once: its comment id is our reply's).
+      if (
+        hasReplyMarker(event.comment.body ?? "") &&
+        writtenByOurBot(event.comment, config.github.botLogins)
+      ) {
+        return { kind: "ignored", reason: "our own reply" };
+      }
       const result = await intake(
         env,
         normaliseComment(event, delivery, { botLogins: config.github.botLogins }),

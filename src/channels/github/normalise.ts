@@ -17,7 +17,12 @@ const issueSchema = z.object({
   pull_request: z.unknown().optional(),
 });
 
-const repositorySchema = z.object({ full_name: z.string().min(3) });
+const repositorySchema = z.object({
+  full_name: z.string().min(3),
+  /** True for private and internal repositories: their issues are never public tickets. */
+  private: z.boolean().optional(),
+  visibility: z.string().optional(),
+});
 
 const commentSchema = z.object({
   id: z.number(),
@@ -25,6 +30,8 @@ const commentSchema = z.object({
   html_url: z.string().optional(),
   user: userSchema.nullish(),
   author_association: z.string(),
+  /** The GitHub App that wrote the comment through an installation token, if any. */
+  performed_via_github_app: z.object({ slug: z.string().optional() }).nullish(),
 });
 
 export const issuesEventSchema = z.object({
@@ -117,6 +124,40 @@ export function commentAuthor(
   return STAFF_ASSOCIATIONS.has(comment.author_association.toUpperCase()) ? "staff" : "customer";
 }
 
+/**
+ * Only a repository GitHub says is public makes a public ticket: `private: false` (and, when sent,
+ * `visibility: "public"`). Private and internal repositories, or a payload that does not say,
+ * make private tickets.
+ */
+export function repositoryIsPublic(repository: { private?: boolean; visibility?: string }): boolean {
+  return repository.private === false && (repository.visibility ?? "public") === "public";
+}
+
+/** Logins compare exactly, ignoring case: `my-desk` (a person) is not `my-desk[bot]` (an app). */
+function sameLogin(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+/**
+ * Whether our own desk wrote a comment, so a reply marker in it marks our echo: its author is one
+ * of `github.botLogins` (a GitHub App's `name[bot]`, or the user behind a personal token), or —
+ * when none are configured — a `Bot` posting through a GitHub App as that app. A person pasting
+ * the marker is never ours.
+ */
+export function writtenByOurBot(
+  comment: {
+    user?: { login: string; type?: string } | null;
+    performed_via_github_app?: { slug?: string } | null;
+  },
+  botLogins: readonly string[],
+): boolean {
+  const user = comment.user;
+  if (user === null || user === undefined) return false;
+  if (botLogins.length > 0) return botLogins.some((b) => sameLogin(b, user.login));
+  const app = comment.performed_via_github_app?.slug;
+  return user.type === "Bot" && app !== undefined && sameLogin(`${app}[bot]`, user.login);
+}
+
 export function isCriticalLabel(label: string, criticalLabels: readonly string[]): boolean {
   const name = label.trim().toLowerCase();
   return criticalLabels.some((l) => l.trim().toLowerCase() === name);
@@ -152,7 +193,7 @@ export function normaliseIssueOpened(
     author: "customer",
     subject: event.issue.title,
     text: event.issue.body ?? "",
-    visibility: "public",
+    visibility: repositoryIsPublic(event.repository) ? "public" : "private",
     context: { githubRepo: event.repository.full_name },
     // GitHub has no loop to fear here; an acknowledgement comment is simply off unless configured.
     suppressAcknowledgement: !options.acknowledge,

@@ -8,7 +8,7 @@ import { claimedNoticeBlocks } from "./reply";
 
 export type ClaimResult =
   | { ok: true; ticket: string; assignee: string }
-  | { ok: false; reason: "not_staff" | "not_found" | "conflict"; ticket: string };
+  | { ok: false; reason: "not_configured" | "not_staff" | "not_found" | "conflict"; ticket: string };
 
 /**
  * Someone pressed **Claim** on an escalation notice: the ticket is theirs. They are named as the
@@ -22,10 +22,11 @@ export async function claimFromSlack(
   ourTeamId: string | undefined,
 ): Promise<ClaimResult> {
   const key = ticketKey(claim.ticketNumber);
-  // Notices only go to our own channels, but a Slack Connect channel could carry one further.
-  if (ourTeamId !== undefined && claim.user.teamId !== undefined && claim.user.teamId !== ourTeamId) {
-    return { ok: false, reason: "not_staff", ticket: key };
-  }
+  // Fails closed. Notices only go to our own channels, but a Slack Connect channel could carry one
+  // further: without SLACK_TEAM_ID nobody can be told apart from a guest, and a click that does not
+  // name the clicker's workspace is not staff.
+  if (ourTeamId === undefined) return { ok: false, reason: "not_configured", ticket: key };
+  if (claim.user.teamId !== ourTeamId) return { ok: false, reason: "not_staff", ticket: key };
   const config = await loadConfig(database(env.DB));
   const agent = config.agents.find((a) => a.slackUserId === claim.user.id);
   const engineer = config.customers

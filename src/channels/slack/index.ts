@@ -69,6 +69,8 @@ const events: WebhookEndpoint<SlackJob> = {
 };
 
 const CLAIM_REFUSALS = {
+  not_configured: (key: string) =>
+    `Claiming ${key} from Slack is off: this desk has no SLACK_TEAM_ID, so it cannot tell its own people from guests. Assign it in the console.`,
   not_staff: (key: string) => `Only members of the support workspace can claim ${key}.`,
   not_found: (key: string) => `${key} no longer exists.`,
   conflict: (key: string) => `${key} changed while you clicked; please try again.`,

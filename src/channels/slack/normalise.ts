@@ -150,10 +150,12 @@ export function normaliseSlackEvent(body: unknown, ctx: SlackContext): SlackEven
     };
   }
 
-  // In Slack Connect channels the envelope's team is whoever delivered the event; the author's own
-  // workspace is `user_team` (or `team`) on the event.
-  const authorTeam = message.user_team ?? message.team ?? envelope.team_id;
-  const staff = ctx.ourTeamId !== undefined && authorTeam === ctx.ourTeamId;
+  // In Slack Connect channels the envelope's team is whoever delivered the event (our own
+  // workspace, usually); the author's own workspace is `user_team` (or `team`) on the event. Staff
+  // detection fails closed: an event that does not name the author's workspace is never staff.
+  const ownTeam = message.user_team ?? message.team;
+  const authorTeam = ownTeam ?? envelope.team_id;
+  const staff = ctx.ourTeamId !== undefined && ownTeam !== undefined && ownTeam === ctx.ourTeamId;
   const threadTs = message.thread_ts ?? message.ts;
   const files = (message.files ?? []).map((f) => filePlaceholder(f, authorTeam));
   const profile = message.user_profile;
@@ -328,7 +330,8 @@ export function normaliseSlackInteraction(rawBody: string): SlackInteraction {
     ticketNumber,
     user: {
       id: body.user.id,
-      teamId: body.user.team_id ?? body.team?.id,
+      // The clicker's own workspace; `team` is where the click happened (ours, in a shared channel).
+      teamId: body.user.team_id,
       name: body.user.name ?? body.user.username,
     },
     notice:

@@ -1,7 +1,14 @@
 import { Hono } from "hono";
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
-import { answerSurvey, SURVEY_QUESTION, surveyState } from "../../commands";
+import {
+  answerSurvey,
+  PUBLIC_SURVEY_LIFETIME_MS,
+  SURVEY_QUESTION,
+  type SurveyClosed,
+  surveyClosed,
+  surveyState,
+} from "../../commands";
 import { ticketKey } from "../../domain/ticket";
 
 const LABELS: Record<number, string> = { 1: "Very hard", 4: "Neither", 7: "Very easy" };
@@ -27,6 +34,23 @@ function page(title: string, body: HtmlEscapedString | Promise<HtmlEscapedString
 </html>`;
 }
 
+/** What a closed survey's page says, by why it closed. */
+const CLOSED: Record<Exclude<SurveyClosed, "already_answered">, { title: string; why: string }> = {
+  revoked: {
+    title: "This survey has closed",
+    why: "The request was reopened after this link was sent, so the question no longer applies. When it is resolved again, a new link is sent. Nothing was recorded.",
+  },
+  expired: {
+    title: "This survey link has expired",
+    why: `Links posted where anyone can read them count for ${PUBLIC_SURVEY_LIFETIME_MS / 86_400_000} days. Nothing was recorded.`,
+  },
+};
+
+/** The ticket is named only when it is public: anyone with the link sees this page. */
+function about(ticket: string | null): string {
+  return ticket === null ? "your request" : `your request ${ticket}`;
+}
+
 /** The public, single-use customer-effort survey: no login, the token is the credential. */
 export const surveyApp = new Hono<{ Bindings: Env }>()
   .get("/:token", async (c) => {
@@ -41,12 +65,20 @@ export const surveyApp = new Hono<{ Bindings: Env }>()
         ),
         404,
       );
-    if (survey.answeredAt !== null) {
+    const ticket = survey.ticketPublic ? ticketKey(survey.ticketNumber) : null;
+    const closed = surveyClosed(survey, Date.now());
+    if (closed === "already_answered") {
       return c.html(
         page(
           "Thank you",
-          html`<h1>Thank you — you already answered.</h1><p>Your answer for ${ticketKey(survey.ticketNumber)} is recorded.</p>`,
+          html`<h1>Thank you — you already answered.</h1><p>The answer for ${about(ticket)} is recorded.</p>`,
         ),
+      );
+    }
+    if (closed !== null) {
+      return c.html(
+        page(CLOSED[closed].title, html`<h1>${CLOSED[closed].title}.</h1><p>${CLOSED[closed].why}</p>`),
+        410,
       );
     }
     const options = [1, 2, 3, 4, 5, 6, 7].map(
@@ -57,7 +89,7 @@ export const surveyApp = new Hono<{ Bindings: Env }>()
       page(
         "How easy was it to get help?",
         html`<h1>${SURVEY_QUESTION}</h1>
-          <p>About your request ${ticketKey(survey.ticketNumber)}. 1 is very hard, 7 is very easy.</p>
+          <p>About ${about(ticket)}. 1 is very hard, 7 is very easy.</p>
           <form method="post">
             <fieldset><legend class="visually-hidden">Your answer</legend>${options}</fieldset>
             <button type="submit">Send</button>
@@ -83,14 +115,25 @@ export const surveyApp = new Hono<{ Bindings: Env }>()
       return c.html(
         page("Thank you", html`<h1>Thank you!</h1><p>Your answer helps us make support easier.</p>`),
       );
-    if (result.reason === "already_answered") {
-      return c.html(
-        page(
-          "Already answered",
-          html`<h1>Thank you — you already answered.</h1><p>We keep the first answer for ${result.ticket ?? "this request"}; nothing was changed.</p>`,
-        ),
-        409,
-      );
+    switch (result.reason) {
+      case "already_answered":
+        return c.html(
+          page(
+            "Already answered",
+            html`<h1>Thank you — you already answered.</h1><p>We keep the first answer for ${about(result.ticket)}; nothing was changed.</p>`,
+          ),
+          409,
+        );
+      case "revoked":
+      case "expired":
+        return c.html(
+          page(
+            CLOSED[result.reason].title,
+            html`<h1>${CLOSED[result.reason].title}.</h1><p>${CLOSED[result.reason].why}</p>`,
+          ),
+          410,
+        );
+      case "unknown":
+        return c.html(page("Survey not found", html`<h1>We could not find this survey.</h1>`), 404);
     }
-    return c.html(page("Survey not found", html`<h1>We could not find this survey.</h1>`), 404);
   });

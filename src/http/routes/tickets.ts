@@ -99,7 +99,7 @@ const patchRoute = createRoute({
   method: "patch",
   path: "/{key}",
   tags: ["tickets"],
-  summary: "Change status, priority, team or assignee",
+  summary: "Change status, priority, team, assignee or visibility",
   security: [{ bearer: [] }],
   request: {
     params: ticketKeyParamSchema,
@@ -110,7 +110,9 @@ const patchRoute = createRoute({
       description: "The ticket after the change",
       content: { "application/json": { schema: ticketSchema } },
     },
-    400: problemResponse("Invalid change, e.g. an unknown team"),
+    400: problemResponse(
+      "Invalid change, e.g. an unknown team, or a security ticket made public without `confirmSecurityDisclosure`",
+    ),
     404: problemResponse("No such ticket"),
     409: problemResponse("The ticket kept changing under the request"),
   },
@@ -226,6 +228,17 @@ export const ticketsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariab
           return problem(c, 400, `"${result.team}" is not a configured team.`, {
             issues: [{ path: "team", message: "unknown team" }],
           });
+        case "security_disclosure_unconfirmed":
+          return problem(
+            c,
+            400,
+            `${key} is security-sensitive: making it public discloses it. Send "confirmSecurityDisclosure": true with "visibility": "public" to do so deliberately.`,
+            {
+              issues: [
+                { path: "confirmSecurityDisclosure", message: "required to make a security ticket public" },
+              ],
+            },
+          );
         case "conflict":
           return problem(c, 409, "The ticket changed too often while this request ran; try again.");
       }

@@ -95,6 +95,8 @@ const ERRORS: Record<string, string> = {
   invalid_update: "That change is not valid.",
   unknown_team: "That team is not in the routing configuration.",
   conflict: "The ticket changed while you were saving; check it and try again.",
+  security_disclosure:
+    "This ticket is security-sensitive: tick the box to confirm you mean to disclose it before making it public.",
   invalid_improvement: "An improvement needs a kind, a title and, if given, an http(s) link.",
   invalid_escalation: "Unknown escalation.",
   linear_not_configured:
@@ -414,11 +416,13 @@ uiApp.post("/tickets/:key", async (c) => {
   const number = parseTicketKey(key);
   if (number === null) return noTicket(c);
   const field = await formOf(c);
-  const patch: Record<string, string | null> = {};
-  for (const name of ["status", "priority", "team", "assignee"]) {
+  const patch: Record<string, string | boolean | null> = {};
+  for (const name of ["status", "priority", "team", "assignee", "visibility"]) {
     const value = field(name);
     if (value !== undefined) patch[name] = name === "assignee" && value === "" ? null : value;
   }
+  // A checkbox: only a deliberate tick makes a security ticket public.
+  if (field("confirmSecurityDisclosure") === "true") patch.confirmSecurityDisclosure = true;
   const parsed = ticketPatchSchema.safeParse(patch);
   if (!parsed.success) return back(c, key, { error: "invalid_update" });
   const result = await patchTicket(c.env, number, parsed.data, c.var.agent);
@@ -428,6 +432,8 @@ uiApp.post("/tickets/:key", async (c) => {
         return noTicket(c);
       case "unknown_team":
         return back(c, key, { error: "unknown_team" });
+      case "security_disclosure_unconfirmed":
+        return back(c, key, { error: "security_disclosure" }, "#visibility-heading");
       case "conflict":
         return back(c, key, { error: "conflict" });
     }

@@ -379,6 +379,40 @@ export function TicketPage(props: TicketPageProps) {
               )}
             </form>
           </section>
+          <section class="card" aria-labelledby="visibility-heading">
+            <h2 id="visibility-heading">Visibility</h2>
+            <p class="muted" id="visibility-hint">
+              {t.visibility === "public"
+                ? "Public: once resolved, the subject and the conversation are in the knowledge base, searchable without signing in."
+                : "Private: never in the knowledge base."}
+            </p>
+            <form method="post" action={base}>
+              <Csrf token={props.csrf} />
+              {t.visibility === "public" ? (
+                <>
+                  <input type="hidden" name="visibility" value="private" />
+                  <button type="submit" class="secondary" aria-describedby="visibility-hint">
+                    Make private
+                  </button>
+                </>
+              ) : (
+                <>
+                  <input type="hidden" name="visibility" value="public" />
+                  {t.security ? (
+                    <p>
+                      <label>
+                        <input type="checkbox" name="confirmSecurityDisclosure" value="true" required /> This
+                        ticket is security-sensitive. I mean to disclose it.
+                      </label>
+                    </p>
+                  ) : null}
+                  <button type="submit" class="secondary" aria-describedby="visibility-hint">
+                    Make public
+                  </button>
+                </>
+              )}
+            </form>
+          </section>
           <section class="card" aria-labelledby="details-heading">
             <h2 id="details-heading">Requester</h2>
             <dl class="meta">
