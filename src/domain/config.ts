@@ -178,6 +178,23 @@ export const integrationSchema = z.strictObject({
 });
 export type Integration = z.infer<typeof integrationSchema>;
 
+/** One issue per repeated key, at the repeat's own path (`customers.3.id`). */
+function uniqueBy<T>(
+  ctx: z.RefinementCtx,
+  items: readonly T[],
+  key: (item: T) => string,
+  [list, field]: [string, string],
+  label: string,
+): void {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    const value = key(item);
+    if (seen.has(value))
+      ctx.addIssue({ code: "custom", path: [list, i, field], message: `duplicate ${label} "${value}"` });
+    seen.add(value);
+  });
+}
+
 /** How the Discord channel behaves (an extension of SPEC §12's `discord` settings; every field has a default). */
 export const discordSettingsSchema = z.strictObject({
   /**
@@ -224,6 +241,7 @@ export const configSchema = z
     discord: discordSettingsSchema.default(discordSettingsSchema.parse({})),
   })
   .superRefine((config, ctx) => {
+    // Team ids are kept: routes and defaultTeam are checked against them below.
     const teamIds = new Set<string>();
     config.teams.forEach((team, i) => {
       if (teamIds.has(team.id)) {
@@ -238,28 +256,9 @@ export const configSchema = z
         message: `"${config.defaultTeam}" is not one of the teams`,
       });
     }
-    const customerIds = new Set<string>();
-    config.customers.forEach((customer, i) => {
-      if (customerIds.has(customer.id)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["customers", i, "id"],
-          message: `duplicate customer id "${customer.id}"`,
-        });
-      }
-      customerIds.add(customer.id);
-    });
-    const integrationNames = new Set<string>();
-    config.integrations.forEach((integration, i) => {
-      if (integrationNames.has(integration.name)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["integrations", i, "name"],
-          message: `duplicate integration name "${integration.name}"`,
-        });
-      }
-      integrationNames.add(integration.name);
-    });
+    uniqueBy(ctx, config.customers, (c) => c.id, ["customers", "id"], "customer id");
+    const customerIds = new Set(config.customers.map((c) => c.id));
+    uniqueBy(ctx, config.integrations, (x) => x.name, ["integrations", "name"], "integration name");
     config.routes.forEach((route, i) => {
       if (!teamIds.has(route.team)) {
         ctx.addIssue({

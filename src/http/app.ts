@@ -42,16 +42,14 @@ app.use(async (c, next) => {
 // No token, no D1: a liveness probe that says only that the Worker answers.
 app.get("/healthz", (c) => c.json({ ok: true }));
 
-app.use("/v1/tickets/*", requireAgent);
-app.use("/v1/tickets", requireAgent);
 // SPEC §11: reading the configuration is agent work; replacing it is an admin's once the desk has one.
 const configAccess: typeof requireAgent = (c, next) =>
   c.req.method === "PUT" ? requireConfigWriter(c, next) : requireAgent(c, next);
+// Hono's "/x/*" also matches "/x": one registration per resource, so each request is judged once.
+app.use("/v1/tickets/*", requireAgent);
 app.use("/v1/config/*", configAccess);
-app.use("/v1/config", configAccess);
 app.use("/v1/attachments/*", requireAgent);
 app.use("/v1/metrics", requireAgent);
-app.use("/v1/quarantine", requireAgent);
 app.use("/v1/quarantine/*", requireAgent);
 
 // Public surfaces: a budget per client address (rate-limit.ts, README "Limits").
