@@ -1,5 +1,6 @@
 import { asc, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
 import type { Database, Statement } from "./db";
+import { guardedInsert } from "./guarded";
 import { tickets, timerSyncs } from "./schema";
 
 /**
@@ -16,8 +17,7 @@ export function timerDebtInsert(
   guard?: SQL,
 ): Statement {
   if (guard === undefined) return db.insert(timerSyncs).values(debt);
-  return db.run(sql`insert into timer_syncs (id, ticket_number, payload, created_at)
-    select ${debt.id}, ${debt.ticketNumber}, ${debt.payload}, ${debt.createdAt} where ${guard}`);
+  return db.run(guardedInsert(timerSyncs, debt, guard));
 }
 
 /**

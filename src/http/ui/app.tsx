@@ -111,29 +111,11 @@ const ERRORS: Record<string, string> = {
  */
 export const uiApp = new Hono<ConsoleEnv>();
 
-for (const path of [
-  "/",
-  "/login",
-  "/logout",
-  "/queue",
-  "/tickets/*",
-  "/metrics",
-  "/quarantine",
-  "/quarantine/*",
-  "/kb",
-  "/kb/*",
-]) {
+// Hono's "/x/*" also matches "/x": one registration each, so a middleware runs once per request.
+for (const path of ["/", "/login", "/logout", "/queue", "/tickets/*", "/metrics", "/quarantine/*", "/kb/*"]) {
   uiApp.use(path, consoleHeaders);
 }
-for (const path of [
-  "/logout",
-  "/queue",
-  "/tickets/*",
-  "/metrics",
-  "/quarantine",
-  "/quarantine/*",
-  "/attachments/*",
-]) {
+for (const path of ["/logout", "/queue", "/tickets/*", "/metrics", "/quarantine/*", "/attachments/*"]) {
   uiApp.use(path, requireConsoleAgent);
 }
 // The knowledge base is public: a budget per client address (rate-limit.ts, README "Limits").
@@ -150,7 +132,6 @@ const kbLimit = publicRateLimit<ConsoleEnv>("kb", (c) =>
 );
 // "/kb/*" also matches "/kb": registered once, so a request is counted once.
 uiApp.use("/kb/*", kbLimit);
-uiApp.use("/kb", optionalConsoleAgent);
 uiApp.use("/kb/*", optionalConsoleAgent);
 const formLimit = bodyLimit({
   maxSize: MAX_FORM_BYTES,
