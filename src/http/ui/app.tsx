@@ -102,6 +102,10 @@ const ERRORS: Record<string, string> = {
   linear_not_configured:
     "Cannot escalate to engineering: Linear is not configured (LINEAR_API_KEY and the team's linearTeamId).",
   linear_failed: "Linear did not create the issue; nothing was recorded. Try again.",
+  invalid_linear_issue: "Name a Linear issue by its identifier (ENG-12) or its URL.",
+  linear_lookup_not_configured: "Cannot link a Linear issue: Linear is not configured (LINEAR_API_KEY).",
+  linear_issue_not_found: "Linear has no such issue; nothing was linked.",
+  linear_lookup_failed: "Linear did not answer; nothing was linked. Try again.",
 };
 
 /**
@@ -446,16 +450,32 @@ uiApp.post("/tickets/:key/improvements", async (c) => {
   if (number === null) return noTicket(c);
   const field = await formOf(c);
   const url = field("url")?.trim();
-  const parsed = improvementInputSchema.safeParse({
-    kind: field("kind"),
-    title: field("title") ?? "",
-    ...(url === undefined || url === "" ? {} : { url }),
-  });
+  const linear = field("linear")?.trim();
+  const parsed = improvementInputSchema.safeParse(
+    linear !== undefined
+      ? { linear }
+      : {
+          kind: field("kind"),
+          title: field("title") ?? "",
+          ...(url === undefined || url === "" ? {} : { url }),
+        },
+  );
   if (!parsed.success || (parsed.data.url !== undefined && !/^https?:\/\//i.test(parsed.data.url))) {
-    return back(c, key, { error: "invalid_improvement" });
+    return back(c, key, { error: linear === undefined ? "invalid_improvement" : "invalid_linear_issue" });
   }
-  const result = await addImprovement(c.env, number, parsed.data);
-  if (!result.ok) return noTicket(c);
+  const result = await addImprovement(c.env, number, parsed.data, c.var.agent);
+  if (!result.ok) {
+    switch (result.reason) {
+      case "not_found":
+        return noTicket(c);
+      case "linear_not_configured":
+        return back(c, key, { error: "linear_lookup_not_configured" });
+      case "linear_not_found":
+        return back(c, key, { error: "linear_issue_not_found" });
+      case "linear_failed":
+        return back(c, key, { error: "linear_lookup_failed" });
+    }
+  }
   return back(c, key, { done: "improvement" }, "#improvements-heading");
 });
 

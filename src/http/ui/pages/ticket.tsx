@@ -458,7 +458,12 @@ export function TicketPage(props: TicketPageProps) {
                   return (
                     <li>
                       <span class="badge">{i.kind}</span>{" "}
+                      <span class={`badge improvement-${i.state}`} data-state={i.state}>
+                        {i.state}
+                      </span>{" "}
                       {href === undefined ? i.title : <a href={href}>{i.title}</a>}
+                      {i.source === "manual" ? "" : <span class="muted"> · {i.source}</span>}
+                      {i.shippedAt === null ? "" : <span class="muted"> · shipped {i.shippedAt.slice(0, 16).replace("T", " ")} UTC</span>}
                     </li>
                   );
                 })}
@@ -489,6 +494,24 @@ export function TicketPage(props: TicketPageProps) {
               </div>
               <button type="submit" class="secondary">
                 Link improvement
+              </button>
+            </form>
+            <form method="post" action={`${base}/improvements`}>
+              <Csrf token={props.csrf} />
+              <div class="field">
+                <label for="improvement-linear">Existing Linear issue</label>
+                <input
+                  type="text"
+                  id="improvement-linear"
+                  name="linear"
+                  required
+                  maxlength={2048}
+                  placeholder="ENG-12 or https://linear.app/…/issue/ENG-12"
+                />
+              </div>
+              <p class="muted">Links this ticket to the issue and attaches the ticket to it in Linear.</p>
+              <button type="submit" class="secondary">
+                Link Linear issue
               </button>
             </form>
           </section>
