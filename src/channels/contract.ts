@@ -60,6 +60,8 @@ export interface SignatureInfo {
   headers: string;
   /** The header a bad signature is reported on. */
   signatureHeader: string;
+  /** How far the signed timestamp may be from our clock, as a stale-timestamp message says it (default "5 minutes"). */
+  window?: string;
   /** Extra headers on a 503 "not configured" answer (Slack: `X-Slack-No-Retry`). */
   notConfiguredHeaders?: Record<string, string>;
 }

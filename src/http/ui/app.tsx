@@ -499,6 +499,8 @@ uiApp.post("/tickets/:key/escalations", async (c) => {
         return noTicket(c);
       case "not_configured":
         return back(c, key, { error: "linear_not_configured" });
+      case "issue_not_found":
+        return back(c, key, { error: "linear_issue_not_found" });
       case "upstream_failed":
         return back(c, key, { error: "linear_failed" });
     }
