@@ -1,5 +1,5 @@
-import type { ChannelResult, WebhookEndpoint } from "./contract";
 import type { LinearJob } from "../integrations";
+import type { ChannelResult, WebhookEndpoint } from "./contract";
 import type { GithubJob } from "./github";
 import { QUEUE_SOURCES } from "./registry";
 import type { SlackJob } from "./slack";

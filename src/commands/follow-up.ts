@@ -2,11 +2,17 @@ import { linearIssueRef } from "../domain/improvements";
 import { findTeam } from "../domain/routing";
 import { ticketKey, ticketUrl } from "../domain/ticket";
 import type { DeskEnv } from "../env";
-import { createLinearIssue, findLinearIssue, type LinearEnv, type LinearIssue, type OutboxItem } from "../notify";
+import {
+  createLinearIssue,
+  findLinearIssue,
+  type LinearEnv,
+  type LinearIssue,
+  type OutboxItem,
+} from "../notify";
 import { loadConfig } from "../store/config";
 import { database, isUniqueViolation } from "../store/db";
-import { getSurvey, recordSurveyAnswer, type SurveyState } from "../store/surveys";
 import { ticketImprovements } from "../store/improvements";
+import { getSurvey, recordSurveyAnswer, type SurveyState } from "../store/surveys";
 import {
   type CommandOnce,
   commandRecord,
@@ -132,7 +138,8 @@ async function escalateToEngineering(
   if (ref !== null || already !== undefined) {
     const found = await findLinearIssue(env, ref ?? already?.externalId ?? "");
     if (!found.ok) {
-      if (found.reason === "not_configured") return { ok: false, reason: "not_configured", detail: found.detail };
+      if (found.reason === "not_configured")
+        return { ok: false, reason: "not_configured", detail: found.detail };
       if (found.reason === "not_found") return { ok: false, reason: "issue_not_found", detail: found.detail };
       return { ok: false, reason: "upstream_failed", detail: found.detail };
     }
@@ -150,7 +157,13 @@ async function escalateToEngineering(
         ? { ok: false, reason: "not_configured", detail: filed.detail }
         : { ok: false, reason: "upstream_failed", detail: filed.detail };
     }
-    issue = { id: filed.id, identifier: filed.identifier, title: ticket.subject || key, url: filed.url, stateType: null };
+    issue = {
+      id: filed.id,
+      identifier: filed.identifier,
+      title: ticket.subject || key,
+      url: filed.url,
+      stateType: null,
+    };
     how = "filed";
   }
   const now = Date.now();
@@ -183,7 +196,12 @@ async function escalateToEngineering(
     const raced = once === undefined ? undefined : await escalationReplay(env, db, once, ticket.number);
     if (raced !== undefined) return raced;
     const row = await getTicketRow(db, ticket.number);
-    return { ok: true, level: row?.escalationLevel ?? ticket.escalationLevel, replay: true, linear: "linked" };
+    return {
+      ok: true,
+      level: row?.escalationLevel ?? ticket.escalationLevel,
+      replay: true,
+      linear: "linked",
+    };
   }
   if (!linked.ok) return { ok: false, reason: "not_found" };
   return {

@@ -177,10 +177,11 @@ export async function linkLinearIssue(
       issueId: issue.id,
       url: ticketUrl(env.PUBLIC_URL, key),
       title: `${key}: ${ticket.subject || "(no subject)"}`.slice(0, 250),
-      subtitle: `Support ticket · ${ticket.channel}${ticket.customer === null ? "" : ` · ${ticket.customer}`}`.slice(
-        0,
-        250,
-      ),
+      subtitle:
+        `Support ticket · ${ticket.channel}${ticket.customer === null ? "" : ` · ${ticket.customer}`}`.slice(
+          0,
+          250,
+        ),
     },
   };
   const debt = newTimerDebt("updated", [attachment]);
@@ -317,7 +318,9 @@ async function changeOneTicket(
             },
             guard,
           ),
-          ...(plan.emailMessageId === null ? [] : [emailThreadKeyWrite(number, plan.emailMessageId, now, guard)]),
+          ...(plan.emailMessageId === null
+            ? []
+            : [emailThreadKeyWrite(number, plan.emailMessageId, now, guard)]),
         ],
         timerDebt: { id: debt.id, payload: debt.payload },
         now,
@@ -421,7 +424,14 @@ async function planTicketChange(
     // No way back to this customer on the channel: an agent must tell them, on a clock.
   }
   if (current.status === "open") return { ...quiet, message: { ...base, text } };
-  const reopen = planPatch(current, { status: "open" }, config, now, parseTimeScale(env.SLA_TIME_SCALE), "switchboard");
+  const reopen = planPatch(
+    current,
+    { status: "open" },
+    config,
+    now,
+    parseTimeScale(env.SLA_TIME_SCALE),
+    "switchboard",
+  );
   return {
     set: reopen.set,
     event: "customer-message",
@@ -435,7 +445,14 @@ async function planTicketChange(
 /** An engineer's comment on a tracked issue: an internal note on every linked ticket (each once). */
 export async function noteOnLinkedTickets(
   env: ImprovementEnv,
-  input: { source: ImprovementSource; externalId: string; commentId: string; author: string; text: string; ref: string },
+  input: {
+    source: ImprovementSource;
+    externalId: string;
+    commentId: string;
+    author: string;
+    text: string;
+    ref: string;
+  },
 ): Promise<IssueChangeResult> {
   const db = database(env.DB);
   const rows = await linkedImprovements(db, input.source, input.externalId);
@@ -447,7 +464,10 @@ export async function noteOnLinkedTickets(
     direction: "inbound" as const,
     kind: "note" as const,
     author: input.author,
-    text: `${input.ref} (comment in ${input.source === "linear" ? "Linear" : "GitHub"}): ${input.text}`.slice(0, 20_000),
+    text: `${input.ref} (comment in ${input.source === "linear" ? "Linear" : "GitHub"}): ${input.text}`.slice(
+      0,
+      20_000,
+    ),
     createdAt: now,
     externalId: `${input.source}-comment:${input.commentId}`,
   }));

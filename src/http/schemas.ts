@@ -1,6 +1,6 @@
-import { linearIssueRef } from "../domain/improvements";
 import { z } from "@hono/zod-openapi";
 import { POLICIES } from "../domain/config";
+import { linearIssueRef } from "../domain/improvements";
 import { CHANNELS, PRIORITIES } from "../domain/inbound";
 import {
   LIKE_PATTERN_MAX_BYTES,
@@ -143,15 +143,24 @@ export const improvementInputSchema = z
     }),
   })
   .superRefine((input, ctx) => {
-    const linear = input.linear !== undefined || (input.url !== undefined && linearIssueRef(input.url) !== null);
+    const linear =
+      input.linear !== undefined || (input.url !== undefined && linearIssueRef(input.url) !== null);
     if (input.linear !== undefined && linearIssueRef(input.linear) === null) {
-      ctx.addIssue({ code: "custom", path: ["linear"], message: "not a Linear issue identifier (ENG-12) or URL" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["linear"],
+        message: "not a Linear issue identifier (ENG-12) or URL",
+      });
     }
     if (!linear && input.kind === undefined) {
       ctx.addIssue({ code: "custom", path: ["kind"], message: "required (unless a Linear issue is linked)" });
     }
     if (!linear && input.title === undefined) {
-      ctx.addIssue({ code: "custom", path: ["title"], message: "required (unless a Linear issue is linked)" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["title"],
+        message: "required (unless a Linear issue is linked)",
+      });
     }
   })
   .openapi("ImprovementInput");
@@ -167,9 +176,17 @@ export const escalationInputSchema = z
   .superRefine((input, ctx) => {
     if (input.issue === undefined) return;
     if (input.to !== "engineering") {
-      ctx.addIssue({ code: "custom", path: ["issue"], message: "only an engineering escalation links an issue" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["issue"],
+        message: "only an engineering escalation links an issue",
+      });
     } else if (linearIssueRef(input.issue) === null) {
-      ctx.addIssue({ code: "custom", path: ["issue"], message: "not a Linear issue identifier (ENG-12) or URL" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["issue"],
+        message: "not a Linear issue identifier (ENG-12) or URL",
+      });
     }
   })
   .openapi("EscalationInput");

@@ -79,7 +79,9 @@ export async function createLinearIssue(
     input: { teamId: input.teamId, title: input.title, description: input.description },
   });
   if (!answer.ok) return { ok: false, reason: "failed", detail: answer.detail };
-  const created = answer.data.issueCreate as { success?: boolean; issue?: Record<string, unknown> } | undefined;
+  const created = answer.data.issueCreate as
+    | { success?: boolean; issue?: Record<string, unknown> }
+    | undefined;
   const issue = created?.issue;
   if (created?.success !== true || typeof issue?.url !== "string" || typeof issue.id !== "string") {
     return { ok: false, reason: "failed", detail: "Linear: issueCreate did not succeed" };
@@ -123,7 +125,8 @@ export async function findLinearIssue(env: LinearEnv, ref: string): Promise<Line
     return { ok: false, reason: "not_found", detail: `Linear has no issue ${ref}` };
   }
   const parsed = issueSchema.safeParse(answer.data.issue);
-  if (!parsed.success) return { ok: false, reason: "failed", detail: "Linear: the issue's answer is not understood" };
+  if (!parsed.success)
+    return { ok: false, reason: "failed", detail: "Linear: the issue's answer is not understood" };
   const { id, identifier, title, url, state } = parsed.data;
   return { ok: true, issue: { id, identifier, title, url, stateType: state?.type ?? null } };
 }
@@ -155,7 +158,12 @@ export async function sendLinearRequest(env: LinearEnv, delivery: LinearDelivery
     },
   });
   if (!answer.ok) return { ok: false, retryable: answer.retryable, error: answer.detail };
-  const made = answer.data.attachmentCreate as { success?: boolean; attachment?: { id?: unknown } } | undefined;
-  if (made?.success !== true) return { ok: false, retryable: false, error: "Linear: attachmentCreate did not succeed" };
-  return typeof made.attachment?.id === "string" ? { ok: true, externalId: made.attachment.id } : { ok: true };
+  const made = answer.data.attachmentCreate as
+    | { success?: boolean; attachment?: { id?: unknown } }
+    | undefined;
+  if (made?.success !== true)
+    return { ok: false, retryable: false, error: "Linear: attachmentCreate did not succeed" };
+  return typeof made.attachment?.id === "string"
+    ? { ok: true, externalId: made.attachment.id }
+    : { ok: true };
 }

@@ -115,11 +115,7 @@ export async function insertLinkedNotes(
   notes: (typeof messages.$inferInsert)[],
 ): Promise<number[]> {
   const statements = notes.map((n) =>
-    db
-      .insert(messages)
-      .values(n)
-      .onConflictDoNothing()
-      .returning({ ticketNumber: messages.ticketNumber }),
+    db.insert(messages).values(n).onConflictDoNothing().returning({ ticketNumber: messages.ticketNumber }),
   );
   const results = await batchOf(db, statements);
   return results.flatMap((rows) => rows.map((r) => r.ticketNumber));

@@ -203,10 +203,14 @@ export const improvements = sqliteTable(
     url: text("url"),
     createdAt: integer("created_at").notNull(),
     /** `open` until its fix ships (`shipped`) or engineering drops it (`canceled`). SPEC §13. */
-    state: text("state", { enum: ["open", "shipped", "canceled"] }).notNull().default("open"),
+    state: text("state", { enum: ["open", "shipped", "canceled"] })
+      .notNull()
+      .default("open"),
     shippedAt: integer("shipped_at"),
     /** Where it is tracked: a Linear issue, a GitHub pull request, or only here (`manual`). */
-    source: text("source", { enum: ["linear", "github", "manual"] }).notNull().default("manual"),
+    source: text("source", { enum: ["linear", "github", "manual"] })
+      .notNull()
+      .default("manual"),
     /** The tracker's human reference: `ENG-12`, `acme/app#42`; null for a manual improvement. */
     ref: text("ref"),
     /**

@@ -48,7 +48,8 @@ function fakeWorld(known: FakeIssue[] = []) {
   const out = fakeOutbound(async (call: OutboundCall) => {
     if (call.host === "linear.fake") return linear.answer(call.body);
     // Distinct ts per post: the test's clock stands still between posts.
-    if (call.host === "slack.fake") return Response.json({ ok: true, ts: `${Math.floor(Date.now() / 1000)}.${++posts}` });
+    if (call.host === "slack.fake")
+      return Response.json({ ok: true, ts: `${Math.floor(Date.now() / 1000)}.${++posts}` });
     if (call.host === "github.fake") return Response.json({ id: 1 }, { status: 200 });
     return new Response(null, { status: 204 });
   });
@@ -133,7 +134,9 @@ describe("one bug, three tickets on three channels", () => {
     await useConfig({ ...TEST_CONFIG, linear: { announceShipped: false } });
   });
 
-  it("links three tickets to one Linear issue, and its completion reopens each on a fresh clock", { timeout: 60_000 }, async () => {
+  it("links three tickets to one Linear issue, and its completion reopens each on a fresh clock", {
+    timeout: 60_000,
+  }, async () => {
     const T0 = ownWindow();
     advanceTo(T0);
     const world = fakeWorld();
@@ -157,7 +160,12 @@ describe("one bug, three tickets on three channels", () => {
       json: { linear: issue.identifier.toLowerCase() },
     });
     expect(linked.status).toBe(201);
-    expect(await linked.json()).toMatchObject({ source: "linear", ref: issue.identifier, state: "open", kind: "bug" });
+    expect(await linked.json()).toMatchObject({
+      source: "linear",
+      ref: issue.identifier,
+      state: "open",
+      kind: "bug",
+    });
     const escalated = await request(`/v1/tickets/${keys.api}/escalations`, {
       method: "POST",
       json: { to: "engineering", issue: issue.url },
@@ -172,7 +180,9 @@ describe("one bug, three tickets on three channels", () => {
     for (const key of Object.values(keys)) await flush(key);
     expect(world.linear.filed).toHaveLength(1);
     // Every ticket's link is attached to the issue, once per ticket (Linear keeps one per URL).
-    const attachments = world.graphql("attachmentCreate").map((b) => b.variables.input as Record<string, string>);
+    const attachments = world
+      .graphql("attachmentCreate")
+      .map((b) => b.variables.input as Record<string, string>);
     const attachedUrls = new Set(attachments.filter((a) => a.issueId === issue.id).map((a) => a.url));
     expect(attachedUrls).toEqual(new Set(Object.values(keys).map((k) => `https://desk.test/tickets/${k}`)));
     for (const key of Object.values(keys)) {
@@ -218,7 +228,9 @@ describe("one bug, three tickets on three channels", () => {
       // A fresh response clock: the customer is owed the news within the policy's 24 hours.
       expect(Date.parse(t.responseDueAt as string)).toBe(T1 + 24 * HOUR);
       expect(t.improvements[0]).toMatchObject({ state: "shipped", shippedAt: new Date(T1).toISOString() });
-      expect(systemTexts(t).filter((s) => s.includes(`${issue.identifier}`) && s.includes("has shipped"))).toHaveLength(1);
+      expect(
+        systemTexts(t).filter((s) => s.includes(`${issue.identifier}`) && s.includes("has shipped")),
+      ).toHaveLength(1);
     }
     expect((await getTicket(other)).status).toBe("resolved");
 
@@ -263,13 +275,23 @@ describe("one bug, three tickets on three channels", () => {
       shipped: 3,
       shippedRatio: 0.75,
     });
-    expect(after.byChannel.email?.issuesToImprovements).toMatchObject({ resolved: 1, shipped: 1, shippedRatio: 1 });
-    expect(after.byChannel.api?.issuesToImprovements).toMatchObject({ resolved: 2, shipped: 1, shippedRatio: 0.5 });
+    expect(after.byChannel.email?.issuesToImprovements).toMatchObject({
+      resolved: 1,
+      shipped: 1,
+      shippedRatio: 1,
+    });
+    expect(after.byChannel.api?.issuesToImprovements).toMatchObject({
+      resolved: 2,
+      shipped: 1,
+      shippedRatio: 0.5,
+    });
     expect(after.byTeam.platform?.issuesToImprovements).toMatchObject({ resolved: 1, shipped: 1 });
     for (const key of Object.values(keys)) await flush(key);
   });
 
-  it("with linear.announceShipped, posts the news on each customer's own channel and keeps the tickets waiting", { timeout: 30_000 }, async () => {
+  it("with linear.announceShipped, posts the news on each customer's own channel and keeps the tickets waiting", {
+    timeout: 30_000,
+  }, async () => {
     await useConfig({ ...TEST_CONFIG, linear: { announceShipped: true } });
     const T0 = ownWindow();
     advanceTo(T0);
@@ -277,7 +299,10 @@ describe("one bug, three tickets on three channels", () => {
     const world = fakeWorld([issue]);
     const { keys, slackChannel, slackTs } = await threeTickets("announce");
     for (const key of Object.values(keys)) {
-      const linked = await request(`/v1/tickets/${key}/improvements`, { method: "POST", json: { linear: issue.url } });
+      const linked = await request(`/v1/tickets/${key}/improvements`, {
+        method: "POST",
+        json: { linear: issue.url },
+      });
       expect(linked.status).toBe(201);
     }
     advanceTo(T0 + HOUR);
@@ -302,7 +327,9 @@ describe("one bug, three tickets on three channels", () => {
     const emailNews = (await getTicket(keys.email)).messages.find(
       (m) => m.kind === "system" && m.text.includes("has shipped"),
     );
-    expect(emailNews?.text).toContain(`the fix for the problem you reported (${issue.identifier}) has shipped`);
+    expect(emailNews?.text).toContain(
+      `the fix for the problem you reported (${issue.identifier}) has shipped`,
+    );
     expect(emailNews?.delivery?.status).toBe("sent");
     // Slack: in the customer's thread.
     const posted = world.out
@@ -343,8 +370,12 @@ describe("Linear comments and cancellations", () => {
       .ticket as string;
     for (const key of [a, b]) {
       expect(
-        (await request(`/v1/tickets/${key}/improvements`, { method: "POST", json: { linear: issue.identifier } }))
-          .status,
+        (
+          await request(`/v1/tickets/${key}/improvements`, {
+            method: "POST",
+            json: { linear: issue.identifier },
+          })
+        ).status,
       ).toBe(201);
     }
     const comment = commentCreate(issue, "Root cause found: the importer drops BOM-prefixed files.");
@@ -365,7 +396,8 @@ describe("Linear comments and cancellations", () => {
   it("a canceled issue marks the improvement canceled and tells the assignee", async () => {
     const issue = fakeIssue();
     const world = fakeWorld([issue]);
-    const key = (await postMessage({ externalId: unique("ext"), text: "Dark mode please" })).body.ticket as string;
+    const key = (await postMessage({ externalId: unique("ext"), text: "Dark mode please" })).body
+      .ticket as string;
     await patch(key, { assignee: "alice" });
     await request(`/v1/tickets/${key}/improvements`, { method: "POST", json: { linear: issue.identifier } });
     await reply(key);
@@ -411,7 +443,10 @@ describe("Linear comments and cancellations", () => {
     });
     expect(response.status).toBe(422);
     expect((await getTicket(key)).improvements).toEqual([]);
-    const bad = await request(`/v1/tickets/${key}/improvements`, { method: "POST", json: { linear: "not an issue" } });
+    const bad = await request(`/v1/tickets/${key}/improvements`, {
+      method: "POST",
+      json: { linear: "not an issue" },
+    });
     expect(bad.status).toBe(400);
   });
 });

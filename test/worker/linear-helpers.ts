@@ -58,8 +58,16 @@ export function issueUpdate(
     url: issue.url,
     webhookId: "webhook-1",
     webhookTimestamp: Date.now(),
-    actor: { id: "user-eng", name: "Eli Engineer", type: "user" } as EntityWebhookPayloadWithIssueData["actor"],
-    updatedFrom: { stateId: from.id, updatedAt: now, ...(to.type === "completed" ? { completedAt: null } : {}) },
+    actor: {
+      id: "user-eng",
+      name: "Eli Engineer",
+      type: "user",
+    } as EntityWebhookPayloadWithIssueData["actor"],
+    updatedFrom: {
+      stateId: from.id,
+      updatedAt: now,
+      ...(to.type === "completed" ? { completedAt: null } : {}),
+    },
     data: {
       id: issue.id,
       identifier: issue.identifier,
@@ -114,7 +122,12 @@ export function commentCreate(issue: FakeIssue, body: string): EntityWebhookPayl
         team: { id: issue.teamId, key: "ENG", name: "Engineering" },
       },
       userId: "user-eng",
-      user: { id: "user-eng", name: "Eli Engineer", email: "eli@acme.test", url: "https://linear.app/acme/profiles/eli" },
+      user: {
+        id: "user-eng",
+        name: "Eli Engineer",
+        email: "eli@acme.test",
+        url: "https://linear.app/acme/profiles/eli",
+      },
       reactionData: [],
     },
   } as EntityWebhookPayloadWithCommentData;
@@ -134,7 +147,9 @@ export async function postLinear(
     "linear-event": payload.type,
   });
   const signature =
-    options.signature === undefined ? await linearSignature(env.LINEAR_WEBHOOK_SECRET, body) : options.signature;
+    options.signature === undefined
+      ? await linearSignature(env.LINEAR_WEBHOOK_SECRET, body)
+      : options.signature;
   if (signature !== null) headers.set("linear-signature", signature);
   const response = await request("/webhooks/linear", { method: "POST", headers, body, token: null });
   const text = await response.text();
@@ -164,7 +179,9 @@ export function linearApi(known: FakeIssue[]) {
         return Response.json({ data: { issueCreate: { success: true, issue } } });
       }
       if (query.includes("attachmentCreate")) {
-        return Response.json({ data: { attachmentCreate: { success: true, attachment: { id: crypto.randomUUID() } } } });
+        return Response.json({
+          data: { attachmentCreate: { success: true, attachment: { id: crypto.randomUUID() } } },
+        });
       }
       if (query.includes("issue(id")) {
         const id = String(variables.id);

@@ -5,9 +5,9 @@ import {
   shipOnTickets,
   type TicketPatch,
 } from "../../commands";
-import { ticketMentions } from "../../domain/improvements";
 import type { Config } from "../../domain/config";
 import { securityNoticeChannel, slackLine } from "../../domain/escalation";
+import { ticketMentions } from "../../domain/improvements";
 import { ticketKey } from "../../domain/ticket";
 import type { DeskEnv } from "../../env";
 import { changeInboundMessage, type IntakeResult, intake } from "../../intake";
@@ -21,11 +21,11 @@ import {
   type IssueCommentEvent,
   type IssuesEvent,
   isCriticalLabel,
-  type PullRequestEvent,
   issueExternalId,
   issueThreadKey,
   normaliseComment,
   normaliseIssueOpened,
+  type PullRequestEvent,
   repositoryIsPublic,
   transferredFrom,
   writtenByOurBot,

@@ -104,8 +104,10 @@ export function parseGithubEvent(name: string, payload: unknown): GithubEventPar
     }
     case "pull_request": {
       // Only a merge means anything to the desk (SPEC §13); every other action is answered now.
-      const action = typeof payload === "object" && payload !== null && "action" in payload ? payload.action : null;
-      if (action !== "closed") return { ok: true, event: { type: "unsupported", name: `${name}.${String(action)}` } };
+      const action =
+        typeof payload === "object" && payload !== null && "action" in payload ? payload.action : null;
+      if (action !== "closed")
+        return { ok: true, event: { type: "unsupported", name: `${name}.${String(action)}` } };
       const parsed = pullRequestEventSchema.safeParse(payload);
       return parsed.success
         ? { ok: true, event: { type: "pull_request", payload: parsed.data } }

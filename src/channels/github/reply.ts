@@ -146,7 +146,13 @@ export const githubOutbound: ChannelOutbound<GithubDelivery> = {
       calls.push({
         id: `github-critical:${target.key}:${change.revision}`,
         label: `label "${label}" on ${where}`,
-        delivery: { service: "github", repo: issue.repo, issue: issue.issue, action: "labels", labels: [label] },
+        delivery: {
+          service: "github",
+          repo: issue.repo,
+          issue: issue.issue,
+          action: "labels",
+          labels: [label],
+        },
       });
     }
     return calls;

@@ -34,7 +34,11 @@ export const linearWebhook: WebhookEndpoint<LinearJob> = {
     }
     const parsed = parseLinearEvent(body);
     if (!parsed.ok) {
-      return { kind: "invalid", detail: "The payload is not what Linear sends.", issues: zodIssues(parsed.issues) };
+      return {
+        kind: "invalid",
+        detail: "The payload is not what Linear sends.",
+        issues: zodIssues(parsed.issues),
+      };
     }
     const { event } = parsed;
     if (event.type === "unsupported") return { kind: "ignored", reason: `${event.what} is not handled` };

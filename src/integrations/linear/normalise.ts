@@ -42,9 +42,7 @@ export const commentEventSchema = z.object({
     id: z.string().min(1).max(100),
     body: z.string(),
     issueId: z.string().nullish(),
-    issue: z
-      .object({ id: z.string(), identifier: z.string(), title: z.string(), url: z.string() })
-      .nullish(),
+    issue: z.object({ id: z.string(), identifier: z.string(), title: z.string(), url: z.string() }).nullish(),
     user: z.object({ name: z.string() }).passthrough().nullish(),
     botActor: z.unknown().optional(),
   }),
@@ -64,9 +62,7 @@ export type LinearEvent =
   | { type: "comment"; payload: LinearCommentEvent }
   | { type: "unsupported"; what: string };
 
-export type LinearEventParse =
-  | { ok: true; event: LinearEvent }
-  | { ok: false; issues: z.core.$ZodIssue[] };
+export type LinearEventParse = { ok: true; event: LinearEvent } | { ok: false; issues: z.core.$ZodIssue[] };
 
 /** A verified body → what the desk acts on: an issue's state change, a new comment; else unsupported. */
 export function parseLinearEvent(body: unknown): LinearEventParse {
@@ -75,7 +71,9 @@ export function parseLinearEvent(body: unknown): LinearEventParse {
   const { type, action } = head.data;
   if (type === "Issue" && action === "update") {
     const parsed = issueEventSchema.safeParse(body);
-    return parsed.success ? { ok: true, event: { type: "issue", payload: parsed.data } } : { ok: false, issues: parsed.error.issues };
+    return parsed.success
+      ? { ok: true, event: { type: "issue", payload: parsed.data } }
+      : { ok: false, issues: parsed.error.issues };
   }
   if (type === "Comment" && action === "create") {
     const parsed = commentEventSchema.safeParse(body);

@@ -1,5 +1,5 @@
-import { bytesToHex, hmacSha256Key } from "../../domain/encoding";
 import type { Verification } from "../../channels/contract";
+import { bytesToHex, hmacSha256Key } from "../../domain/encoding";
 
 /** Linear's own rule (and @linear/sdk's `LinearWebhookClient`): `webhookTimestamp` within a minute. */
 export const LINEAR_TIMESTAMP_WINDOW_MS = 60_000;
@@ -40,7 +40,10 @@ export async function verifyLinearSignature(
 }
 
 /** The `Linear-Signature` Linear sends for this body (the tests and the README's curl use it too). */
-export async function linearSignature(secret: string, rawBody: Uint8Array<ArrayBuffer> | string): Promise<string> {
+export async function linearSignature(
+  secret: string,
+  rawBody: Uint8Array<ArrayBuffer> | string,
+): Promise<string> {
   const key = await hmacSha256Key(secret, ["sign"]);
   const body = typeof rawBody === "string" ? encoder.encode(rawBody) : rawBody;
   return bytesToHex(await crypto.subtle.sign("HMAC", key, body));
@@ -51,7 +54,9 @@ function signedTimestamp(rawBody: Uint8Array<ArrayBuffer>): number | null {
     const body: unknown = JSON.parse(new TextDecoder().decode(rawBody));
     if (typeof body !== "object" || body === null || !("webhookTimestamp" in body)) return null;
     const { webhookTimestamp } = body;
-    return typeof webhookTimestamp === "number" && Number.isFinite(webhookTimestamp) ? webhookTimestamp : null;
+    return typeof webhookTimestamp === "number" && Number.isFinite(webhookTimestamp)
+      ? webhookTimestamp
+      : null;
   } catch {
     return null;
   }

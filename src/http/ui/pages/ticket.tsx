@@ -463,7 +463,11 @@ export function TicketPage(props: TicketPageProps) {
                       </span>{" "}
                       {href === undefined ? i.title : <a href={href}>{i.title}</a>}
                       {i.source === "manual" ? "" : <span class="muted"> · {i.source}</span>}
-                      {i.shippedAt === null ? "" : <span class="muted"> · shipped {i.shippedAt.slice(0, 16).replace("T", " ")} UTC</span>}
+                      {i.shippedAt === null ? (
+                        ""
+                      ) : (
+                        <span class="muted"> · shipped {i.shippedAt.slice(0, 16).replace("T", " ")} UTC</span>
+                      )}
                     </li>
                   );
                 })}
