@@ -40,7 +40,7 @@ export function improvementStateOfLinear(stateType: string | null | undefined): 
   return "open";
 }
 
-const TICKET_MENTION = new RegExp(`(?<![A-Za-z0-9-])${TICKET_PREFIX}-([1-9]\\d{0,14})(?![0-9])`, "gi");
+const TICKET_MENTION = new RegExp(`(?<![A-Za-z0-9-])${TICKET_PREFIX}-([1-9]\\d{0,14})(?![A-Za-z0-9])`, "gi");
 
 /** Every ticket number a text names (`SUP-12`, `fixes sup-12`), once each, in order of mention. */
 export function ticketMentions(text: string, limit = 20): number[] {
