@@ -139,8 +139,12 @@ export interface RootCause {
  */
 export async function topRootCauses(
   db: Database,
-  q: { from: number; to: number; limit: number },
+  q: { from: number; to: number; limit: number; team?: string | undefined; channel?: string | undefined },
 ): Promise<RootCause[]> {
+  const scope = [
+    ...(q.team === undefined ? [] : [sql`and t.team = ${q.team}`]),
+    ...(q.channel === undefined ? [] : [sql`and t.channel = ${q.channel}`]),
+  ];
   const rows = await db.all<{
     source: ImprovementSource;
     ref: string | null;
@@ -154,7 +158,7 @@ export async function topRootCauses(
       max(i.kind) as kind, max(i.state = 'shipped') as shipped, max(i.state = 'canceled') as canceled,
       count(distinct i.ticket_number) as tickets
     from tickets t join improvements i on i.ticket_number = t.number
-    where t.created_at >= ${q.from} and t.created_at < ${q.to}
+    where t.created_at >= ${q.from} and t.created_at < ${q.to} ${sql.join(scope, sql` `)}
     group by i.source, coalesce(i.external_id, i.id)
     order by tickets desc, max(i.created_at) desc
     limit ${q.limit}`);

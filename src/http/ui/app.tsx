@@ -15,6 +15,7 @@ import { knowledgeBaseTerms, SEARCH_MAX_QUERY_CHARS } from "../../domain/search"
 import { parseTicketKey } from "../../domain/ticket";
 import { loadConfig } from "../../store/config";
 import { database } from "../../store/db";
+import { topRootCauses } from "../../store/improvements";
 import { searchKnowledgeBase } from "../../store/knowledge-base";
 import { computeMetrics } from "../../store/metrics";
 import { listQuarantine } from "../../store/quarantine";
@@ -524,6 +525,9 @@ function day(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
+/** How many root causes the metrics page lists. */
+const ROOT_CAUSES_SHOWN = 10;
+
 uiApp.get("/metrics", async (c) => {
   const db = database(c.env.DB);
   const now = Date.now();
@@ -543,15 +547,14 @@ uiApp.get("/metrics", async (c) => {
     to = Date.parse(`${today}T00:00:00Z`) + DAY_MS;
     from = to - 30 * DAY_MS;
   }
-  const [report, config] = await Promise.all([
-    computeMetrics(db, {
-      from,
-      to,
-      now,
-      team: team === "" ? undefined : team.slice(0, 64),
-      channel: error === undefined ? channel : undefined,
-    }),
+  const scope = {
+    team: team === "" ? undefined : team.slice(0, 64),
+    channel: error === undefined ? channel : undefined,
+  };
+  const [report, config, rootCauses] = await Promise.all([
+    computeMetrics(db, { from, to, now, ...scope }),
     loadConfig(db),
+    topRootCauses(db, { from, to, limit: ROOT_CAUSES_SHOWN, ...scope }),
   ]);
   const preset = (days: number) => {
     const params = new URLSearchParams({ from: day(now - (days - 1) * DAY_MS), to: today });
@@ -566,6 +569,7 @@ uiApp.get("/metrics", async (c) => {
       agent={c.var.agent}
       csrf={c.var.csrf}
       report={report}
+      rootCauses={rootCauses}
       form={{ from: day(from), to: day(to - DAY_MS), team, channel: channel ?? "" }}
       teams={teamsOf(config)}
       presets={[preset(1), preset(7), preset(30), preset(90)]}
