@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { MetricsReport } from "../../src/domain/metrics";
 import { app } from "../../src/http/app";
 import { intake } from "../../src/intake";
+import { ConsoleBrowser, parseHtml } from "./console-helpers";
 import {
   advanceTo,
   fakeOutbound,
@@ -448,5 +449,53 @@ describe("Linear comments and cancellations", () => {
       json: { linear: "not an issue" },
     });
     expect(bad.status).toBe(400);
+  });
+});
+
+describe("the console closes the loop too", () => {
+  beforeEach(async () => {
+    await useConfig();
+  });
+
+  it("links an existing Linear issue from the ticket page (CSRF-checked), shows its state, and lists root causes", async () => {
+    const issue = fakeIssue();
+    const world = fakeWorld([issue]);
+    const a = (await postMessage({ externalId: unique("ext"), text: "Report export fails" })).body
+      .ticket as string;
+    const b = (await postMessage({ externalId: unique("ext"), text: "Export fails for us" })).body
+      .ticket as string;
+    const browser = new ConsoleBrowser();
+    const csrf = await browser.signIn();
+
+    const forged = await browser.post(`/tickets/${a}/improvements`, { linear: issue.identifier });
+    expect(forged.status).toBe(403);
+    expect((await getTicket(a)).improvements).toEqual([]);
+
+    for (const key of [a, b]) {
+      const linked = await browser.post(`/tickets/${key}/improvements`, { _csrf: csrf, linear: issue.url });
+      expect(linked.headers.get("location")).toContain("done=improvement");
+    }
+    const unknown = await browser.post(`/tickets/${a}/improvements`, { _csrf: csrf, linear: "ENG-1" });
+    expect(unknown.headers.get("location")).toContain("error=linear_issue_not_found");
+    await postLinear(issueUpdate(issue, STATES.completed));
+    for (const key of [a, b]) await flush(key);
+    expect(
+      world
+        .graphql("attachmentCreate")
+        .filter((q) => (q.variables.input as { issueId: string }).issueId === issue.id),
+    ).toHaveLength(2);
+
+    const page = await parseHtml((await browser.get(`/tickets/${a}`)).html);
+    const list = page.elements.find((e) => e.attrs.id === "improvements")?.text ?? "";
+    expect(list).toContain(issue.identifier);
+    expect(list).toContain("shipped");
+    expect(page.elements.some((e) => e.attrs.id === "improvement-linear")).toBe(true);
+
+    const metrics = await parseHtml((await browser.get("/metrics")).html);
+    const causes = metrics.elements.find((e) => e.attrs.id === "root-causes")?.text ?? "";
+    expect(causes).toContain(issue.identifier);
+    const row = metrics.all("tr").find((r) => r.text.includes(issue.identifier));
+    expect(row?.attrs["data-state"]).toBe("shipped");
+    expect(row?.text.trim()).toMatch(/2$/);
   });
 });

@@ -222,6 +222,10 @@ describe("improvements and escalation", () => {
         title: "Say which field is invalid",
         url: "https://github.com/acme/api/issues/9",
         at: expect.any(String),
+        state: "open",
+        shippedAt: null,
+        source: "manual",
+        ref: null,
       },
     ]);
     expect(
