@@ -1,8 +1,12 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { IntakeJob } from "../../src/channels/queue";
 import type { MetricsReport } from "../../src/domain/metrics";
 import { app } from "../../src/http/app";
+import worker from "../../src/index";
 import { intake } from "../../src/intake";
+import { linearSignature } from "../../src/integrations/linear/verify";
 import { ConsoleBrowser, parseHtml } from "./console-helpers";
 import {
   advanceTo,
@@ -497,5 +501,58 @@ describe("the console closes the loop too", () => {
     const row = metrics.all("tr").find((r) => r.text.includes(issue.identifier));
     expect(row?.attrs["data-state"]).toBe("shipped");
     expect(row?.text.trim()).toMatch(/2$/);
+  });
+});
+
+describe("queue mode (the default): Linear is answered at once", () => {
+  beforeEach(async () => {
+    await useConfig();
+  });
+
+  it("puts the verified delivery on INTAKE_QUEUE, answers 200, and the consumer ships the tickets once", async () => {
+    const issue = fakeIssue();
+    fakeWorld([issue]);
+    const key = (await postMessage({ externalId: unique("ext"), text: "Exports fail" })).body
+      .ticket as string;
+    await request(`/v1/tickets/${key}/improvements`, { method: "POST", json: { linear: issue.identifier } });
+    await reply(key);
+    const queued: IntakeJob[] = [];
+    const queue = {
+      send: async (job: IntakeJob) => {
+        queued.push(job);
+      },
+    } as unknown as Queue;
+    const body = JSON.stringify(issueUpdate(issue, STATES.completed));
+    const delivery = crypto.randomUUID();
+    const answer = await app.request(
+      "/webhooks/linear",
+      {
+        method: "POST",
+        body,
+        headers: {
+          "content-type": "application/json",
+          "linear-delivery": delivery,
+          "linear-signature": await linearSignature(env.LINEAR_WEBHOOK_SECRET, body),
+        },
+      },
+      { ...env, INTAKE_MODE: "queue", INTAKE_QUEUE: queue },
+      createExecutionContext(),
+    );
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ ok: true, queued: true, delivery });
+    expect((await getTicket(key)).status).toBe("pending");
+    const job = queued[0];
+    if (job === undefined) throw new Error("nothing was queued");
+    const batch = createMessageBatch<IntakeJob>("switchboard-intake", [
+      { id: "l1", timestamp: Date.now(), attempts: 1, body: job },
+      { id: "l2", timestamp: Date.now(), attempts: 1, body: job },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env);
+    expect((await getQueueResult(batch, ctx)).explicitAcks.sort()).toEqual(["l1", "l2"]);
+    const t = await getTicket(key);
+    expect(t.status).toBe("open");
+    expect(t.messages.filter((m) => m.kind === "system" && m.text.includes("has shipped"))).toHaveLength(1);
+    await flush(key);
   });
 });

@@ -47,4 +47,7 @@ export const linearWebhook: WebhookEndpoint<LinearJob> = {
   run: (env, job) => handleLinearEvent(env, job.event, job.delivery),
   queued: (job) => ({ status: 200, body: { ok: true, queued: true, delivery: job.delivery } }),
   storedStatus: () => 200,
+  // Inline mode: Linear gives up on a delivery after 5 s; whatever is still running then finishes
+  // in `waitUntil` (and goes to the intake queue if it fails), deduplicated by Linear-Delivery.
+  ackBudgetMs: 4_000,
 };
