@@ -334,7 +334,8 @@ async function changeOneTicket(
       throw error;
     }
   }
-  return false;
+  // Never report a ticket as done that was not: the delivery stays unrecorded and is retried.
+  throw new Error(`${ticketKey(number)} kept changing; the ${change.event.channel} event will be retried`);
 }
 
 interface TicketChangePlan {
@@ -400,7 +401,8 @@ async function planTicketChange(
     const keys = needsThreadKeys(current.channel)
       ? await ticketThreadKeys(db, current.channel, current.number)
       : [];
-    const announcement = announcementText(key, change.ref);
+    // A pull request is public; a Linear identifier is the engineers' own and stays off the channel.
+    const announcement = announcementText(key, change.source === "github" ? change.ref : null);
     const delivery = customerDelivery(replyTargetOf(current, keys), {
       kind: "reply",
       text: announcement,
@@ -414,7 +416,8 @@ async function planTicketChange(
         deliveries: [delivery],
         message: {
           ...base,
-          text: `${text}\n\n${announcement}`,
+          // What the customer was sent, exactly; the improvement itself shows which fix shipped.
+          text: announcement,
           externalId: emailMessageId,
           deliveryStatus: "pending",
         },

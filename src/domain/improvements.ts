@@ -67,6 +67,7 @@ export function shippedText(
 }
 
 /** What the customer is told when the desk announces a shipped fix itself (`linear.announceShipped`). */
-export function announcementText(key: string, ref: string): string {
-  return `Good news about ${key}: the fix for the problem you reported (${ref}) has shipped. Please let us know if you still see it.`;
+export function announcementText(key: string, publicRef: string | null): string {
+  const which = publicRef === null ? "" : ` (${publicRef})`;
+  return `Good news about ${key}: the fix for the problem you reported${which} has shipped. Please let us know if you still see it.`;
 }

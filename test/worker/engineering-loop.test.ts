@@ -333,20 +333,22 @@ describe("one bug, three tickets on three channels", () => {
       (m) => m.kind === "system" && m.text.includes("has shipped"),
     );
     expect(emailNews?.text).toContain(
-      `the fix for the problem you reported (${issue.identifier}) has shipped`,
+      `Good news about ${keys.email}: the fix for the problem you reported has shipped`,
     );
     expect(emailNews?.delivery?.status).toBe("sent");
     // Slack: in the customer's thread.
     const posted = world.out
       .to("slack.fake")
       .map((c) => c.body as Record<string, unknown>)
-      .find((b) => b.channel === slackChannel && String(b.text).includes(issue.identifier));
+      .find((b) => b.channel === slackChannel && String(b.text).includes("has shipped"));
     expect(posted).toMatchObject({ thread_ts: slackTs });
+    // The engineers' own issue identifier stays off the customer's channel.
+    expect(String(posted?.text)).not.toContain(issue.identifier);
     // api: the integration's callback, as a reply.
     const callback = world.out
       .to("hooks.customer.test")
       .map((c) => c.body as Record<string, unknown>)
-      .find((b) => b.ticket === keys.api && String(b.text).includes(issue.identifier));
+      .find((b) => b.ticket === keys.api && String(b.text).includes("has shipped"));
     expect(callback).toMatchObject({ kind: "reply" });
 
     expect((await getTicket(keys.email)).status).toBe("pending");
