@@ -483,13 +483,24 @@ describe("the console closes the loop too", () => {
     }
     const unknown = await browser.post(`/tickets/${a}/improvements`, { _csrf: csrf, linear: "ENG-1" });
     expect(unknown.headers.get("location")).toContain("error=linear_issue_not_found");
+    // Escalating to the bug already filed links it (and files nothing).
+    const c = (await postMessage({ externalId: unique("ext"), text: "Exports, again" })).body
+      .ticket as string;
+    const escalated = await browser.post(`/tickets/${c}/escalations`, {
+      _csrf: csrf,
+      to: "engineering",
+      issue: issue.identifier,
+    });
+    expect(escalated.headers.get("location")).toContain("done=engineering");
+    expect(world.linear.filed).toEqual([]);
+    expect((await getTicket(c)).escalations.map((e) => e.target)).toContain(`linear:${issue.identifier}`);
     await postLinear(issueUpdate(issue, STATES.completed));
-    for (const key of [a, b]) await flush(key);
+    for (const key of [a, b, c]) await flush(key);
     expect(
       world
         .graphql("attachmentCreate")
         .filter((q) => (q.variables.input as { issueId: string }).issueId === issue.id),
-    ).toHaveLength(2);
+    ).toHaveLength(3);
 
     const page = await parseHtml((await browser.get(`/tickets/${a}`)).html);
     const list = page.elements.find((e) => e.attrs.id === "improvements")?.text ?? "";
@@ -502,7 +513,7 @@ describe("the console closes the loop too", () => {
     expect(causes).toContain(issue.identifier);
     const row = metrics.all("tr").find((r) => r.text.includes(issue.identifier));
     expect(row?.attrs["data-state"]).toBe("shipped");
-    expect(row?.text.trim()).toMatch(/2$/);
+    expect(row?.text.trim()).toMatch(/3$/);
   });
 });
 

@@ -485,15 +485,20 @@ uiApp.post("/tickets/:key/escalations", async (c) => {
   const number = parseTicketKey(key);
   if (number === null) return noTicket(c);
   const field = await formOf(c);
-  const parsed = escalationInputSchema.safeParse({ to: field("to") });
-  if (!parsed.success) return back(c, key, { error: "invalid_escalation" });
-  const result = await escalateTicket(
-    c.env,
-    number,
-    parsed.data.to,
-    c.var.agent,
-    onceOf(field("idempotencyKey")),
-  );
+  const issue = field("issue")?.trim();
+  const parsed = escalationInputSchema.safeParse({
+    to: field("to"),
+    ...(issue === undefined || issue === "" ? {} : { issue }),
+  });
+  if (!parsed.success) {
+    return back(c, key, {
+      error: issue === undefined || issue === "" ? "invalid_escalation" : "invalid_linear_issue",
+    });
+  }
+  const result = await escalateTicket(c.env, number, parsed.data.to, c.var.agent, {
+    ...onceOf(field("idempotencyKey")),
+    ...(parsed.data.issue === undefined ? {} : { issue: parsed.data.issue }),
+  });
   if (!result.ok) {
     switch (result.reason) {
       case "not_found":

@@ -432,7 +432,20 @@ export function TicketPage(props: TicketPageProps) {
               <Csrf token={props.csrf} />
               <Once />
               <input type="hidden" name="to" value="engineering" />
-              <p class="muted">Files a Linear issue for the {t.team} team and links it as a bug.</p>
+              <p class="muted">
+                Files a Linear issue for the {t.team} team and links it as a bug — or, when the bug is filed
+                already, links that issue instead.
+              </p>
+              <div class="field">
+                <label for="escalate-issue">Already filed as (optional)</label>
+                <input
+                  type="text"
+                  id="escalate-issue"
+                  name="issue"
+                  maxlength={2048}
+                  placeholder="ENG-12 or its Linear URL"
+                />
+              </div>
               <button type="submit" class="secondary">
                 Escalate to engineering
               </button>
