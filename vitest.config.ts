@@ -51,6 +51,8 @@ export default defineConfig({
                 PAGERDUTY_EVENTS_URL: "https://pagerduty.fake",
                 LINEAR_API_URL: "https://linear.fake",
                 LINEAR_API_KEY: "lin_api_test",
+                // Test-only signing secret of the Linear webhook (not a real secret).
+                LINEAR_WEBHOOK_SECRET: "test-linear-webhook-secret",
                 GITHUB_API_URL: "https://github.fake",
                 DISCORD_API_URL: "https://discord.fake/api/v10",
                 // Test-only credentials. The Discord key pair is fixed (bindings are per project);

@@ -60,6 +60,8 @@ export interface SignatureInfo {
   headers: string;
   /** The header a bad signature is reported on. */
   signatureHeader: string;
+  /** How far the signed timestamp may be from our clock, as a stale-timestamp message says it (default "5 minutes"). */
+  window?: string;
   /** Extra headers on a 503 "not configured" answer (Slack: `X-Slack-No-Retry`). */
   notConfiguredHeaders?: Record<string, string>;
 }
@@ -171,4 +173,25 @@ export interface ChannelOutbound<D extends { service: string }> {
   noDeliveryReason: string;
   /** Perform one call; never throws, the outcome says whether another try may help. */
   send(env: OutboundEnv, delivery: D): Promise<DeliveryOutcome>;
+  /**
+   * Calls the provider's own thread owes when an agent changes the ticket on the desk (GitHub:
+   * close or reopen the issue, add the critical label). Item ids must be deterministic per change.
+   */
+  ticketChangeCalls?(target: ReplyTarget, change: TicketChange, settings: TicketChangeSettings): OutboxItem[];
+}
+
+/** A change an agent made on the desk, as a channel's own thread may need to follow it. */
+export interface TicketChange {
+  /** The ticket's revision after the change (item ids are derived from it). */
+  revision: number;
+  /** Resolved, or reopened (`open`) from resolved. */
+  status?: "resolved" | "open";
+  /** The priority became critical. */
+  critical?: boolean;
+}
+
+/** The routing document's settings a ticket change reads. */
+export interface TicketChangeSettings {
+  github: { closeOnResolve: boolean };
+  criticalLabels: readonly string[];
 }

@@ -3,13 +3,27 @@ import { ticketKey } from "../domain/ticket";
 import type { DeliveryOutcome } from "../notify/http";
 import type { Delivery, OutboundEnv, OutboxItem } from "../notify/types";
 import { apiOutbound, callbackDeliverySchema } from "./api/reply";
-import type { ChannelOutbound, OutgoingMessage, ReplyTarget, ReplyTargetRow } from "./contract";
+import type {
+  ChannelOutbound,
+  OutgoingMessage,
+  ReplyTarget,
+  ReplyTargetRow,
+  TicketChange,
+  TicketChangeSettings,
+} from "./contract";
 import { discordDeliverySchema, discordOutbound } from "./discord/reply";
 import { emailDeliverySchema, emailOutbound } from "./email/reply";
 import { githubDeliverySchema, githubOutbound } from "./github/reply";
 import { slackDeliverySchema, slackOutbound } from "./slack/reply";
 
-export type { EmailThreading, OutgoingMessage, ReplyKind, ReplyTarget } from "./contract";
+export type {
+  EmailThreading,
+  OutgoingMessage,
+  ReplyKind,
+  ReplyTarget,
+  TicketChange,
+  TicketChangeSettings,
+} from "./contract";
 export { newEmailMessageId } from "./email/reply";
 export { CLAIM_ACTION_ID, claimedNoticeBlocks, postSlackMessage, slackNotice } from "./slack/reply";
 
@@ -67,4 +81,13 @@ const BY_SERVICE = new Map<string, ChannelOutbound<Delivery>>(
 /** Perform one call of a channel's service (`slack`, `email`, `callback`…); null for other services. */
 export function sendOnChannel(env: OutboundEnv, delivery: Delivery): Promise<DeliveryOutcome> | null {
   return BY_SERVICE.get(delivery.service)?.send(env, delivery) ?? null;
+}
+
+/** What the ticket's own thread on its channel owes for a change made on the desk (may be none). */
+export function ticketChangeCalls(
+  target: ReplyTarget,
+  change: TicketChange,
+  settings: TicketChangeSettings,
+): OutboxItem[] {
+  return OUTBOUND[target.channel].ticketChangeCalls?.(target, change, settings) ?? [];
 }

@@ -1,6 +1,7 @@
+import type { LinearJob } from "../integrations";
 import type { ChannelResult, WebhookEndpoint } from "./contract";
 import type { GithubJob } from "./github";
-import { CHANNEL_INGRESS } from "./registry";
+import { QUEUE_SOURCES } from "./registry";
 import type { SlackJob } from "./slack";
 
 /**
@@ -9,7 +10,7 @@ import type { SlackJob } from "./slack";
  * once; `queue()` runs the same endpoint's `run` the inline path runs. Redelivery is safe: each
  * job carries its channel's idempotency key (Slack `event_id`, `X-GitHub-Delivery`).
  */
-export type IntakeJob = SlackJob | GithubJob;
+export type IntakeJob = SlackJob | GithubJob | LinearJob;
 
 /**
  * Queues take messages up to 128 KB. A larger job (a long GitHub issue body near the 1 MiB webhook
@@ -37,7 +38,7 @@ export async function enqueueIntake(env: Env, job: unknown): Promise<void> {
 
 /** The endpoint whose jobs a channel puts on the queue (each channel queues from one endpoint at most). */
 function queueEndpoint(channel: string): WebhookEndpoint<unknown> | undefined {
-  return CHANNEL_INGRESS.find((c) => c.name === channel)?.endpoints.find((e) => e.queued !== undefined);
+  return QUEUE_SOURCES.find((c) => c.name === channel)?.endpoints.find((e) => e.queued !== undefined);
 }
 
 /** The processing both the inline route and the queue consumer run for one job. */
@@ -94,5 +95,7 @@ function describe(job: IntakeJob): string {
       return `slack ${job.event.kind === "message" ? job.event.message.idempotencyKey : job.event.change.idempotencyKey}`;
     case "github":
       return `github delivery ${job.delivery.id}`;
+    case "linear":
+      return `linear delivery ${job.delivery}`;
   }
 }

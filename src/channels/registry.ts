@@ -1,4 +1,5 @@
 import type { InboundMessageInput } from "../domain/inbound";
+import { INTEGRATIONS } from "../integrations";
 import { apiIngress } from "./api";
 import type { ChannelIngress, QuarantinedMessage, WebhookEndpoint } from "./contract";
 import { discordIngress } from "./discord";
@@ -20,10 +21,17 @@ export const CHANNEL_INGRESS: readonly ChannelIngress[] = [
   discordIngress,
 ];
 
-/** Every webhook endpoint of every channel. */
-export const WEBHOOK_ENDPOINTS: readonly WebhookEndpoint<unknown>[] = CHANNEL_INGRESS.flatMap(
-  (c) => c.endpoints,
-);
+/** Every webhook endpoint of every channel, and of every integration (`src/integrations`: Linear). */
+export const WEBHOOK_ENDPOINTS: readonly WebhookEndpoint<unknown>[] = [
+  ...CHANNEL_INGRESS.flatMap((c) => c.endpoints),
+  ...INTEGRATIONS.flatMap((i) => i.endpoints),
+];
+
+/** Who puts jobs on INTAKE_QUEUE, by the job's `channel`: every channel and integration. */
+export const QUEUE_SOURCES: readonly { name: string; endpoints: readonly WebhookEndpoint<unknown>[] }[] = [
+  ...CHANNEL_INGRESS,
+  ...INTEGRATIONS,
+];
 
 /** The hourly cron: what each channel owes on it (GitHub's weekly triage digest). */
 export async function runScheduled(env: Env, scheduledTime: number): Promise<void> {

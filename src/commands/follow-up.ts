@@ -1,69 +1,45 @@
+import { linearIssueRef } from "../domain/improvements";
 import { findTeam } from "../domain/routing";
-import { type ImprovementKind, ticketKey, ticketUrl } from "../domain/ticket";
+import { ticketKey, ticketUrl } from "../domain/ticket";
 import type { DeskEnv } from "../env";
-import { createLinearIssue, type LinearEnv, type OutboxItem } from "../notify";
+import {
+  createLinearIssue,
+  findLinearIssue,
+  type LinearEnv,
+  type LinearIssue,
+  type OutboxItem,
+} from "../notify";
 import { loadConfig } from "../store/config";
 import { database, isUniqueViolation } from "../store/db";
+import { ticketImprovements } from "../store/improvements";
 import { getSurvey, recordSurveyAnswer, type SurveyState } from "../store/surveys";
 import {
   type CommandOnce,
   commandRecord,
+  commandRecordInsert,
   firstCustomerText,
-  insertImprovement,
-  recordEngineeringEscalation,
   recordIncident,
 } from "../store/ticket-changes";
 import { getTicketRow, type TicketRow } from "../store/tickets";
 import { newTimerDebt, payTimerDebt } from "../timer/client";
 import { reconcileTimers } from "../timer/reconcile";
+import { linkLinearIssue } from "./improvements";
 import { commandOnce } from "./tickets";
 
 export type FollowUpEnv = DeskEnv & LinearEnv;
 
-export interface ImprovementInput {
-  kind: ImprovementKind;
-  title: string;
-  url?: string | null;
-}
-
-export type ImprovementResult =
+export type EscalationResult =
   | {
       ok: true;
-      improvement: { id: string; kind: ImprovementKind; title: string; url: string | null; at: number };
+      level: number;
+      improvement?: { kind: "bug"; title: string; url: string };
+      replay: boolean;
+      /** Engineering: `filed` a new Linear issue, or `linked` one already filed (SPEC §13). */
+      linear?: "filed" | "linked";
     }
-  | { ok: false; reason: "not_found" };
-
-/** Link a ticket to a product improvement (bug, docs, error message, API, other). */
-export async function addImprovement(
-  env: FollowUpEnv,
-  number: number,
-  input: ImprovementInput,
-): Promise<ImprovementResult> {
-  const db = database(env.DB);
-  const ticket = await getTicketRow(db, number);
-  if (ticket === undefined) return { ok: false, reason: "not_found" };
-  const improvement = {
-    id: crypto.randomUUID(),
-    kind: input.kind,
-    title: input.title,
-    url: input.url ?? null,
-    at: Date.now(),
-  };
-  await insertImprovement(db, {
-    id: improvement.id,
-    ticketNumber: number,
-    kind: improvement.kind,
-    title: improvement.title,
-    url: improvement.url,
-    createdAt: improvement.at,
-  });
-  return { ok: true, improvement };
-}
-
-export type EscalationResult =
-  | { ok: true; level: number; improvement?: { kind: "bug"; title: string; url: string }; replay: boolean }
   | { ok: false; reason: "not_found" }
   | { ok: false; reason: "not_configured"; detail: string }
+  | { ok: false; reason: "issue_not_found"; detail: string }
   | { ok: false; reason: "upstream_failed"; detail: string };
 
 const ENGINEERING_LEVEL = 3;
@@ -79,7 +55,7 @@ export async function escalateTicket(
   number: number,
   to: "engineering" | "incident",
   agent: string,
-  options: { idempotencyKey?: string } = {},
+  options: { idempotencyKey?: string; issue?: string } = {},
 ): Promise<EscalationResult> {
   const db = database(env.DB);
   const once = commandOnce(to, agent, number, options.idempotencyKey);
@@ -90,50 +66,7 @@ export async function escalateTicket(
   const key = ticketKey(number);
   const link = ticketUrl(env.PUBLIC_URL, key);
   const now = Date.now();
-  if (to === "engineering") {
-    const config = await loadConfig(db);
-    const issue = await createLinearIssue(env, {
-      teamId: findTeam(config, ticket.team)?.linearTeamId,
-      title: `${key}: ${ticket.subject || "(no subject)"}`.slice(0, 250),
-      description: await linearDescription(env, ticket, link, agent),
-    });
-    if (!issue.ok) {
-      return issue.reason === "not_configured"
-        ? { ok: false, reason: "not_configured", detail: issue.detail }
-        : { ok: false, reason: "upstream_failed", detail: issue.detail };
-    }
-    const title = `${issue.identifier}: ${ticket.subject || key}`.slice(0, 300);
-    await recordEngineeringEscalation(db, {
-      improvement: {
-        id: crypto.randomUUID(),
-        ticketNumber: number,
-        kind: "bug",
-        title,
-        url: issue.url,
-        createdAt: now,
-      },
-      escalation: {
-        id: crypto.randomUUID(),
-        ticketNumber: number,
-        dedupeKey: `engineering:${issue.id}`,
-        kind: "engineering",
-        level: ENGINEERING_LEVEL,
-        target: `linear:${issue.identifier}`,
-        detail: `filed by ${agent}: ${issue.url}`,
-        at: now,
-        dueAt: null,
-      },
-      level: ENGINEERING_LEVEL,
-      ...(once === undefined ? {} : { once }),
-      now,
-    });
-    return {
-      ok: true,
-      level: Math.max(ticket.escalationLevel, ENGINEERING_LEVEL),
-      improvement: { kind: "bug", title, url: issue.url },
-      replay: false,
-    };
-  }
+  if (to === "engineering") return escalateToEngineering(env, ticket, agent, once, options.issue);
   const config = await loadConfig(db);
   const escalationId = crypto.randomUUID();
   const page: OutboxItem = {
@@ -179,6 +112,105 @@ export async function escalateTicket(
   }
   if (updated !== undefined) await payTimerDebt(env, db, debt.id, updated, debt.debt);
   return { ok: true, level: Math.max(ticket.escalationLevel, INCIDENT_LEVEL), replay: false };
+}
+
+/**
+ * File the bug in Linear, or link the one already filed: an issue the agent names (`issue`), or
+ * the Linear issue this ticket already links. Many tickets share one bug this way: the second
+ * ticket escalated to ENG-12 is linked to it (and attached on it), not filed again.
+ */
+async function escalateToEngineering(
+  env: FollowUpEnv,
+  ticket: TicketRow,
+  agent: string,
+  once: CommandOnce | undefined,
+  named: string | undefined,
+): Promise<EscalationResult> {
+  const db = database(env.DB);
+  const key = ticketKey(ticket.number);
+  const link = ticketUrl(env.PUBLIC_URL, key);
+  const ref = named === undefined ? null : linearIssueRef(named);
+  const already = (await ticketImprovements(db, ticket.number)).find(
+    (i) => i.source === "linear" && i.externalId !== null && i.ref !== null,
+  );
+  let issue: LinearIssue;
+  let how: "filed" | "linked";
+  if (ref !== null || already !== undefined) {
+    const found = await findLinearIssue(env, ref ?? already?.externalId ?? "");
+    if (!found.ok) {
+      if (found.reason === "not_configured")
+        return { ok: false, reason: "not_configured", detail: found.detail };
+      if (found.reason === "not_found") return { ok: false, reason: "issue_not_found", detail: found.detail };
+      return { ok: false, reason: "upstream_failed", detail: found.detail };
+    }
+    issue = found.issue;
+    how = "linked";
+  } else {
+    const config = await loadConfig(db);
+    const filed = await createLinearIssue(env, {
+      teamId: findTeam(config, ticket.team)?.linearTeamId,
+      title: `${key}: ${ticket.subject || "(no subject)"}`.slice(0, 250),
+      description: await linearDescription(env, ticket, link, agent),
+    });
+    if (!filed.ok) {
+      return filed.reason === "not_configured"
+        ? { ok: false, reason: "not_configured", detail: filed.detail }
+        : { ok: false, reason: "upstream_failed", detail: filed.detail };
+    }
+    issue = {
+      id: filed.id,
+      identifier: filed.identifier,
+      title: ticket.subject || key,
+      url: filed.url,
+      stateType: null,
+    };
+    how = "filed";
+  }
+  const now = Date.now();
+  const escalationId = crypto.randomUUID();
+  let linked: Awaited<ReturnType<typeof linkLinearIssue>>;
+  try {
+    linked = await linkLinearIssue(env, ticket, issue, {
+      kind: "bug",
+      title: `${issue.identifier}: ${ticket.subject || issue.title || key}`.slice(0, 300),
+      agent,
+      escalation: {
+        id: escalationId,
+        dedupeKey: `engineering:${issue.id}`,
+        kind: "engineering",
+        level: ENGINEERING_LEVEL,
+        target: `linear:${issue.identifier}`,
+        detail: `${how} by ${agent}: ${issue.url}`,
+        at: now,
+        dueAt: null,
+      },
+      level: ENGINEERING_LEVEL,
+      ...(once === undefined
+        ? {}
+        : { before: [commandRecordInsert(db, once, ticket.number, escalationId, now)] }),
+    });
+  } catch (error) {
+    // The same Idempotency-Key racing this request won, or the ticket was escalated to this issue
+    // before (one engineering escalation per ticket per issue): nothing new was written.
+    if (!isUniqueViolation(error)) throw error;
+    const raced = once === undefined ? undefined : await escalationReplay(env, db, once, ticket.number);
+    if (raced !== undefined) return raced;
+    const row = await getTicketRow(db, ticket.number);
+    return {
+      ok: true,
+      level: row?.escalationLevel ?? ticket.escalationLevel,
+      replay: true,
+      linear: "linked",
+    };
+  }
+  if (!linked.ok) return { ok: false, reason: "not_found" };
+  return {
+    ok: true,
+    level: Math.max(ticket.escalationLevel, ENGINEERING_LEVEL),
+    improvement: { kind: "bug", title: linked.improvement.title, url: issue.url },
+    replay: false,
+    linear: how,
+  };
 }
 
 /** An escalation seen before under its Idempotency-Key: its debts paid, the ticket's level as it is now. */

@@ -4,16 +4,24 @@
  */
 export { type ChannelPatchResult, patchFromChannel, queueTicketCalls } from "./channel-events";
 export {
-  addImprovement,
   answerSurvey,
   type EscalationResult,
   escalateTicket,
-  type ImprovementInput,
   type SurveyAnswer,
   type SurveyClosed,
   surveyClosed,
   surveyState,
 } from "./follow-up";
+export {
+  addImprovement,
+  applyIssueChange,
+  type ImprovementInput,
+  type ImprovementResult,
+  type IssueChange,
+  type IssueChangeResult,
+  noteOnLinkedTickets,
+  shipOnTickets,
+} from "./improvements";
 export { type PromoteResult, promoteQuarantined, type Reread } from "./quarantine";
 export {
   type PatchOptions,

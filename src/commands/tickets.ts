@@ -6,6 +6,7 @@ import {
   noDeliveryReason,
   replyTargetOf,
   slackNotice,
+  ticketChangeCalls,
 } from "../channels/outbound";
 import type { Config } from "../domain/config";
 import { randomToken } from "../domain/encoding";
@@ -42,7 +43,7 @@ import { reconcileTimers } from "../timer/reconcile";
  * An email reply answers the customer's latest message and carries the thread's references
  * (customer Message-IDs and our own), oldest first, so every mail client threads it.
  */
-async function emailReplyThreading(
+export async function emailReplyThreading(
   env: DeskEnv,
   db: Database,
   ticket: TicketRow,
@@ -122,6 +123,9 @@ export async function patchTicket(
       delivery: slackNotice(n.to, n.text),
     }));
     if (survey?.delivery) deliveries.push(survey.delivery);
+    deliveries.push(
+      ...(await threadFollowUps(db, current, plan, config, revisionAfter, options.idempotency?.channel)),
+    );
     if (options.alsoDeliver !== undefined)
       deliveries.push(...options.alsoDeliver({ revision: revisionAfter }));
     const debt = newTimerDebt(plan.event, deliveries);
@@ -155,13 +159,45 @@ export async function patchTicket(
   return { ok: false, reason: "conflict" };
 }
 
+/**
+ * What the ticket's own thread on its channel owes for a change made on the desk (SPEC §13: a
+ * resolved `github` ticket closes its issue, a reopened one reopens it, critical adds the label).
+ * Nothing when the change came from that channel itself: GitHub already did it.
+ */
+async function threadFollowUps(
+  db: Database,
+  current: TicketRow,
+  plan: PatchPlan,
+  config: Config,
+  revision: number,
+  fromChannel: string | undefined,
+): Promise<OutboxItem[]> {
+  if (fromChannel === current.channel) return [];
+  const status =
+    plan.set.status === "resolved"
+      ? ("resolved" as const)
+      : current.status === "resolved" && plan.set.status !== undefined
+        ? ("open" as const)
+        : undefined;
+  const critical = plan.set.priority === "critical";
+  if (status === undefined && !critical) return [];
+  const keys = needsThreadKeys(current.channel)
+    ? await ticketThreadKeys(db, current.channel, current.number)
+    : [];
+  return ticketChangeCalls(
+    replyTargetOf(current, keys),
+    { revision, ...(status === undefined ? {} : { status }), ...(critical ? { critical } : {}) },
+    config,
+  );
+}
+
 export interface PatchOptions {
   /**
    * A channel event behind this patch (GitHub `closed`, `labeled`…): its key is recorded in the
    * same batch, so a redelivery finds it and changes nothing. A second delivery racing this one
    * fails the batch on the key's primary key and the caller reports a replay.
    */
-  idempotency?: { channel: Channel; key: string };
+  idempotency?: { channel: Channel | "linear"; key: string };
   /**
    * Further calls this patch owes (a Slack notice updated to say who claimed the ticket), queued on
    * the ticket's timer with the patch's own; ids must be deterministic.

@@ -30,6 +30,7 @@ export const CONFIG_LIMITS = {
   securityKeywords: 200,
   criticalLabels: 50,
   githubBotLogins: 20,
+  githubRepos: 200,
 } as const;
 
 /** The paging cap's default (`paging.unknownSenderPagesPerHour`, SPEC §11). */
@@ -144,6 +145,14 @@ export const githubSettingsSchema = z.strictObject({
       hour: z.number().int().min(0).max(23).default(9),
     })
     .default({ enabled: true, weekday: 1, hour: 9 }),
+  /** SPEC §13: resolving a `github` ticket on the desk closes its issue (reopening reopens it). */
+  closeOnResolve: z.boolean().default(true),
+  /**
+   * Repositories whose merged pull requests may ship a ticket's improvement (SPEC §13), besides
+   * every repository a route names (`routes[].when.githubRepo`). A pull request from anywhere else
+   * is ignored, however it is signed: the webhook may be installed on more than the desk trusts.
+   */
+  repos: z.array(z.string().min(3).max(200)).max(CONFIG_LIMITS.githubRepos).default([]),
 });
 export type GithubSettings = z.infer<typeof githubSettingsSchema>;
 
@@ -157,6 +166,16 @@ export const pagingSettingsSchema = z.strictObject({
   unknownSenderPagesPerHour: z.number().int().min(0).max(60).default(DEFAULT_UNKNOWN_SENDER_PAGES_PER_HOUR),
 });
 export type PagingSettings = z.infer<typeof pagingSettingsSchema>;
+
+/** Closing the loop with engineering (SPEC §13; every field has a default). */
+export const linearSettingsSchema = z.strictObject({
+  /**
+   * When a linked Linear issue completes, post the news on each linked ticket's channel (as a
+   * public reply would go) instead of reopening the ticket for an agent to tell the customer.
+   */
+  announceShipped: z.boolean().default(false),
+});
+export type LinearSettings = z.infer<typeof linearSettingsSchema>;
 
 /** A host name as `URL.hostname` gives it (no scheme, port or path); compared ignoring case. */
 const hostname = z
@@ -239,6 +258,7 @@ export const configSchema = z
     paging: pagingSettingsSchema.default(pagingSettingsSchema.parse({})),
     integrations: z.array(integrationSchema).max(200).default([]),
     discord: discordSettingsSchema.default(discordSettingsSchema.parse({})),
+    linear: linearSettingsSchema.default(linearSettingsSchema.parse({})),
   })
   .superRefine((config, ctx) => {
     // Team ids are kept: routes and defaultTeam are checked against them below.

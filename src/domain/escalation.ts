@@ -152,11 +152,33 @@ function pageRecord(step: string, detail: string) {
 
 /** Who gets the warning: the assignee directly when we can reach them, else the team's channel. */
 function assigneeAddress(ctx: PlanContext): string | null {
-  const { assignee } = ctx.ticket;
+  return directAddress(ctx.config, ctx.ticket);
+}
+
+/**
+ * Where a notice for the ticket's assignee goes: the assignee's own Slack user when we can reach
+ * them, else the team's channel (naming the assignee there); null when neither exists.
+ */
+export function assigneeNoticeTarget(
+  config: Config,
+  ticket: Pick<EscalationTicket, "assignee" | "customer" | "team">,
+): { to: string; mention: string | null } | null {
+  const direct = directAddress(config, ticket);
+  if (direct !== null) return { to: direct, mention: null };
+  const channel = findTeam(config, ticket.team)?.slackChannel;
+  if (channel === undefined) return null;
+  return { to: channel, mention: ticket.assignee === null ? null : slackLine(ticket.assignee) };
+}
+
+function directAddress(
+  config: Config,
+  ticket: Pick<EscalationTicket, "assignee" | "customer">,
+): string | null {
+  const { assignee } = ticket;
   if (assignee === null) return null;
-  const agent = ctx.config.agents.find((a) => a.id === assignee || a.name === assignee);
+  const agent = config.agents.find((a) => a.id === assignee || a.name === assignee);
   if (agent?.slackUserId !== undefined) return agent.slackUserId;
-  const customer = ctx.config.customers.find((c) => c.id === ctx.ticket.customer);
+  const customer = config.customers.find((c) => c.id === ticket.customer);
   const engineer = customer?.accountEngineer;
   if (engineer?.slackUserId !== undefined && (engineer.name === assignee || engineer.email === assignee)) {
     return engineer.slackUserId;

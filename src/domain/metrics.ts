@@ -42,6 +42,10 @@ export interface ImprovementsMetric {
   resolved: number;
   withImprovement: number;
   ratio: number | null;
+  /** Resolved tickets with at least one improvement whose fix has shipped (SPEC §8, §13). */
+  shipped: number;
+  /** `shipped` over `resolved`: the share of tickets that led to a product change. */
+  shippedRatio: number | null;
 }
 
 export interface MetricSet {
@@ -69,7 +73,7 @@ export function emptyMetricSet(): MetricSet {
     firstResponse: { count: 0, medianSeconds: null, p90Seconds: null, withinTargetRate: null },
     resolution: { count: 0, medianSeconds: null, p90Seconds: null },
     customerEffort: { responses: 0, average: null },
-    issuesToImprovements: { resolved: 0, withImprovement: 0, ratio: null },
+    issuesToImprovements: { resolved: 0, withImprovement: 0, ratio: null, shipped: 0, shippedRatio: null },
   };
 }
 

@@ -106,6 +106,12 @@ export interface ImprovementView {
   title: string;
   url: string | null;
   at: string;
+  /** SPEC §13: `open` until the fix ships (`shipped`, with `shippedAt`) or is dropped (`canceled`). */
+  state: "open" | "shipped" | "canceled";
+  shippedAt: string | null;
+  source: "linear" | "github" | "manual";
+  /** `ENG-12`, `acme/app#42`; null for a manual improvement. */
+  ref: string | null;
 }
 
 export function iso(ms: number | null | undefined): string | null {

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { POLICIES } from "../domain/config";
+import { linearIssueRef } from "../domain/improvements";
 import { CHANNELS, PRIORITIES } from "../domain/inbound";
 import {
   LIKE_PATTERN_MAX_BYTES,
@@ -110,6 +111,10 @@ export const ticketSchema = ticketSummarySchema
         title: z.string(),
         url: z.string().nullable(),
         at: z.string(),
+        state: z.enum(["open", "shipped", "canceled"]),
+        shippedAt: z.string().nullable(),
+        source: z.enum(["linear", "github", "manual"]),
+        ref: z.string().nullable(),
       }),
     ),
     customerEffort: z
@@ -124,14 +129,66 @@ export const ticketSchema = ticketSummarySchema
 
 export const improvementInputSchema = z
   .strictObject({
-    kind: z.enum(["bug", "docs", "error_message", "api", "other"]),
-    title: z.string().trim().min(1).max(300),
-    url: z.string().url().max(2048).optional(),
+    kind: z.enum(["bug", "docs", "error_message", "api", "other"]).optional().openapi({
+      description: "Required unless a Linear issue is linked (then `bug` by default).",
+    }),
+    title: z.string().trim().min(1).max(300).optional().openapi({
+      description: "Required unless a Linear issue is linked (then the issue's title).",
+    }),
+    url: z.string().url().max(2048).optional().openapi({
+      description: "A Linear issue's URL links that issue (SPEC §13); any other URL is kept as the link.",
+    }),
+    linear: z.string().trim().min(1).max(2048).optional().openapi({
+      description: "A Linear issue to link: its identifier (`ENG-12`) or URL.",
+    }),
+  })
+  .superRefine((input, ctx) => {
+    const linear =
+      input.linear !== undefined || (input.url !== undefined && linearIssueRef(input.url) !== null);
+    if (input.linear !== undefined && linearIssueRef(input.linear) === null) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["linear"],
+        message: "not a Linear issue identifier (ENG-12) or URL",
+      });
+    }
+    if (!linear && input.kind === undefined) {
+      ctx.addIssue({ code: "custom", path: ["kind"], message: "required (unless a Linear issue is linked)" });
+    }
+    if (!linear && input.title === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["title"],
+        message: "required (unless a Linear issue is linked)",
+      });
+    }
   })
   .openapi("ImprovementInput");
 
 export const escalationInputSchema = z
-  .strictObject({ to: z.enum(["engineering", "incident"]) })
+  .strictObject({
+    to: z.enum(["engineering", "incident"]),
+    issue: z.string().trim().min(1).max(2048).optional().openapi({
+      description:
+        "`engineering` only: an already-filed Linear issue (identifier or URL) to link instead of filing a new one.",
+    }),
+  })
+  .superRefine((input, ctx) => {
+    if (input.issue === undefined) return;
+    if (input.to !== "engineering") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["issue"],
+        message: "only an engineering escalation links an issue",
+      });
+    } else if (linearIssueRef(input.issue) === null) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["issue"],
+        message: "not a Linear issue identifier (ENG-12) or URL",
+      });
+    }
+  })
   .openapi("EscalationInput");
 
 const booleanParam = z.enum(["true", "false"]).transform((v) => v === "true");

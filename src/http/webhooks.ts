@@ -69,7 +69,7 @@ function refuse(
   endpoint: WebhookEndpoint<unknown>,
   reason: Exclude<Verification, { ok: true }>["reason"],
 ): Response {
-  const { provider, secret, headers, signatureHeader, notConfiguredHeaders } = endpoint.signature;
+  const { provider, secret, headers, signatureHeader, notConfiguredHeaders, window } = endpoint.signature;
   switch (reason) {
     case "not_configured":
       console.warn(`${provider} request refused: ${secret} is not set`);
@@ -79,7 +79,11 @@ function refuse(
     case "missing_signature":
       return problem(c, 401, `${headers} ${headers.includes(" and ") ? "are" : "is"} missing.`);
     case "stale_timestamp":
-      return problem(c, 401, "The request timestamp is more than 5 minutes away from our clock.");
+      return problem(
+        c,
+        401,
+        `The request timestamp is more than ${window ?? "5 minutes"} away from our clock.`,
+      );
     case "bad_signature":
       return problem(c, 401, `${signatureHeader} does not match the body.`);
   }

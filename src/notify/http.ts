@@ -25,15 +25,15 @@ export async function postJson(
   url: string,
   headers: Record<string, string>,
   body: string,
-  init: { redirect?: "follow" | "manual" } = {},
+  init: { redirect?: "follow" | "manual"; method?: "POST" | "PATCH" } = {},
 ): Promise<{ ok: true; response: Response } | { ok: false; outcome: DeliveryOutcome }> {
   try {
     const response = await fetch(url, {
-      method: "POST",
       headers: { "content-type": "application/json", ...headers },
       body,
       signal: AbortSignal.timeout(OUTBOUND_TIMEOUT_MS),
       ...init,
+      method: init.method ?? "POST",
     });
     return { ok: true, response };
   } catch (error) {

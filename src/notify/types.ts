@@ -1,14 +1,17 @@
 import { z } from "zod";
 import { CHANNEL_DELIVERY_SCHEMAS } from "../channels/outbound";
+import { linearDeliverySchema } from "./linear";
 import { pagerDutyDeliverySchema } from "./pagerduty";
 
 /**
  * Every outbound call the desk can owe, as stored in a ticket timer's outbox: one per channel's
- * service (each defined in its channel's `reply.ts`, listed in `channels/outbound.ts`) and PagerDuty.
+ * service (each defined in its channel's `reply.ts`, listed in `channels/outbound.ts`), PagerDuty
+ * and Linear (attachments on linked issues).
  */
 export const deliverySchema = z.discriminatedUnion("service", [
   ...CHANNEL_DELIVERY_SCHEMAS,
   pagerDutyDeliverySchema,
+  linearDeliverySchema,
 ]);
 export type Delivery = z.infer<typeof deliverySchema>;
 
@@ -38,4 +41,6 @@ export interface OutboundEnv {
   DISCORD_API_URL?: string;
   /** Standard Webhooks secret (`whsec_…`) that signs every `api` callback. */
   CALLBACK_SIGNING_SECRET?: string;
+  LINEAR_API_KEY?: string;
+  LINEAR_API_URL?: string;
 }

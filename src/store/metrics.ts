@@ -220,6 +220,7 @@ interface GroupCounts {
   resolved: number;
   responded: number;
   improved: number;
+  shipped: number;
 }
 
 /**
@@ -241,7 +242,8 @@ export async function computeMetrics(
         coalesce(sum(t.first_due_at is not null and (t.first_response_at is not null or t.first_due_at < ${q.now})), 0) as decided,
         coalesce(sum(t.resolved_at is not null), 0) as resolved,
         count(t.first_response_at) as responded,
-        coalesce(sum(t.resolved_at is not null and exists (select 1 from improvements i where i.ticket_number = t.number)), 0) as improved
+        coalesce(sum(t.resolved_at is not null and exists (select 1 from improvements i where i.ticket_number = t.number)), 0) as improved,
+        coalesce(sum(t.resolved_at is not null and exists (select 1 from improvements i where i.ticket_number = t.number and i.state = 'shipped')), 0) as shipped
       from tickets t where ${filter} group by t.channel, t.team`),
     db.all<{
       channel: string;
@@ -286,6 +288,7 @@ export async function computeMetrics(
       set.decided += row.decided;
       set.issuesToImprovements.resolved += row.resolved;
       set.issuesToImprovements.withImprovement += row.improved;
+      set.issuesToImprovements.shipped += row.shipped;
     }
   }
   for (const row of effort) {
@@ -319,6 +322,7 @@ export async function computeMetrics(
     issuesToImprovements: {
       ...set.issuesToImprovements,
       ratio: ratio(set.issuesToImprovements.withImprovement, set.issuesToImprovements.resolved),
+      shippedRatio: ratio(set.issuesToImprovements.shipped, set.issuesToImprovements.resolved),
     },
   });
   const group = (dim: Dimension): Record<string, MetricSet> =>

@@ -202,8 +202,31 @@ export const improvements = sqliteTable(
     title: text("title").notNull(),
     url: text("url"),
     createdAt: integer("created_at").notNull(),
+    /** `open` until its fix ships (`shipped`) or engineering drops it (`canceled`). SPEC §13. */
+    state: text("state", { enum: ["open", "shipped", "canceled"] })
+      .notNull()
+      .default("open"),
+    shippedAt: integer("shipped_at"),
+    /** Where it is tracked: a Linear issue, a GitHub pull request, or only here (`manual`). */
+    source: text("source", { enum: ["linear", "github", "manual"] })
+      .notNull()
+      .default("manual"),
+    /** The tracker's human reference: `ENG-12`, `acme/app#42`; null for a manual improvement. */
+    ref: text("ref"),
+    /**
+     * The tracker's own id (Linear's issue uuid, GitHub's `owner/repo#n` lower-cased): every ticket
+     * linked to the same issue has a row with the same (source, external_id), which is how a
+     * webhook finds them all.
+     */
+    externalId: text("external_id"),
   },
-  (t) => [index("improvements_ticket").on(t.ticketNumber)],
+  (t) => [
+    index("improvements_ticket").on(t.ticketNumber),
+    // A webhook's lookup of every ticket linked to one issue; also one link per ticket per issue.
+    uniqueIndex("improvements_external")
+      .on(t.source, t.externalId, t.ticketNumber)
+      .where(sql`${t.externalId} is not null`),
+  ],
 );
 
 export const surveys = sqliteTable(

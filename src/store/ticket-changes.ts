@@ -71,8 +71,10 @@ export interface PatchWrite {
   revokeSurveys: boolean;
   /** An internal note recording the change (a visibility change says who made it and why). */
   note: Omit<NewMessageRow, "ticketNumber"> | null;
-  /** A channel event behind the patch, recorded once (a redelivery finds it). */
-  idempotency?: { channel: Channel; key: string };
+  /** A channel (or integration) event behind the patch, recorded once (a redelivery finds it). */
+  idempotency?: { channel: Channel | "linear"; key: string };
+  /** Further writes of the change (an improvement's new state), guarded like the rest. */
+  also?: (guard: SQL) => SQL[];
   /** What the patch owes the ticket's timer, recorded only if the patch wins. */
   timerDebt: { id: string; payload: string };
   now: number;
@@ -99,6 +101,7 @@ export async function applyPatch(db: Database, write: PatchWrite): Promise<Ticke
     ...(write.note === null
       ? []
       : [db.run(guardedInsert(messages, { ...write.note, ticketNumber: number }, guard))]),
+    ...(write.also?.(guard) ?? []).map((s) => db.run(s)),
     timerDebtInsert(db, { ...write.timerDebt, ticketNumber: number, createdAt: write.now }, guard),
   ];
   const update = db
@@ -142,7 +145,7 @@ function surveyStatements(number: number, survey: SurveyWrite, now: number, guar
 /** Insert the event's idempotency key only if the update before it in the batch went through. */
 function recordEventOnce(
   db: Database,
-  event: { channel: Channel; key: string },
+  event: { channel: Channel | "linear"; key: string },
   number: number,
   revisionAfter: number,
   now: number,
@@ -178,7 +181,7 @@ export async function commandRecord(db: Database, once: CommandOnce) {
     .get();
 }
 
-function commandRecordInsert(
+export function commandRecordInsert(
   db: Database,
   once: CommandOnce,
   ticketNumber: number,

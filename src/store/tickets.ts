@@ -545,6 +545,10 @@ export async function getTicketView(
       title: i.title,
       url: i.url,
       at: iso(i.createdAt) ?? "",
+      state: i.state,
+      shippedAt: iso(i.shippedAt),
+      source: i.source,
+      ref: i.ref,
     })),
   };
 }

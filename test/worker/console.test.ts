@@ -520,7 +520,8 @@ describe("console pages", () => {
       ).toBe(true);
     }
     const svgs = page.all("svg");
-    expect(svgs.length).toBe(10);
+    // Per channel and per team: first response, resolution, effort, improvements, shipped changes.
+    expect(svgs.length).toBe(12);
     for (const svg of svgs) expect(svg.attrs.role).toBe("img");
     expect(page.elements.some((e) => e.attrs.id === "by-channel-first")).toBe(true);
     expect(page.elements.some((e) => e.attrs.id === "by-team-table")).toBe(true);

@@ -114,7 +114,13 @@ describe("GET /v1/metrics", () => {
     // Resolutions: A 2 h, B 5 h.
     expect(m.resolution).toEqual({ count: 2, medianSeconds: 12_600, p90Seconds: expect.closeTo(16_920, 3) });
     expect(m.customerEffort).toEqual({ responses: 2, average: 4 });
-    expect(m.issuesToImprovements).toEqual({ resolved: 2, withImprovement: 1, ratio: 0.5 });
+    expect(m.issuesToImprovements).toEqual({
+      resolved: 2,
+      withImprovement: 1,
+      ratio: 0.5,
+      shipped: 0,
+      shippedRatio: 0,
+    });
 
     expect(Object.keys(m.byChannel)).toEqual(["api", "email"]);
     expect(m.byChannel.api?.tickets).toBe(4);
@@ -133,7 +139,7 @@ describe("GET /v1/metrics", () => {
     expect(m.byTeam.platform).toMatchObject({
       tickets: 1,
       customerEffort: { responses: 1, average: 2 },
-      issuesToImprovements: { resolved: 1, withImprovement: 0, ratio: 0 },
+      issuesToImprovements: { resolved: 1, withImprovement: 0, ratio: 0, shipped: 0, shippedRatio: 0 },
     });
     expect(m.byTeam.support?.customerEffort).toEqual({ responses: 1, average: 6 });
 
@@ -149,7 +155,7 @@ describe("GET /v1/metrics", () => {
     expect(await response.json()).toMatchObject({
       tickets: 0,
       firstResponse: { count: 0, medianSeconds: null, p90Seconds: null, withinTargetRate: null },
-      issuesToImprovements: { resolved: 0, withImprovement: 0, ratio: null },
+      issuesToImprovements: { resolved: 0, withImprovement: 0, ratio: null, shipped: 0, shippedRatio: null },
       byChannel: {},
       byTeam: {},
     });
@@ -216,6 +222,10 @@ describe("improvements and escalation", () => {
         title: "Say which field is invalid",
         url: "https://github.com/acme/api/issues/9",
         at: expect.any(String),
+        state: "open",
+        shippedAt: null,
+        source: "manual",
+        ref: null,
       },
     ]);
     expect(

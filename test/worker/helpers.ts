@@ -63,6 +63,16 @@ export interface TicketJson {
     delivery: { status: string; error: string | null } | null;
   }[];
   escalations: { kind: string; level: number; target: string; at: string; detail: string | null }[];
+  improvements: {
+    kind: string;
+    title: string;
+    url: string | null;
+    at: string;
+    state: string;
+    shippedAt: string | null;
+    source: string;
+    ref: string | null;
+  }[];
 }
 
 export async function getTicket(key: string): Promise<TicketJson> {

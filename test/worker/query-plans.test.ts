@@ -1,9 +1,13 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/http/app";
+import { linearSignature } from "../../src/integrations/linear/verify";
+import { database } from "../../src/store/db";
+import { topRootCauses } from "../../src/store/improvements";
 import { type Meter, meteredD1, newMeter } from "../../src/store/metered";
 import { deliverEmail, mail } from "./email-helpers";
 import { fakeOutbound, postMessage, TOKEN, unique, useConfig } from "./helpers";
+import { fakeIssue, issueUpdate, linearApi, STATES } from "./linear-helpers";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -41,6 +45,8 @@ async function recorded(
     `https://desk.test${path}`,
     { ...init, headers, body },
     { ...env, DB: meteredD1(env.DB, meter) },
+    // Webhook endpoints hand their work a `waitUntil`.
+    { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext,
   );
   expect(response.status, `${init.method ?? "GET"} ${path}`).toBeLessThan(300);
   return meter;
@@ -159,6 +165,48 @@ describe("every hot query is served by an index", () => {
     await assertIndexed(await recorded("/v1/metrics?team=support&channel=api"));
     await assertIndexed(await recorded("/v1/search?q=latency", { noAuth: true }));
     await assertIndexed(await recorded("/v1/quarantine"));
+  });
+
+  it("the engineering loop: linking a Linear issue, its completion, the top root causes", async () => {
+    const issue = fakeIssue();
+    const linear = linearApi([issue]);
+    fakeOutbound(async (call) =>
+      call.host === "linear.fake" ? linear.answer(call.body) : Response.json({ ok: true }),
+    );
+    const meter = newMeter();
+    const run = async (path: string, init: RequestInit & { json?: unknown }) => {
+      const m = await recorded(path, init);
+      meter.statements.push(...m.statements);
+    };
+    await run(`/v1/tickets/${key}/improvements`, { method: "POST", json: { linear: issue.identifier } });
+    const body = JSON.stringify(issueUpdate(issue, STATES.completed));
+    await run("/webhooks/linear", {
+      method: "POST",
+      body,
+      headers: {
+        "content-type": "application/json",
+        "linear-delivery": unique("delivery"),
+        "linear-signature": await linearSignature(env.LINEAR_WEBHOOK_SECRET, body),
+      },
+    });
+    const causes = newMeter();
+    const found = await topRootCauses(database(meteredD1(env.DB, causes)), {
+      from: 0,
+      to: Date.now() + 1,
+      limit: 10,
+    });
+    expect(found.some((c) => c.ref === issue.identifier && c.state === "shipped")).toBe(true);
+    meter.statements.push(...causes.statements);
+    await assertIndexed(meter);
+    // And the improvements table is read through its indexes, never scanned.
+    for (const { sql, params } of meter.statements) {
+      if (!/improvements/.test(sql) || !/^\s*(select|with|update)/i.test(sql)) continue;
+      const details = await plan(sql, params);
+      expect(
+        details.filter((d) => /^SCAN (i|improvements)\b/.test(d) && !/USING (COVERING )?INDEX/.test(d)),
+        `${sql}\n${details.join("\n")}`,
+      ).toEqual([]);
+    }
   });
 
   it("opening a ticket from quarantined mail", async () => {

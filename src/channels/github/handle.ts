@@ -2,10 +2,12 @@ import {
   type ChannelPatchResult,
   patchFromChannel,
   queueTicketCalls,
+  shipOnTickets,
   type TicketPatch,
 } from "../../commands";
 import type { Config } from "../../domain/config";
 import { securityNoticeChannel, slackLine } from "../../domain/escalation";
+import { ticketMentions } from "../../domain/improvements";
 import { ticketKey } from "../../domain/ticket";
 import type { DeskEnv } from "../../env";
 import { changeInboundMessage, type IntakeResult, intake } from "../../intake";
@@ -23,6 +25,7 @@ import {
   issueThreadKey,
   normaliseComment,
   normaliseIssueOpened,
+  type PullRequestEvent,
   repositoryIsPublic,
   transferredFrom,
   writtenByOurBot,
@@ -52,7 +55,64 @@ export async function handleGithubEvent(
       return handleIssues(env, event.payload, delivery, await loadConfig(database(env.DB)));
     case "issue_comment":
       return handleComment(env, event.payload, delivery, await loadConfig(database(env.DB)));
+    case "pull_request":
+      return handlePullRequest(env, event.payload, delivery, await loadConfig(database(env.DB)));
   }
+}
+
+/**
+ * Repositories whose merged pull requests may ship a ticket's fix: those the desk routes
+ * (`routes[].when.githubRepo`) and `github.repos`. The webhook is signed, but it may be installed
+ * on more repositories than the desk trusts to say "fixed" to its customers.
+ */
+export function shipsFromRepo(config: Config, repo: string): boolean {
+  const name = repo.toLowerCase();
+  return (
+    config.github.repos.some((r) => r.toLowerCase() === name) ||
+    config.routes.some((r) => r.when.githubRepo?.toLowerCase() === name)
+  );
+}
+
+/** SPEC §13: a merged pull request whose title or body names tickets ships an improvement on each. */
+async function handlePullRequest(
+  env: DeskEnv,
+  event: PullRequestEvent,
+  delivery: WebhookDelivery,
+  config: Config,
+): Promise<GithubOutcome> {
+  const pr = event.pull_request;
+  if (event.action !== "closed" || pr.merged !== true) {
+    return { kind: "ignored", reason: "a pull request closed without being merged" };
+  }
+  const repo = event.repository.full_name;
+  if (!shipsFromRepo(config, repo)) {
+    return { kind: "ignored", reason: `${repo} is not a repository the desk routes (github.repos)` };
+  }
+  const numbers = ticketMentions(`${pr.title}\n${pr.body ?? ""}`);
+  if (numbers.length === 0) return { kind: "ignored", reason: "the pull request names no ticket" };
+  const ref = `${repo}#${pr.number}`;
+  const result = await shipOnTickets(env, numbers, {
+    source: "github",
+    externalId: ref.toLowerCase(),
+    ref,
+    title: pr.title,
+    url: pr.html_url ?? `https://github.com/${repo}/pull/${pr.number}`,
+    state: "shipped",
+    where: `pull request merged on GitHub`,
+    event: { channel: "github", key: delivery.id },
+    at: Date.parse(pr.merged_at ?? "") || delivery.receivedAt,
+  });
+  if (result.changed.length === 0 && result.unchanged.length === 0) {
+    return { kind: "ignored", reason: "the tickets it names do not exist" };
+  }
+  const [first] = [...result.changed, ...result.unchanged];
+  return {
+    kind: "stored",
+    ticket: first ?? "",
+    created: false,
+    replay: result.changed.length === 0,
+    what: `shipped ${[...result.changed, ...result.unchanged].join(", ")}`,
+  };
 }
 
 async function handleIssues(

@@ -58,10 +58,27 @@ export const issueCommentEventSchema = z.object({
 });
 export type IssueCommentEvent = z.infer<typeof issueCommentEventSchema>;
 
+export const pullRequestEventSchema = z.object({
+  action: z.string(),
+  number: z.number().int().positive().optional(),
+  pull_request: z.object({
+    number: z.number().int().positive(),
+    title: z.string(),
+    body: z.string().nullish(),
+    html_url: z.string().optional(),
+    merged: z.boolean().nullish(),
+    merged_at: z.string().nullish(),
+  }),
+  repository: repositorySchema,
+  sender: userSchema,
+});
+export type PullRequestEvent = z.infer<typeof pullRequestEventSchema>;
+
 export type GithubEvent =
   | { type: "ping" }
   | { type: "issues"; payload: IssuesEvent }
   | { type: "issue_comment"; payload: IssueCommentEvent }
+  | { type: "pull_request"; payload: PullRequestEvent }
   | { type: "unsupported"; name: string };
 
 export type GithubEventParse =
@@ -83,6 +100,17 @@ export function parseGithubEvent(name: string, payload: unknown): GithubEventPar
       const parsed = issueCommentEventSchema.safeParse(payload);
       return parsed.success
         ? { ok: true, event: { type: "issue_comment", payload: parsed.data } }
+        : { ok: false, reason: "invalid_payload", issues: parsed.error.issues };
+    }
+    case "pull_request": {
+      // Only a merge means anything to the desk (SPEC §13); every other action is answered now.
+      const action =
+        typeof payload === "object" && payload !== null && "action" in payload ? payload.action : null;
+      if (action !== "closed")
+        return { ok: true, event: { type: "unsupported", name: `${name}.${String(action)}` } };
+      const parsed = pullRequestEventSchema.safeParse(payload);
+      return parsed.success
+        ? { ok: true, event: { type: "pull_request", payload: parsed.data } }
         : { ok: false, reason: "invalid_payload", issues: parsed.error.issues };
     }
     default:

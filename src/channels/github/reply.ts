@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { apiBase, createdId, type DeliveryOutcome, httpOutcome, postJson, setting } from "../../notify/http";
-import type { OutboundEnv } from "../../notify/types";
+import type { OutboundEnv, OutboxItem } from "../../notify/types";
 import type { ChannelOutbound } from "../contract";
 import { githubIssueOf } from "./keys";
 
@@ -9,10 +9,15 @@ export const githubDeliverySchema = z.object({
   /** `owner/repo`. */
   repo: z.string().min(3).max(200),
   issue: z.number().int().positive(),
-  /** `comment` posts `body` as an issue comment; `labels` adds `labels` to the issue. */
-  action: z.enum(["comment", "labels"]),
+  /**
+   * `comment` posts `body` as an issue comment; `labels` adds `labels` to the issue; `state` closes
+   * or reopens it (`state`, `stateReason`), following the ticket (SPEC §13).
+   */
+  action: z.enum(["comment", "labels", "state"]),
   body: z.string().optional(),
   labels: z.array(z.string()).optional(),
+  state: z.enum(["open", "closed"]).optional(),
+  stateReason: z.enum(["completed", "reopened", "not_planned"]).optional(),
 });
 export type GithubDelivery = z.infer<typeof githubDeliverySchema>;
 
@@ -38,9 +43,21 @@ export async function sendGithubRequest(env: OutboundEnv, request: GithubDeliver
   if (token === undefined) return { ok: "skipped", reason: "GITHUB_TOKEN is not set" };
   const base = apiBase(env.GITHUB_API_URL, GITHUB_API);
   const path = `/repos/${request.repo.split("/").map(encodeURIComponent).join("/")}/issues/${request.issue}`;
-  const url = request.action === "comment" ? `${base}${path}/comments` : `${base}${path}/labels`;
+  const url =
+    request.action === "comment"
+      ? `${base}${path}/comments`
+      : request.action === "labels"
+        ? `${base}${path}/labels`
+        : `${base}${path}`;
   const payload =
-    request.action === "comment" ? { body: request.body ?? "" } : { labels: request.labels ?? [] };
+    request.action === "comment"
+      ? { body: request.body ?? "" }
+      : request.action === "labels"
+        ? { labels: request.labels ?? [] }
+        : {
+            state: request.state ?? "closed",
+            ...(request.stateReason === undefined ? {} : { state_reason: request.stateReason }),
+          };
   const sent = await postJson(
     url,
     {
@@ -51,6 +68,8 @@ export async function sendGithubRequest(env: OutboundEnv, request: GithubDeliver
       "x-github-api-version": "2022-11-28",
     },
     JSON.stringify(payload),
+    // "Update an issue" is a PATCH of the issue itself; setting a state it already has is a no-op.
+    request.action === "state" ? { method: "PATCH" } : {},
   );
   if (!sent.ok) return sent.outcome;
   const { response } = sent;
@@ -102,4 +121,40 @@ export const githubOutbound: ChannelOutbound<GithubDelivery> = {
     };
   },
   send: sendGithubRequest,
+  ticketChangeCalls(target, change, settings) {
+    const issue = githubIssueOf(target.threadKeys ?? []);
+    if (issue === null) return [];
+    const where = `${issue.repo}#${issue.issue}`;
+    const calls: OutboxItem[] = [];
+    if (change.status !== undefined && settings.github.closeOnResolve) {
+      const closing = change.status === "resolved";
+      calls.push({
+        id: `github-state:${target.key}:${change.revision}`,
+        label: `${closing ? "close" : "reopen"} ${where}`,
+        delivery: {
+          service: "github",
+          repo: issue.repo,
+          issue: issue.issue,
+          action: "state",
+          state: closing ? "closed" : "open",
+          stateReason: closing ? "completed" : "reopened",
+        },
+      });
+    }
+    const label = settings.criticalLabels[0];
+    if (change.critical === true && label !== undefined) {
+      calls.push({
+        id: `github-critical:${target.key}:${change.revision}`,
+        label: `label "${label}" on ${where}`,
+        delivery: {
+          service: "github",
+          repo: issue.repo,
+          issue: issue.issue,
+          action: "labels",
+          labels: [label],
+        },
+      });
+    }
+    return calls;
+  },
 };

@@ -26,6 +26,8 @@ const metricSet = {
     resolved: z.number().int(),
     withImprovement: z.number().int(),
     ratio: z.number().nullable(),
+    shipped: z.number().int(),
+    shippedRatio: z.number().nullable(),
   }),
 };
 const metricSetSchema = z.object(metricSet).openapi("MetricSet");

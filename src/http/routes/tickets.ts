@@ -141,6 +141,19 @@ const replyRoute = createRoute({
   },
 });
 
+const improvementViewSchema = z
+  .object({
+    kind: z.string(),
+    title: z.string(),
+    url: z.string().nullable(),
+    at: z.string(),
+    state: z.enum(["open", "shipped", "canceled"]),
+    shippedAt: z.string().nullable(),
+    source: z.enum(["linear", "github", "manual"]),
+    ref: z.string().nullable(),
+  })
+  .openapi("Improvement");
+
 const improvementRoute = createRoute({
   method: "post",
   path: "/{key}/improvements",
@@ -152,21 +165,16 @@ const improvementRoute = createRoute({
     body: { required: true, content: { "application/json": { schema: improvementInputSchema } } },
   },
   responses: {
-    201: {
-      description: "Linked",
-      content: {
-        "application/json": {
-          schema: z.object({
-            kind: z.string(),
-            title: z.string(),
-            url: z.string().nullable(),
-            at: z.string(),
-          }),
-        },
-      },
+    201: { description: "Linked", content: { "application/json": { schema: improvementViewSchema } } },
+    200: {
+      description: "The ticket already links this issue (nothing changed but the attachment on it)",
+      content: { "application/json": { schema: improvementViewSchema } },
     },
     400: problemResponse("Invalid improvement"),
     404: problemResponse("No such ticket"),
+    409: problemResponse("Linking a Linear issue needs LINEAR_API_KEY"),
+    422: problemResponse("Linear has no such issue"),
+    502: problemResponse("Linear did not answer; nothing was recorded and a retry is safe"),
   },
 });
 
@@ -190,6 +198,7 @@ const escalationRoute = createRoute({
     400: problemResponse("Invalid escalation"),
     404: problemResponse("No such ticket"),
     409: problemResponse("The integration is not configured (LINEAR_API_KEY or the team's linearTeamId)"),
+    422: problemResponse("The named Linear issue does not exist"),
     502: problemResponse("Linear refused or failed; nothing was recorded"),
   },
 });
@@ -267,10 +276,37 @@ export const ticketsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariab
     const { key } = c.req.valid("param");
     const number = parseTicketKey(key);
     if (number === null) return problem(c, 404, keyProblem);
-    const result = await addImprovement(c.env, number, c.req.valid("json"));
-    if (!result.ok) return problem(c, 404, `No ticket ${key}.`);
-    const { kind, title, url, at } = result.improvement;
-    return c.json({ kind, title, url, at: new Date(at).toISOString() }, 201);
+    const result = await addImprovement(c.env, number, c.req.valid("json"), c.get("agent"));
+    if (!result.ok) {
+      switch (result.reason) {
+        case "not_found":
+          return problem(c, 404, `No ticket ${key}.`);
+        case "linear_not_configured":
+          return problem(c, 409, `Cannot link a Linear issue: ${result.detail}.`);
+        case "linear_not_found":
+          return problem(c, 422, `${result.detail}: nothing was linked.`);
+        case "linear_failed":
+          return problem(
+            c,
+            502,
+            `Linear did not answer the lookup: ${result.detail}. Nothing was recorded; retrying is safe.`,
+          );
+      }
+    }
+    const i = result.improvement;
+    return c.json(
+      {
+        kind: i.kind,
+        title: i.title,
+        url: i.url,
+        at: new Date(i.at).toISOString(),
+        state: i.state,
+        shippedAt: i.shippedAt === null ? null : new Date(i.shippedAt).toISOString(),
+        source: i.source,
+        ref: i.ref,
+      },
+      result.created ? 201 : 200,
+    );
   })
   .openapi(escalationRoute, async (c) => {
     const { key } = c.req.valid("param");
@@ -278,8 +314,10 @@ export const ticketsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariab
     if (number === null) return problem(c, 404, keyProblem);
     const idempotencyKey = idempotencyKeyOf(c.req.header("idempotency-key"));
     if (idempotencyKey === "invalid") return problem(c, 400, IDEMPOTENCY_KEY_PROBLEM);
-    const result = await escalateTicket(c.env, number, c.req.valid("json").to, c.get("agent"), {
+    const body = c.req.valid("json");
+    const result = await escalateTicket(c.env, number, body.to, c.get("agent"), {
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      ...(body.issue === undefined ? {} : { issue: body.issue }),
     });
     if (!result.ok) {
       switch (result.reason) {
@@ -287,11 +325,13 @@ export const ticketsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariab
           return problem(c, 404, `No ticket ${key}.`);
         case "not_configured":
           return problem(c, 409, `Cannot escalate to engineering: ${result.detail}.`);
+        case "issue_not_found":
+          return problem(c, 422, `${result.detail}: nothing was linked.`);
         case "upstream_failed":
           return problem(
             c,
             502,
-            `Linear did not create the issue: ${result.detail}. Nothing was recorded; retrying is safe.`,
+            `Linear did not answer as expected: ${result.detail}. Nothing was recorded; retrying is safe.`,
           );
       }
     }

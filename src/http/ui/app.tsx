@@ -15,6 +15,7 @@ import { knowledgeBaseTerms, SEARCH_MAX_QUERY_CHARS } from "../../domain/search"
 import { parseTicketKey } from "../../domain/ticket";
 import { loadConfig } from "../../store/config";
 import { database } from "../../store/db";
+import { topRootCauses } from "../../store/improvements";
 import { searchKnowledgeBase } from "../../store/knowledge-base";
 import { computeMetrics } from "../../store/metrics";
 import { listQuarantine } from "../../store/quarantine";
@@ -102,6 +103,10 @@ const ERRORS: Record<string, string> = {
   linear_not_configured:
     "Cannot escalate to engineering: Linear is not configured (LINEAR_API_KEY and the team's linearTeamId).",
   linear_failed: "Linear did not create the issue; nothing was recorded. Try again.",
+  invalid_linear_issue: "Name a Linear issue by its identifier (ENG-12) or its URL.",
+  linear_lookup_not_configured: "Cannot link a Linear issue: Linear is not configured (LINEAR_API_KEY).",
+  linear_issue_not_found: "Linear has no such issue; nothing was linked.",
+  linear_lookup_failed: "Linear did not answer; nothing was linked. Try again.",
 };
 
 /**
@@ -446,16 +451,32 @@ uiApp.post("/tickets/:key/improvements", async (c) => {
   if (number === null) return noTicket(c);
   const field = await formOf(c);
   const url = field("url")?.trim();
-  const parsed = improvementInputSchema.safeParse({
-    kind: field("kind"),
-    title: field("title") ?? "",
-    ...(url === undefined || url === "" ? {} : { url }),
-  });
+  const linear = field("linear")?.trim();
+  const parsed = improvementInputSchema.safeParse(
+    linear !== undefined
+      ? { linear }
+      : {
+          kind: field("kind"),
+          title: field("title") ?? "",
+          ...(url === undefined || url === "" ? {} : { url }),
+        },
+  );
   if (!parsed.success || (parsed.data.url !== undefined && !/^https?:\/\//i.test(parsed.data.url))) {
-    return back(c, key, { error: "invalid_improvement" });
+    return back(c, key, { error: linear === undefined ? "invalid_improvement" : "invalid_linear_issue" });
   }
-  const result = await addImprovement(c.env, number, parsed.data);
-  if (!result.ok) return noTicket(c);
+  const result = await addImprovement(c.env, number, parsed.data, c.var.agent);
+  if (!result.ok) {
+    switch (result.reason) {
+      case "not_found":
+        return noTicket(c);
+      case "linear_not_configured":
+        return back(c, key, { error: "linear_lookup_not_configured" });
+      case "linear_not_found":
+        return back(c, key, { error: "linear_issue_not_found" });
+      case "linear_failed":
+        return back(c, key, { error: "linear_lookup_failed" });
+    }
+  }
   return back(c, key, { done: "improvement" }, "#improvements-heading");
 });
 
@@ -464,21 +485,28 @@ uiApp.post("/tickets/:key/escalations", async (c) => {
   const number = parseTicketKey(key);
   if (number === null) return noTicket(c);
   const field = await formOf(c);
-  const parsed = escalationInputSchema.safeParse({ to: field("to") });
-  if (!parsed.success) return back(c, key, { error: "invalid_escalation" });
-  const result = await escalateTicket(
-    c.env,
-    number,
-    parsed.data.to,
-    c.var.agent,
-    onceOf(field("idempotencyKey")),
-  );
+  const issue = field("issue")?.trim();
+  const parsed = escalationInputSchema.safeParse({
+    to: field("to"),
+    ...(issue === undefined || issue === "" ? {} : { issue }),
+  });
+  if (!parsed.success) {
+    return back(c, key, {
+      error: issue === undefined || issue === "" ? "invalid_escalation" : "invalid_linear_issue",
+    });
+  }
+  const result = await escalateTicket(c.env, number, parsed.data.to, c.var.agent, {
+    ...onceOf(field("idempotencyKey")),
+    ...(parsed.data.issue === undefined ? {} : { issue: parsed.data.issue }),
+  });
   if (!result.ok) {
     switch (result.reason) {
       case "not_found":
         return noTicket(c);
       case "not_configured":
         return back(c, key, { error: "linear_not_configured" });
+      case "issue_not_found":
+        return back(c, key, { error: "linear_issue_not_found" });
       case "upstream_failed":
         return back(c, key, { error: "linear_failed" });
     }
@@ -502,6 +530,9 @@ function day(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
+/** How many root causes the metrics page lists. */
+const ROOT_CAUSES_SHOWN = 10;
+
 uiApp.get("/metrics", async (c) => {
   const db = database(c.env.DB);
   const now = Date.now();
@@ -521,15 +552,14 @@ uiApp.get("/metrics", async (c) => {
     to = Date.parse(`${today}T00:00:00Z`) + DAY_MS;
     from = to - 30 * DAY_MS;
   }
-  const [report, config] = await Promise.all([
-    computeMetrics(db, {
-      from,
-      to,
-      now,
-      team: team === "" ? undefined : team.slice(0, 64),
-      channel: error === undefined ? channel : undefined,
-    }),
+  const scope = {
+    team: team === "" ? undefined : team.slice(0, 64),
+    channel: error === undefined ? channel : undefined,
+  };
+  const [report, config, rootCauses] = await Promise.all([
+    computeMetrics(db, { from, to, now, ...scope }),
     loadConfig(db),
+    topRootCauses(db, { from, to, limit: ROOT_CAUSES_SHOWN, ...scope }),
   ]);
   const preset = (days: number) => {
     const params = new URLSearchParams({ from: day(now - (days - 1) * DAY_MS), to: today });
@@ -544,6 +574,7 @@ uiApp.get("/metrics", async (c) => {
       agent={c.var.agent}
       csrf={c.var.csrf}
       report={report}
+      rootCauses={rootCauses}
       form={{ from: day(from), to: day(to - DAY_MS), team, channel: channel ?? "" }}
       teams={teamsOf(config)}
       presets={[preset(1), preset(7), preset(30), preset(90)]}

@@ -1,5 +1,6 @@
 import { CHANNELS } from "../../../domain/inbound";
 import type { MetricSet, MetricsReport } from "../../../domain/metrics";
+import type { RootCause } from "../../../store/improvements";
 import { type Bar, BarChart } from "../charts";
 import { CHANNEL_LABELS, decimal, percent, seconds } from "../format";
 import { Flash, Layout } from "../layout";
@@ -16,6 +17,8 @@ export interface MetricsPageProps {
   agent: string;
   csrf: string;
   report: MetricsReport;
+  /** Improvements by the number of tickets linked to them, in the window (SPEC §13). */
+  rootCauses?: RootCause[];
   form: MetricsForm;
   teams: { id: string; name: string }[];
   presets: { label: string; href: string }[];
@@ -44,6 +47,47 @@ function Card(props: {
           </>
         ))}
       </dl>
+    </section>
+  );
+}
+
+/** The top root causes: improvements by the number of tickets linked to them, with their state. */
+function RootCauses(props: { causes: RootCause[] }) {
+  return (
+    <section class="card" aria-labelledby="root-causes-h">
+      <h2 id="root-causes-h">Top root causes</h2>
+      {props.causes.length === 0 ? (
+        <p class="muted">No ticket in this window is linked to an improvement yet.</p>
+      ) : (
+        <div class="table-wrap">
+          <table id="root-causes">
+            <thead>
+              <tr>
+                <th scope="col">Improvement</th>
+                <th scope="col">Kind</th>
+                <th scope="col">State</th>
+                <th scope="col">Tickets</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.causes.map((c) => {
+                const href = c.url !== null && /^https?:\/\//i.test(c.url) ? c.url : undefined;
+                const name = c.ref !== null && !c.title.startsWith(c.ref) ? `${c.ref}: ${c.title}` : c.title;
+                return (
+                  <tr data-state={c.state}>
+                    <th scope="row">{href === undefined ? name : <a href={href}>{name}</a>}</th>
+                    <td>{c.kind}</td>
+                    <td>
+                      <span class={`badge improvement-${c.state}`}>{c.state}</span>
+                    </td>
+                    <td>{c.tickets}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
     </section>
   );
 }
@@ -100,6 +144,13 @@ function Breakdown(props: {
               max={1}
               color="#0e7090"
             />
+            <BarChart
+              id={`${props.id}-shipped`}
+              title="Resolved issues that led to a shipped change"
+              bars={bars((s) => s.issuesToImprovements.shippedRatio, percent)}
+              max={1}
+              color="#067647"
+            />
           </div>
           <div class="table-wrap">
             <table id={`${props.id}-table`}>
@@ -115,6 +166,7 @@ function Breakdown(props: {
                   <th scope="col">Median / p90</th>
                   <th scope="col">Effort (answers)</th>
                   <th scope="col">Improvements</th>
+                  <th scope="col">Shipped</th>
                 </tr>
               </thead>
               <tbody>
@@ -137,6 +189,10 @@ function Breakdown(props: {
                     <td>
                       {s.issuesToImprovements.withImprovement} of {s.issuesToImprovements.resolved} (
                       {percent(s.issuesToImprovements.ratio)})
+                    </td>
+                    <td>
+                      {s.issuesToImprovements.shipped} of {s.issuesToImprovements.resolved} (
+                      {percent(s.issuesToImprovements.shippedRatio)})
                     </td>
                   </tr>
                 ))}
@@ -248,9 +304,12 @@ export function MetricsPage(props: MetricsPageProps) {
           rows={[
             ["resolved", String(r.issuesToImprovements.resolved), "improvements-resolved"],
             ["with an improvement", String(r.issuesToImprovements.withImprovement), "improvements-linked"],
+            ["with a shipped change", String(r.issuesToImprovements.shipped), "improvements-shipped"],
+            ["shipped ratio", percent(r.issuesToImprovements.shippedRatio), "improvements-shipped-ratio"],
           ]}
         />
       </div>
+      <RootCauses causes={props.rootCauses ?? []} />
       <Breakdown
         id="by-channel"
         title="By channel"

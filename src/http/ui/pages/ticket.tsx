@@ -432,7 +432,20 @@ export function TicketPage(props: TicketPageProps) {
               <Csrf token={props.csrf} />
               <Once />
               <input type="hidden" name="to" value="engineering" />
-              <p class="muted">Files a Linear issue for the {t.team} team and links it as a bug.</p>
+              <p class="muted">
+                Files a Linear issue for the {t.team} team and links it as a bug — or, when the bug is filed
+                already, links that issue instead.
+              </p>
+              <div class="field">
+                <label for="escalate-issue">Already filed as (optional)</label>
+                <input
+                  type="text"
+                  id="escalate-issue"
+                  name="issue"
+                  maxlength={2048}
+                  placeholder="ENG-12 or its Linear URL"
+                />
+              </div>
               <button type="submit" class="secondary">
                 Escalate to engineering
               </button>
@@ -458,7 +471,16 @@ export function TicketPage(props: TicketPageProps) {
                   return (
                     <li>
                       <span class="badge">{i.kind}</span>{" "}
+                      <span class={`badge improvement-${i.state}`} data-state={i.state}>
+                        {i.state}
+                      </span>{" "}
                       {href === undefined ? i.title : <a href={href}>{i.title}</a>}
+                      {i.source === "manual" ? "" : <span class="muted"> · {i.source}</span>}
+                      {i.shippedAt === null ? (
+                        ""
+                      ) : (
+                        <span class="muted"> · shipped {i.shippedAt.slice(0, 16).replace("T", " ")} UTC</span>
+                      )}
                     </li>
                   );
                 })}
@@ -489,6 +511,24 @@ export function TicketPage(props: TicketPageProps) {
               </div>
               <button type="submit" class="secondary">
                 Link improvement
+              </button>
+            </form>
+            <form method="post" action={`${base}/improvements`}>
+              <Csrf token={props.csrf} />
+              <div class="field">
+                <label for="improvement-linear">Existing Linear issue</label>
+                <input
+                  type="text"
+                  id="improvement-linear"
+                  name="linear"
+                  required
+                  maxlength={2048}
+                  placeholder="ENG-12 or https://linear.app/…/issue/ENG-12"
+                />
+              </div>
+              <p class="muted">Links this ticket to the issue and attaches the ticket to it in Linear.</p>
+              <button type="submit" class="secondary">
+                Link Linear issue
               </button>
             </form>
           </section>
