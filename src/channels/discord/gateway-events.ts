@@ -1,4 +1,4 @@
-import { GatewayDispatchEvents } from "discord-api-types/v10";
+import type { GatewayDispatchEvents } from "discord-api-types/v10";
 import { ZodError } from "zod";
 import type { DiscordSettings } from "../../domain/config";
 import type { DeskEnv } from "../../env";
@@ -21,11 +21,11 @@ import { discordMessageKey, discordThreadKey } from "./keys";
 
 /** The dispatches the desk keeps (everything else only moves the seq). */
 export const GATEWAY_EVENTS = [
-  GatewayDispatchEvents.ThreadCreate,
-  GatewayDispatchEvents.MessageCreate,
-  GatewayDispatchEvents.MessageUpdate,
-  GatewayDispatchEvents.MessageDelete,
-] as const;
+  "THREAD_CREATE",
+  "MESSAGE_CREATE",
+  "MESSAGE_UPDATE",
+  "MESSAGE_DELETE",
+] as const satisfies readonly `${GatewayDispatchEvents}`[];
 
 /** One dispatch as the Gateway object stores it until intake has taken it. */
 export interface GatewayEvent {
@@ -76,13 +76,13 @@ export async function handleGatewayEvent(
 
 async function dispatch(env: DeskEnv, event: GatewayEvent, context: GatewayContext): Promise<ChannelResult> {
   switch (event.t) {
-    case GatewayDispatchEvents.ThreadCreate:
+    case "THREAD_CREATE":
       return threadCreated(env, event, context);
-    case GatewayDispatchEvents.MessageCreate:
+    case "MESSAGE_CREATE":
       return messageCreated(env, event, context);
-    case GatewayDispatchEvents.MessageUpdate:
+    case "MESSAGE_UPDATE":
       return messageChanged(env, event, "edit", context);
-    case GatewayDispatchEvents.MessageDelete:
+    case "MESSAGE_DELETE":
       return messageChanged(env, event, "delete", context);
     default:
       return { kind: "ignored", reason: `${event.t} is not handled` };

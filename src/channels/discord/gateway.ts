@@ -1,11 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
-import {
-  GatewayDispatchEvents,
-  type GatewayHeartbeat,
-  type GatewayIdentify,
+import type {
+  GatewayHeartbeat,
+  GatewayIdentify,
   GatewayIntentBits,
   GatewayOpcodes,
-  type GatewayResume,
+  GatewayResume,
 } from "discord-api-types/v10";
 import { z } from "zod";
 import { apiBase, setting } from "../../notify/http";
@@ -34,9 +33,29 @@ import { GATEWAY_EVENTS, type GatewayEvent, handleGatewayEvent, type ThreadMeta 
 
 export const GATEWAY_OBJECT_NAME = "desk";
 
+/*
+ * discord-api-types is used for its types only: its enums are CommonJS, which the Workers test
+ * runner cannot load, so the values are written here and checked against the library's types.
+ */
+const Op = {
+  Dispatch: 0,
+  Heartbeat: 1,
+  Identify: 2,
+  Resume: 6,
+  Reconnect: 7,
+  InvalidSession: 9,
+  Hello: 10,
+  HeartbeatAck: 11,
+} as const satisfies Record<string, GatewayOpcodes>;
+
+const Intent = {
+  Guilds: 1 << 0,
+  GuildMessages: 1 << 9,
+  MessageContent: 1 << 15,
+} as const satisfies Record<string, GatewayIntentBits>;
+
 /** GUILDS (1<<0) | GUILD_MESSAGES (1<<9) | MESSAGE_CONTENT (1<<15). */
-export const GATEWAY_INTENTS =
-  GatewayIntentBits.Guilds | GatewayIntentBits.GuildMessages | GatewayIntentBits.MessageContent;
+export const GATEWAY_INTENTS = Intent.Guilds | Intent.GuildMessages | Intent.MessageContent;
 
 /** The watchdog's period: a loss of any kind is repaired within this (SPEC: within a minute). */
 export const WATCHDOG_MS = 30_000;
@@ -487,24 +506,24 @@ export class DiscordGateway extends DurableObject<Env> {
     if (!frame.success) return;
     const { op, d, s, t } = frame.data;
     switch (op) {
-      case GatewayOpcodes.Hello: {
+      case Op.Hello: {
         const hello = helloSchema.safeParse(d);
         if (!hello.success) return;
         this.startHeartbeat(id, hello.data.heartbeat_interval);
         await this.identifyOrResume();
         return;
       }
-      case GatewayOpcodes.HeartbeatAck:
+      case Op.HeartbeatAck:
         this.acked = true;
         await this.updateStats(() => ({ lastHeartbeatAckAt: Date.now() }));
         return;
-      case GatewayOpcodes.Heartbeat:
-        this.send({ op: GatewayOpcodes.Heartbeat, d: this.seq });
+      case Op.Heartbeat:
+        this.send({ op: Op.Heartbeat, d: this.seq });
         return;
-      case GatewayOpcodes.Reconnect:
+      case Op.Reconnect:
         await this.drop("the Gateway asked to reconnect (op 7)");
         return;
-      case GatewayOpcodes.InvalidSession:
+      case Op.InvalidSession:
         if (d === true) await this.drop("invalid session (op 9), resumable");
         else {
           // Discord: wait a random 1–5 s, then IDENTIFY with a new session.
@@ -514,7 +533,7 @@ export class DiscordGateway extends DurableObject<Env> {
           });
         }
         return;
-      case GatewayOpcodes.Dispatch:
+      case Op.Dispatch:
         await this.onDispatch(t ?? "", s ?? null, d);
         return;
       default:
@@ -534,7 +553,7 @@ export class DiscordGateway extends DurableObject<Env> {
         return;
       }
       this.acked = false;
-      this.send({ op: GatewayOpcodes.Heartbeat, d: this.seq });
+      this.send({ op: Op.Heartbeat, d: this.seq });
       this.heartbeatTimer = setTimeout(beat, intervalMs);
     };
     // The first beat after interval × jitter, so a fleet of clients does not beat in step.
@@ -548,7 +567,7 @@ export class DiscordGateway extends DurableObject<Env> {
     if (this.mode === "resume" && session !== undefined) {
       this.state = "resuming";
       this.send({
-        op: GatewayOpcodes.Resume,
+        op: Op.Resume,
         d: { token, session_id: session.sessionId, seq: this.seq ?? session.seq ?? 0 },
       });
       return;
@@ -563,7 +582,7 @@ export class DiscordGateway extends DurableObject<Env> {
     this.state = "identifying";
     await this.updateStats((s) => ({ identifies: s.identifies + 1, identifyNotBefore: null }));
     this.send({
-      op: GatewayOpcodes.Identify,
+      op: Op.Identify,
       d: {
         token,
         intents: GATEWAY_INTENTS,
@@ -573,7 +592,7 @@ export class DiscordGateway extends DurableObject<Env> {
   }
 
   private async onDispatch(type: string, s: number | null, d: unknown): Promise<void> {
-    if (type === GatewayDispatchEvents.Ready) {
+    if (type === "READY") {
       const ready = readySchema.safeParse(d);
       if (!ready.success) return;
       this.seq = s;
@@ -585,7 +604,7 @@ export class DiscordGateway extends DurableObject<Env> {
       await this.connected({ botUserId: ready.data.user?.id ?? null });
       return;
     }
-    if (type === GatewayDispatchEvents.Resumed) {
+    if (type === "RESUMED") {
       if (s !== null) this.seq = s;
       await this.connected({ resumed: true });
       return;
