@@ -500,6 +500,146 @@ async function demo(fake, desk, agentToken) {
   console.log(JSON.stringify(final, null, 2));
 }
 
+/**
+ * `--bench N`: N messages dispatched back to back into one forum thread's ticket, then N/4 new
+ * forum posts (each a new ticket); events per second into intake, from the first dispatch until the
+ * object reports every event taken. Then op 7 and a dropped socket, each timed from the loss to
+ * RESUMED (the fake's clock and the object's own `lastReconnectMs`).
+ */
+async function bench(fake, desk, agentToken, n) {
+  const call = async (method, path, body) => {
+    const response = await fetch(`${desk}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${agentToken}`,
+        ...(body ? { "content-type": "application/json" } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+    return response.json();
+  };
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const config = await call("GET", "/v1/config");
+  config.discord = { ...(config.discord ?? {}), forumChannelIds: [FORUM], staffRoleIds: [STAFF_ROLE] };
+  await call("PUT", "/v1/config", config);
+  await call("POST", "/v1/discord/gateway");
+  for (let i = 0; i < 200 && !(fake.state.current?.ready === true); i++) await sleep(100);
+  for (let i = 0; i < 200 && (await call("GET", "/v1/discord/gateway")).state !== "ready"; i++)
+    await sleep(100);
+  console.error(`bench: session ready (${fake.state.current?.session?.id})`);
+  const send = (t, d) => {
+    const connection = fake.state.current;
+    connection.session.seq += 1;
+    const frame = { op: 0, t, s: connection.session.seq, d };
+    connection.session.events.push(frame);
+    connection.ws.send(JSON.stringify(frame));
+  };
+  const msg = (author, content, channelId, id = snowflake()) => ({
+    id,
+    channel_id: channelId,
+    guild_id: GUILD,
+    author,
+    member: { roles: [], nick: null },
+    content,
+    timestamp: new Date().toISOString(),
+    edited_timestamp: null,
+    mentions: [],
+    mention_roles: [],
+    attachments: [],
+    embeds: [],
+    pinned: false,
+    tts: false,
+    mention_everyone: false,
+    type: 0,
+  });
+  const thread = (id, name) => ({
+    id,
+    guild_id: GUILD,
+    parent_id: FORUM,
+    owner_id: CUSTOMER.id,
+    name,
+    type: 11,
+    newly_created: true,
+    thread_metadata: {
+      archived: false,
+      auto_archive_duration: 1440,
+      archive_timestamp: new Date().toISOString(),
+      locked: false,
+    },
+  });
+  const settle = async (target) => {
+    const end = Date.now() + 120_000;
+    for (;;) {
+      const s = await call("GET", "/v1/discord/gateway");
+      if (s.eventsProcessed >= target && s.pendingEvents === 0) return s;
+      if (Date.now() > end) throw new Error(`intake did not settle: ${JSON.stringify(s)} (want ${target})`);
+      if (process.env.BENCH_DEBUG)
+        console.error(`settle: ${s.eventsProcessed}/${target} pending ${s.pendingEvents} ${s.state}`);
+      await sleep(50);
+    }
+  };
+  const results = {};
+  // One ticket's thread, many messages (the append path).
+  const threadId = snowflake();
+  send("THREAD_CREATE", thread(threadId, `bench thread ${threadId}`));
+  send("MESSAGE_CREATE", msg(CUSTOMER, "bench starter", threadId, threadId));
+  let base = (await settle(0)).eventsProcessed;
+  base = (await settle(base)).eventsProcessed;
+  await sleep(500);
+  base = (await settle(base)).eventsProcessed;
+  console.error(`bench: ${n} thread messages`);
+  let started = Date.now();
+  for (let i = 0; i < n; i++)
+    send("MESSAGE_CREATE", msg(i % 2 === 0 ? HELPER : CUSTOMER, `bench message ${i}`, threadId));
+  await settle(base + n);
+  let seconds = (Date.now() - started) / 1000;
+  results.threadMessages = { events: n, seconds, perSecond: Math.round((n / seconds) * 10) / 10 };
+  // New forum posts (THREAD_CREATE + starter each: two events, one new ticket).
+  const posts = Math.max(1, Math.floor(n / 4));
+  console.error(`bench: ${JSON.stringify(results.threadMessages)}; ${posts} new posts`);
+  base = (await settle(0)).eventsProcessed;
+  started = Date.now();
+  for (let i = 0; i < posts; i++) {
+    const id = snowflake();
+    send("THREAD_CREATE", thread(id, `bench post ${i} ${id}`));
+    send("MESSAGE_CREATE", msg(CUSTOMER, `bench post body ${i}`, id, id));
+  }
+  await settle(base + 2 * posts);
+  seconds = (Date.now() - started) / 1000;
+  results.newPosts = {
+    tickets: posts,
+    events: 2 * posts,
+    seconds,
+    eventsPerSecond: Math.round(((2 * posts) / seconds) * 10) / 10,
+  };
+  // Reconnects: op 7, then a dropped socket, each until RESUMED.
+  for (const kind of ["op7", "drop", "op7", "drop", "op7", "drop", "op7", "drop", "op7", "drop"]) {
+    await sleep(300);
+    const before = (await call("GET", "/v1/discord/gateway")).resumes;
+    const lostAt = Date.now();
+    if (kind === "op7") fake.state.current.ws.send(JSON.stringify({ op: 7, d: null }));
+    else fake.state.current.ws.terminate();
+    let status;
+    for (;;) {
+      status = await call("GET", "/v1/discord/gateway");
+      if (status.resumes > before && status.state === "ready") break;
+      await sleep(10);
+    }
+    const resumed = fake.state.resumes.at(-1);
+    (results[kind] ??= []).push({
+      fakeSawResumeAfterMs: resumed.at - lostAt,
+      objectReportedMs: status.lastReconnectMs,
+    });
+  }
+  for (const kind of ["op7", "drop"]) {
+    const sorted = results[kind].map((r) => r.objectReportedMs).sort((a, b) => a - b);
+    results[`${kind}MedianMs`] = sorted[Math.floor(sorted.length / 2)];
+  }
+  console.log(JSON.stringify(results, null, 2));
+  return results;
+}
+
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
@@ -511,7 +651,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const desk = arg("desk", null);
   if (desk !== null) {
     try {
-      await demo(fake, desk.replace(/\/+$/, ""), arg("agent-token", "dev-token-alice"));
+      const run =
+        arg("bench", null) === null ? demo : (f, d, t) => bench(f, d, t, Number(arg("bench", "200")));
+      await run(fake, desk.replace(/\/+$/, ""), arg("agent-token", "dev-token-alice"));
     } catch (error) {
       console.error(String(error));
       process.exitCode = 1;

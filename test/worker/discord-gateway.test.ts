@@ -5,6 +5,7 @@ import type { DiscordGateway } from "../../src/channels/discord/gateway";
 import hello from "../fixtures/discord-gateway/hello.example.docs.json";
 import invalidSession from "../fixtures/discord-gateway/invalid-session.example.docs.json";
 import reconnect from "../fixtures/discord-gateway/reconnect.example.docs.json";
+import threadSample from "../fixtures/discord-gateway/thread-channel.example.docs.json";
 import {
   AGENT,
   BOT_USER,
@@ -405,6 +406,24 @@ describe("Gateway events into intake (SPEC §12)", { timeout: 20_000 }, () => {
       "the deletion",
     );
     expect(byText("a corrected follow-up").editedAt).not.toBeNull();
+    // Archiving the thread changes nothing on the ticket.
+    const beforeArchive = await getTicket(opened.key);
+    await dispatch({
+      t: "THREAD_UPDATE",
+      d: {
+        ...threadSample,
+        id: threadId,
+        parent_id: FORUM,
+        thread_metadata: { ...threadSample.thread_metadata, archived: true },
+      },
+    });
+    await drained();
+    const archived = await getTicket(opened.key);
+    expect({ status: archived.status, due: archived.responseDueAt, n: archived.messages.length }).toEqual({
+      status: beforeArchive.status,
+      due: beforeArchive.responseDueAt,
+      n: beforeArchive.messages.length,
+    });
     const before = await countRows("messages");
     // Messages in a thread nobody filed and in an unlisted forum open nothing.
     const stray = snowflake();

@@ -138,6 +138,11 @@ async function messageCreated(
   if (message.id === message.channel_id) {
     const thread = await context.threads.recall(message.channel_id);
     if (thread !== undefined && discord.forumChannelIds.includes(thread.parentId)) {
+      if (staff) {
+        // Our own people posting in the forum (an announcement, a FAQ) are not asking for help.
+        await context.threads.forget(thread.id);
+        return { kind: "ignored", reason: "a staff member's forum post" };
+      }
       const result = await intake(env, normaliseForumPost(message, thread, event.receivedAt), { config });
       await context.threads.forget(thread.id);
       return intakeAnswer(result);

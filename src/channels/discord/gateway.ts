@@ -191,6 +191,7 @@ export class DiscordGateway extends DurableObject<Env> {
   private retryAt: number | null = null;
   private eventsProcessed = 0;
   private nextEvent: number | null = null;
+  private pending: number | null = null;
 
   // ------------------------------------------------------------------------------------------
   // RPC
@@ -212,7 +213,7 @@ export class DiscordGateway extends DurableObject<Env> {
     const [session, stats, pending] = await Promise.all([
       this.ctx.storage.get<Session>("session"),
       this.stats(),
-      this.ctx.storage.list({ prefix: EVENT_KEY_PREFIX }),
+      this.pendingCount(),
     ]);
     let state = this.state;
     if (this.token() === undefined) state = "disabled";
@@ -226,7 +227,7 @@ export class DiscordGateway extends DurableObject<Env> {
       reconnects: stats.reconnects,
       identifies: stats.identifies,
       resumes: stats.resumes,
-      pendingEvents: pending.size,
+      pendingEvents: pending,
       eventsProcessed: this.eventsProcessed,
       identifyNotBefore: iso(stats.identifyNotBefore),
       lastError: stats.lastError,
@@ -265,7 +266,9 @@ export class DiscordGateway extends DurableObject<Env> {
   }
 
   private async scheduleWatchdog(): Promise<void> {
-    if (this.token() === undefined || this.state === "failed") return;
+    if (this.token() === undefined) return;
+    // A failed session waits for an agent or the hourly cron, but kept events are still retried.
+    if (this.state === "failed" && (await this.pendingCount()) === 0) return;
     const stats = await this.stats();
     let next = Date.now() + WATCHDOG_MS;
     if (stats.identifyNotBefore !== null && stats.identifyNotBefore > Date.now())
@@ -628,7 +631,17 @@ export class DiscordGateway extends DurableObject<Env> {
       ...(session === undefined ? {} : { session: { ...session, seq } }),
     });
     this.seq = seq;
+    if (this.pending !== null) this.pending += 1;
     void this.drain();
+  }
+
+  /** Events in storage not yet taken by intake: counted once per instance, then kept in memory. */
+  private async pendingCount(): Promise<number> {
+    if (this.pending === null) {
+      const listed = await this.ctx.storage.list({ prefix: EVENT_KEY_PREFIX });
+      this.pending ??= listed.size;
+    }
+    return this.pending;
   }
 
   private async takeEventNumber(): Promise<number> {
@@ -692,6 +705,7 @@ export class DiscordGateway extends DurableObject<Env> {
           return;
         }
         await this.ctx.storage.delete(key);
+        if (this.pending !== null) this.pending = Math.max(0, this.pending - 1);
         this.eventsProcessed += 1;
         this.retryAttempts = 0;
       }
