@@ -627,7 +627,8 @@ async function bench(fake, desk, agentToken, n) {
       await sleep(10);
     }
     const resumed = fake.state.resumes.at(-1);
-    (results[kind] ??= []).push({
+    results[kind] ??= [];
+    results[kind].push({
       fakeSawResumeAfterMs: resumed.at - lostAt,
       objectReportedMs: status.lastReconnectMs,
     });
