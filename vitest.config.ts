@@ -70,6 +70,8 @@ export default defineConfig({
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
           setupFiles: ["./test/worker/setup.ts"],
+          // The fake Discord Gateway (a WebSocket server in Node) for test/worker/discord-gateway.test.ts.
+          globalSetup: ["./test/worker/discord-gateway.global-setup.ts"],
         },
       },
       {

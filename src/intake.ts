@@ -428,8 +428,13 @@ async function appendMessage(
   }
   const now = Date.now();
   const messageId = crypto.randomUUID();
-  const isCustomer = message.author === "customer";
-  const isStaff = message.author === "staff";
+  // A community message that threads by the requester's own key is the requester's (Discord).
+  const author =
+    message.author === "community" && message.customerByRule !== undefined && rule === message.customerByRule
+      ? "customer"
+      : message.author;
+  const isCustomer = author === "customer";
+  const isStaff = author === "staff";
   const candidateDue = dueAt(ticket.policy, message.receivedAt, config, parseTimeScale(env.SLA_TIME_SCALE));
   const event = isCustomer ? "customer-message" : isStaff ? "staff-response" : "updated";
   // SPEC §1: anything that looks security-sensitive is forced private — a follow-up as much as the first message.
@@ -445,7 +450,8 @@ async function appendMessage(
       id: messageId,
       ticketNumber: ticket.number,
       direction: isStaff ? "outbound" : "inbound",
-      kind: message.author,
+      // A community member's words are shown but owe nothing: no clock starts, stops or reopens.
+      kind: author,
       author: authorName(message),
       sender: message.from.email ?? message.from.handle ?? null,
       subject: message.subject ?? null,

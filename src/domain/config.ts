@@ -214,6 +214,8 @@ function uniqueBy<T>(
   });
 }
 
+const snowflakeId = z.string().regex(/^\d{1,32}$/, "a Discord id (a snowflake)");
+
 /** How the Discord channel behaves (an extension of SPEC §12's `discord` settings; every field has a default). */
 export const discordSettingsSchema = z.strictObject({
   /**
@@ -226,6 +228,14 @@ export const discordSettingsSchema = z.strictObject({
     .array(z.string().regex(/^\d{1,32}$/, "a Discord channel id (a snowflake)"))
     .max(500)
     .default([]),
+  /** SPEC §12: forums whose new posts (THREAD_CREATE + starter message) open public tickets. */
+  forumChannelIds: z.array(snowflakeId).max(500).default([]),
+  /** SPEC §12: text channels whose top-level messages open public tickets (the bot opens a thread on each). */
+  supportChannelIds: z.array(snowflakeId).max(500).default([]),
+  /** Members with one of these roles (from the event's member roles) are staff: their answers stop the clock. */
+  staffRoleIds: z.array(snowflakeId).max(500).default([]),
+  /** These users are staff whatever their roles. */
+  staffUserIds: z.array(snowflakeId).max(5000).default([]),
 });
 export type DiscordSettings = z.infer<typeof discordSettingsSchema>;
 

@@ -70,7 +70,12 @@ export const inboundMessageSchema = z.object({
   channelName: z.string().max(320).optional(),
   from: partySchema,
   /** Who sent it: a customer, or one of our own staff answering natively on the channel. */
-  author: z.enum(["customer", "staff", "system"]).default("customer"),
+  author: z.enum(["customer", "staff", "system", "community"]).default("customer"),
+  /**
+   * A `community` message that threads by the thread-key rule named here is the requester's own:
+   * it is stored as the `customer`'s (Discord: the ticket's requester key in a thread).
+   */
+  customerByRule: z.string().max(40).optional(),
   subject: z.string().max(1000).optional(),
   text: z.string(),
   html: z.string().optional(),

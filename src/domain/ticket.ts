@@ -32,7 +32,7 @@ export function subjectTicketTokens(subject: string): number[] {
 }
 
 export type TicketStatus = "open" | "pending" | "resolved";
-export type MessageKind = "customer" | "staff" | "note" | "system";
+export type MessageKind = "customer" | "staff" | "note" | "system" | "community";
 export type EscalationKind = "page" | "warning" | "breach" | "lead" | "reassign" | "engineering" | "incident";
 export type ImprovementKind = "bug" | "docs" | "error_message" | "api" | "other";
 

@@ -13,6 +13,7 @@ import {
 } from "./rate-limit";
 import { attachmentsApp } from "./routes/attachments";
 import { configApp } from "./routes/config";
+import { discordApp } from "./routes/discord";
 import { messagesApp } from "./routes/messages";
 import { metricsApp } from "./routes/metrics";
 import { quarantineApp } from "./routes/quarantine";
@@ -51,6 +52,7 @@ app.use("/v1/config/*", configAccess);
 app.use("/v1/attachments/*", requireAgent);
 app.use("/v1/metrics", requireAgent);
 app.use("/v1/quarantine/*", requireAgent);
+app.use("/v1/discord/*", requireAgent);
 
 // Public surfaces: a budget per client address (rate-limit.ts, README "Limits").
 const searchLimit = publicRateLimit<AppEnv>("search", (c) =>
@@ -72,6 +74,7 @@ app.route("/v1/attachments", attachmentsApp);
 app.route("/v1/quarantine", quarantineApp);
 app.route("/v1/metrics", metricsApp);
 app.route("/v1/search", searchApp);
+app.route("/v1/discord", discordApp);
 app.route("/survey", surveyApp);
 // Channel webhooks (channels/registry.ts) authenticate by the provider's signature, not by an agent token.
 app.route("/", webhooksApp);
@@ -122,5 +125,10 @@ app.onError((error, c) => {
 export function retryIsSafe(method: string, path: string, idempotencyKey: string | undefined): boolean {
   if (method === "GET" || method === "HEAD" || method === "PATCH" || method === "PUT") return true;
   if (idempotencyKey !== undefined && idempotencyKey.trim() !== "") return true;
-  return path.startsWith("/webhooks/") || path === "/v1/messages" || path.startsWith("/v1/quarantine/");
+  return (
+    path.startsWith("/webhooks/") ||
+    path === "/v1/messages" ||
+    path.startsWith("/v1/quarantine/") ||
+    path === "/v1/discord/gateway"
+  );
 }

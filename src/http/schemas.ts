@@ -40,7 +40,7 @@ export const messageViewSchema = z
   .object({
     id: z.string(),
     direction: z.enum(["inbound", "outbound"]),
-    kind: z.enum(["customer", "staff", "note", "system"]),
+    kind: z.enum(["customer", "staff", "note", "system", "community"]),
     author: z.string(),
     sender: z.string().nullable(),
     subject: z.string().nullable(),

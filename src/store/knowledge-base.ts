@@ -67,7 +67,7 @@ export function addToKnowledgeBase(number: number, guard: SQL): SQL {
   return sql`insert into knowledge_base (rowid, subject, body)
     select t.number, t.subject,
       coalesce((select group_concat(m.text, char(10)) from messages m
-                where m.ticket_number = t.number and m.kind in ('customer', 'staff') and m.deleted_at is null), '')
+                where m.ticket_number = t.number and m.kind in ('customer', 'staff', 'community') and m.deleted_at is null), '')
     from tickets t where t.number = ${number} and t.visibility = 'public' and t.status = 'resolved' and ${guard}`;
 }
 

@@ -104,7 +104,7 @@ export const messages = sqliteTable(
     id: text("id").primaryKey(),
     ticketNumber: integer("ticket_number").notNull(),
     direction: text("direction", { enum: ["inbound", "outbound"] }).notNull(),
-    kind: text("kind", { enum: ["customer", "staff", "note", "system"] }).notNull(),
+    kind: text("kind", { enum: ["customer", "staff", "note", "system", "community"] }).notNull(),
     author: text("author").notNull(),
     /** The author's address or handle on the channel (email address, Slack user, GitHub login). */
     sender: text("sender"),

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { EmailThreading, ReplyTarget } from "../../src/channels/contract";
-import { discordFollowupKey } from "../../src/channels/discord/keys";
+import {
+  discordFollowupKey,
+  discordForumThreadKey,
+  discordStartThreadKey,
+} from "../../src/channels/discord/keys";
+import { DISCORD_MAX_CONTENT, discordParts } from "../../src/channels/discord/reply";
 import { emailSubject } from "../../src/channels/email/reply";
 import { githubIssueKey } from "../../src/channels/github/keys";
 import { hasReplyMarker } from "../../src/channels/github/reply";
@@ -289,5 +294,61 @@ describe("discord: the interaction's follow-up webhook, else the channel", () =>
     });
     expect(channelOnly?.delivery).toMatchObject({ channelId: "C77", followup: null });
     expect(customerDelivery(target("discord"), { kind: "reply", text: "t", messageId: "m" })).toBeNull();
+  });
+});
+
+describe("discord: a Gateway ticket's thread", () => {
+  it("acknowledges and replies in a forum post's thread, with a nonce for retries", () => {
+    const ticket = target("discord", { threadKeys: [discordForumThreadKey("900")], channelName: "900" });
+    const ack = customerDelivery(ticket, {
+      kind: "acknowledgement",
+      text: "We have it",
+      messageId: "1234-5678",
+    });
+    expect(ack?.delivery).toEqual({
+      service: "discord",
+      channelId: "900",
+      followup: null,
+      content: "**SUP-7** We have it",
+      startThread: null,
+      nonce: "12345678",
+    });
+  });
+
+  it("starts the thread on a support channel's message first (every time: starting it again is harmless)", () => {
+    const ticket = target("discord", {
+      threadKeys: [discordStartThreadKey("500", "901")],
+      channelName: "901",
+    });
+    const reply = customerDelivery(ticket, { kind: "reply", text: "On it", messageId: "m1" });
+    expect(reply?.delivery).toMatchObject({
+      channelId: "901",
+      startThread: { channelId: "500", messageId: "901", name: "SUP-7 Export fails" },
+    });
+  });
+});
+
+describe("discordParts: replies split at 2,000 characters", () => {
+  it("keeps a short reply whole", () => {
+    expect(discordParts("hello")).toEqual(["hello"]);
+  });
+
+  it("splits at a line break or space, every part within the limit, nothing lost", () => {
+    const text = Array.from({ length: 300 }, (_, i) => `line ${i} with some words`).join("\n");
+    const parts = discordParts(text);
+    expect(parts.length).toBeGreaterThan(1);
+    for (const part of parts) expect(part.length).toBeLessThanOrEqual(DISCORD_MAX_CONTENT);
+    expect(parts.join("\n")).toBe(text);
+  });
+
+  it("never splits a surrogate pair, and cuts with a note past the last part", () => {
+    const emoji = "😀".repeat(6000);
+    const parts = discordParts(emoji);
+    expect(parts).toHaveLength(5);
+    for (const part of parts) {
+      expect(part.length).toBeLessThanOrEqual(DISCORD_MAX_CONTENT);
+      expect(part).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+    }
+    expect(parts.at(-1)).toContain("truncated: the full reply is on the ticket");
   });
 });

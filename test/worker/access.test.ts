@@ -98,6 +98,8 @@ const ENDPOINTS: Endpoint[] = [
   { method: "GET", path: "/v1/quarantine", ok: 200 },
   // `{id}` is an attachment's id, no quarantined mail's: let through, the promotion finds nothing.
   { method: "POST", path: "/v1/quarantine/{id}/promote", ok: 404 },
+  { method: "GET", path: "/v1/discord/gateway", ok: 200 },
+  { method: "POST", path: "/v1/discord/gateway", ok: 200 },
   { method: "GET", path: "/v1/attachments/{id}", ok: 200 },
   { method: "GET", path: "/v1/config", ok: 200 },
   { method: "PUT", path: "/v1/config", json: () => TEST_CONFIG, ok: 200 },

@@ -1,5 +1,7 @@
 import { zodIssues } from "../../domain/issues";
+import { setting } from "../../notify/http";
 import type { ChannelIngress, WebhookEndpoint } from "../contract";
+import { discordGateway } from "./gateway-client";
 import { handleDiscordInteraction } from "./handle";
 import { type Interaction, interactionSchema } from "./normalise";
 import { verifyDiscordSignature } from "./verify";
@@ -38,4 +40,15 @@ const interactions: WebhookEndpoint<Interaction> = {
   storedStatus: () => 200,
 };
 
-export const discordIngress: ChannelIngress = { name: "discord", endpoints: [interactions] };
+export const discordIngress: ChannelIngress = {
+  name: "discord",
+  endpoints: [interactions],
+  // SPEC §12: the hourly cron makes sure the Gateway session is up (the object's alarm keeps it up
+  // between runs). Without DISCORD_BOT_TOKEN it does nothing.
+  async scheduled(env) {
+    if (setting(env.DISCORD_BOT_TOKEN) === undefined) return;
+    const status = await discordGateway(env).ensure();
+    if (status.state !== "ready")
+      console.log(`discord gateway: ${status.state} (${status.lastError ?? "no error"})`);
+  },
+};

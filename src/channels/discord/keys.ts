@@ -8,6 +8,42 @@ export function discordThreadKey(channelId: string): string {
   return `thread:${channelId}`;
 }
 
+/**
+ * The ticket's requester in a thread (a Gateway message from this user in this thread is the
+ * customer's, anyone else's the community's). Registered when the ticket opens.
+ */
+export function discordRequesterKey(threadId: string, userId: string): string {
+  return `requester:${threadId}:${userId}`;
+}
+
+/** A ticket opened from a forum post over the Gateway: the desk acknowledges in the thread. */
+export function discordForumThreadKey(threadId: string): string {
+  return `gateway-thread:${threadId}`;
+}
+
+/**
+ * A ticket opened from a top-level message in a support channel: the bot starts a thread on the
+ * message (`POST /channels/{channel}/messages/{message}/threads`) and answers there.
+ */
+export function discordStartThreadKey(channelId: string, messageId: string): string {
+  return `gateway-start:${channelId}:${messageId}`;
+}
+
+/** Where a Gateway ticket's messages go: its thread, and the thread to start first when there is none yet. */
+export function discordGatewayTargetOf(
+  threadKeys: readonly string[],
+): { threadId: string; startThread: { channelId: string; messageId: string } | null } | null {
+  for (const key of threadKeys) {
+    const start = /^gateway-start:(\d{1,32}):(\d{1,32})$/.exec(key);
+    if (start?.[1] !== undefined && start[2] !== undefined) {
+      return { threadId: start[2], startThread: { channelId: start[1], messageId: start[2] } };
+    }
+    const forum = /^gateway-thread:(\d{1,32})$/.exec(key);
+    if (forum?.[1] !== undefined) return { threadId: forum[1], startThread: null };
+  }
+  return null;
+}
+
 export function discordInteractionKey(interactionId: string): string {
   return `interaction:${interactionId}`;
 }

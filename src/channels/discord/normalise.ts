@@ -1,6 +1,12 @@
 import { z } from "zod";
 import type { InboundMessageInput } from "../../domain/inbound";
-import { discordFollowupKey, discordInteractionKey, discordMessageKey, discordThreadKey } from "./keys";
+import {
+  discordFollowupKey,
+  discordInteractionKey,
+  discordMessageKey,
+  discordRequesterKey,
+  discordThreadKey,
+} from "./keys";
 
 /** Interaction types (Discord API: Receiving and Responding). */
 export const InteractionType = {
@@ -207,6 +213,7 @@ export function normaliseSupportRequest(
   options: { applicationId?: string; receivedAt: number },
 ): InboundMessageInput {
   const channel = channelId(interaction);
+  const requester = (interaction.member?.user ?? interaction.user)?.id;
   const inThread = interaction.channel !== undefined && THREAD_CHANNEL_TYPES.has(interaction.channel.type);
   const threadKey =
     inThread && channel !== undefined ? discordThreadKey(channel) : discordInteractionKey(interaction.id);
@@ -216,7 +223,13 @@ export function normaliseSupportRequest(
     externalId: discordInteractionKey(interaction.id),
     threadKeys: [threadKey],
     threadKeyRules: [inThread ? "thread" : "interaction"],
-    extraThreadKeys: followupKeys(interaction, options.applicationId, options.receivedAt),
+    extraThreadKeys: [
+      ...followupKeys(interaction, options.applicationId, options.receivedAt),
+      // In a thread, the requester's later messages there (over the Gateway) are the customer's.
+      ...(inThread && channel !== undefined && requester !== undefined
+        ? [discordRequesterKey(channel, requester)]
+        : []),
+    ],
     ...(channel === undefined ? {} : { channelName: channel }),
     from: invoker(interaction),
     author: "customer",

@@ -90,7 +90,7 @@ export function KnowledgeBasePage(
 export function KnowledgeBaseArticle(props: Chrome & { ticket: TicketView }) {
   const t = props.ticket;
   const messages = t.messages.filter(
-    (m) => (m.kind === "customer" || m.kind === "staff") && m.deletedAt === null,
+    (m) => (m.kind === "customer" || m.kind === "staff" || m.kind === "community") && m.deletedAt === null,
   );
   return (
     <Layout title={t.subject || t.key} nonce={props.nonce} section="kb" agent={props.agent} csrf={props.csrf}>

@@ -19,6 +19,7 @@ const KIND_LABELS: Record<MessageView["kind"], string> = {
   staff: "Public reply",
   note: "Internal note",
   system: "System",
+  community: "Community",
 };
 
 /** The last path segment of the API's attachment URL is the attachment's id. */
@@ -57,7 +58,7 @@ function Delivery(props: { message: MessageView }) {
 
 function Message(props: { message: MessageView; channel: string; ticketSubject: string }) {
   const m = props.message;
-  const cls = m.kind === "customer" ? "inbound" : m.kind;
+  const cls = m.kind === "customer" || m.kind === "community" ? "inbound" : m.kind;
   const headingId = `msg-${m.id}`;
   return (
     <li>
@@ -75,6 +76,11 @@ function Message(props: { message: MessageView; channel: string; ticketSubject: 
                 channel={props.channel}
                 label={`via ${CHANNEL_LABELS[props.channel] ?? props.channel}`}
               />
+            </>
+          ) : m.kind === "community" ? (
+            <>
+              <span class="badge">{KIND_LABELS.community} · no clock effect</span>
+              <ChannelBadge channel={props.channel} />
             </>
           ) : m.kind === "system" ? (
             <>
