@@ -97,6 +97,7 @@ describe("every hot query is served by an index", () => {
   it.each([
     "",
     "?status=open",
+    "?status=pending",
     "?status=all",
     "?team=support",
     "?channel=api",
@@ -125,6 +126,12 @@ describe("every hot query is served by an index", () => {
     await assertIndexed(await recorded(`/v1/tickets/${key}`));
     await assertIndexed(
       await recorded(`/v1/tickets/${key}/replies`, { method: "POST", json: { text: "hi" } }),
+    );
+    await assertIndexed(
+      await recorded(`/v1/tickets/${key}/replies`, {
+        method: "POST",
+        json: { text: "update soon", nextUpdateBy: "PT4H" },
+      }),
     );
     await assertIndexed(
       await recorded(`/v1/tickets/${key}`, { method: "PATCH", json: { priority: "high", team: "platform" } }),
