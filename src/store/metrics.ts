@@ -1,6 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import { emptyMetricSet, type MetricSet, type MetricsReport, ratio } from "../domain/metrics";
 import { batch, batchOf, type Database } from "./db";
+import { promiseCountsQuery } from "./promises";
 
 export interface MetricsQuery {
   from: number;
@@ -235,7 +236,7 @@ export async function computeMetrics(
   options: { percentiles?: PercentileStrategy } = {},
 ): Promise<MetricsReport> {
   const filter = windowFilter(q);
-  const [groups, effort, [{ total } = { total: 0 }]] = await batch(db, [
+  const [groups, effort, [{ total } = { total: 0 }], promised] = await batch(db, [
     db.all<GroupCounts>(sql`select t.channel as channel, t.team as team, count(*) as tickets,
         coalesce(sum(t.first_response_at is not null and t.first_due_at is not null and t.first_response_at <= t.first_due_at), 0) as hits,
         coalesce(sum(t.first_due_at is not null and (t.first_response_at is not null or t.first_due_at < ${q.now})), 0) as decided,
@@ -253,6 +254,8 @@ export async function computeMetrics(
       where s.score is not null and ${filter} group by t.channel, t.team`),
     // Tickets ever opened (numbers are never reused): how much of the desk the window holds.
     db.all<{ total: number }>(sql`select coalesce(max(number), 0) as total from tickets`),
+    // Promised updates made in the window (SPEC §16), whatever the ticket's age.
+    promiseCountsQuery(db, q),
   ]);
   const windowTickets = groups.reduce((sum, row) => sum + row.tickets, 0);
   const strategy = options.percentiles ?? choosePercentileStrategy(q, windowTickets, total);
@@ -294,6 +297,13 @@ export async function computeMetrics(
       set.effortTotal += row.total;
     }
   }
+  for (const row of promised) {
+    for (const set of targets(row)) {
+      set.promises.made += row.made;
+      set.promises.kept += row.kept;
+      set.promises.broken += row.broken;
+    }
+  }
   // An empty window still yields the overall row of each ranking query, with nulls: skip it.
   for (const row of firstResponse) {
     if (row.n === null || row.n === 0) continue;
@@ -319,6 +329,10 @@ export async function computeMetrics(
     issuesToImprovements: {
       ...set.issuesToImprovements,
       ratio: ratio(set.issuesToImprovements.withImprovement, set.issuesToImprovements.resolved),
+    },
+    promises: {
+      ...set.promises,
+      keptRate: ratio(set.promises.kept, set.promises.kept + set.promises.broken),
     },
   });
   const group = (dim: Dimension): Record<string, MetricSet> =>

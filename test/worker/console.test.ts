@@ -520,7 +520,7 @@ describe("console pages", () => {
       ).toBe(true);
     }
     const svgs = page.all("svg");
-    expect(svgs.length).toBe(10);
+    expect(svgs.length).toBe(12);
     for (const svg of svgs) expect(svg.attrs.role).toBe("img");
     expect(page.elements.some((e) => e.attrs.id === "by-channel-first")).toBe(true);
     expect(page.elements.some((e) => e.attrs.id === "by-team-table")).toBe(true);

@@ -27,6 +27,17 @@ const metricSet = {
     withImprovement: z.number().int(),
     ratio: z.number().nullable(),
   }),
+  promises: z
+    .object({
+      made: z.number().int(),
+      kept: z.number().int(),
+      broken: z.number().int(),
+      keptRate: z.number().nullable(),
+    })
+    .openapi({
+      description:
+        "Promised updates (`nextUpdateBy`) made in the window: kept by their time, broken (the time passed without a public reply or resolve), and kept / (kept + broken); open ones not yet due are left out",
+    }),
 };
 const metricSetSchema = z.object(metricSet).openapi("MetricSet");
 const metricsSchema = z

@@ -100,6 +100,13 @@ function Breakdown(props: {
               max={1}
               color="#0e7090"
             />
+            <BarChart
+              id={`${props.id}-promises`}
+              title="Promised updates kept"
+              bars={bars((s) => s.promises.keptRate, percent)}
+              max={1}
+              color="#c4320a"
+            />
           </div>
           <div class="table-wrap">
             <table id={`${props.id}-table`}>
@@ -115,6 +122,7 @@ function Breakdown(props: {
                   <th scope="col">Median / p90</th>
                   <th scope="col">Effort (answers)</th>
                   <th scope="col">Improvements</th>
+                  <th scope="col">Promises kept</th>
                 </tr>
               </thead>
               <tbody>
@@ -137,6 +145,11 @@ function Breakdown(props: {
                     <td>
                       {s.issuesToImprovements.withImprovement} of {s.issuesToImprovements.resolved} (
                       {percent(s.issuesToImprovements.ratio)})
+                    </td>
+                    <td>
+                      {s.promises.kept} of {s.promises.kept + s.promises.broken} due (
+                      {percent(s.promises.keptRate)}
+                      ), {s.promises.made} made
                     </td>
                   </tr>
                 ))}
@@ -248,6 +261,17 @@ export function MetricsPage(props: MetricsPageProps) {
           rows={[
             ["resolved", String(r.issuesToImprovements.resolved), "improvements-resolved"],
             ["with an improvement", String(r.issuesToImprovements.withImprovement), "improvements-linked"],
+          ]}
+        />
+        <Card
+          id="promises"
+          title="Promised updates"
+          value={percent(r.promises.keptRate)}
+          valueLabel="kept by the time the customer was told"
+          rows={[
+            ["made", String(r.promises.made), "promises-made"],
+            ["kept", String(r.promises.kept), "promises-kept"],
+            ["broken", String(r.promises.broken), "promises-broken"],
           ]}
         />
       </div>
