@@ -239,6 +239,8 @@ export const configSchema = z
     paging: pagingSettingsSchema.default(pagingSettingsSchema.parse({})),
     integrations: z.array(integrationSchema).max(200).default([]),
     discord: discordSettingsSchema.default(discordSettingsSchema.parse({})),
+    /** SPEC §16: `/quality` and `GET /v1/quality` are public; false turns both off (404). */
+    publicQuality: z.boolean().default(true),
   })
   .superRefine((config, ctx) => {
     // Team ids are kept: routes and defaultTeam are checked against them below.

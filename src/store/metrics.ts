@@ -8,6 +8,8 @@ export interface MetricsQuery {
   to: number;
   team?: string;
   channel?: string;
+  /** Only tickets on these channels (the public quality report's "public channels"). */
+  channels?: readonly string[];
   now: number;
 }
 
@@ -23,7 +25,17 @@ function windowFilter(q: MetricsQuery): SQL {
   const parts = [sql`t.created_at >= ${q.from}`, sql`t.created_at < ${q.to}`];
   if (q.team !== undefined) parts.push(sql`t.team = ${q.team}`);
   if (q.channel !== undefined) parts.push(sql`t.channel = ${q.channel}`);
+  if (q.channels !== undefined) parts.push(channelIn(q.channels));
   return sql.join(parts, sql` and `);
+}
+
+/** `t.channel in (…)`; an empty list matches nothing. */
+export function channelIn(channels: readonly string[]): SQL {
+  if (channels.length === 0) return sql`0`;
+  return sql`t.channel in (${sql.join(
+    channels.map((c) => sql`${c}`),
+    sql`, `,
+  )})`;
 }
 
 /** Interpolated percentile (see domain/metrics `percentile`) of `v` over rows ranked `i` (from 0) of `n`. */
@@ -74,11 +86,11 @@ export const ORDERED_MIN_SHARE = 0.3;
  * times; the team and channel filters keep the window small, so they rank.
  */
 export function choosePercentileStrategy(
-  q: Pick<MetricsQuery, "team" | "channel">,
+  q: Pick<MetricsQuery, "team" | "channel" | "channels">,
   windowTickets: number,
   totalTickets: number,
 ): PercentileStrategy {
-  if (q.team !== undefined || q.channel !== undefined) return "ranked";
+  if (q.team !== undefined || q.channel !== undefined || q.channels !== undefined) return "ranked";
   if (totalTickets === 0 || windowTickets === 0) return "ranked";
   return windowTickets / totalTickets >= ORDERED_MIN_SHARE ? "ordered" : "ranked";
 }

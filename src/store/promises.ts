@@ -85,11 +85,28 @@ export interface PromiseCounts {
  */
 export function promiseCountsQuery(
   db: Database,
-  q: { from: number; to: number; now: number; team?: string | undefined; channel?: string | undefined },
+  q: {
+    from: number;
+    to: number;
+    now: number;
+    team?: string | undefined;
+    channel?: string | undefined;
+    channels?: readonly string[] | undefined;
+  },
 ) {
   const parts = [sql`p.made_at >= ${q.from}`, sql`p.made_at < ${q.to}`];
   if (q.team !== undefined) parts.push(sql`t.team = ${q.team}`);
   if (q.channel !== undefined) parts.push(sql`t.channel = ${q.channel}`);
+  if (q.channels !== undefined) {
+    parts.push(
+      q.channels.length === 0
+        ? sql`0`
+        : sql`t.channel in (${sql.join(
+            q.channels.map((c) => sql`${c}`),
+            sql`, `,
+          )})`,
+    );
+  }
   return db.all<PromiseCounts>(sql`select t.channel as channel, t.team as team, count(*) as made,
       coalesce(sum(p.kept_at is not null and p.kept_at <= p.due_at), 0) as kept,
       coalesce(sum((p.kept_at is not null and p.kept_at > p.due_at) or (p.kept_at is null and p.due_at <= ${q.now})), 0) as broken

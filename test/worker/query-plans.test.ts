@@ -165,6 +165,7 @@ describe("every hot query is served by an index", () => {
     await assertIndexed(await recorded("/v1/metrics"));
     await assertIndexed(await recorded("/v1/metrics?team=support&channel=api"));
     await assertIndexed(await recorded("/v1/search?q=latency", { noAuth: true }));
+    await assertIndexed(await recorded("/v1/quality", { noAuth: true }));
     await assertIndexed(await recorded("/v1/quarantine"));
   });
 

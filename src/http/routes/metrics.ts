@@ -8,7 +8,8 @@ import { problem } from "../errors";
 import { problemResponse } from "../schemas";
 import { validationHook } from "../validation";
 
-const metricSet = {
+/** The fields of one set of metrics (also the public quality report's, routes/quality.ts). */
+export const metricSet = {
   tickets: z.number().int(),
   firstResponse: z.object({
     count: z.number().int(),

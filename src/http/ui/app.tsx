@@ -30,6 +30,7 @@ import {
   signInLocked,
 } from "../rate-limit";
 import { attachmentsApp } from "../routes/attachments";
+import { publicQualityEnabled, qualityReport, waitUntilOf } from "../routes/quality";
 import { quarantinedView } from "../routes/quarantine";
 import { decodeCursor, encodeCursor, parseStatuses } from "../routes/tickets";
 import {
@@ -56,6 +57,7 @@ import { safeNext } from "./format";
 import { KnowledgeBaseArticle, KnowledgeBasePage } from "./pages/kb";
 import { LoginPage } from "./pages/login";
 import { MetricsPage } from "./pages/metrics";
+import { QualityPage } from "./pages/quality";
 import { QuarantinePage } from "./pages/quarantine";
 import { type QueueFilters, QueuePage } from "./pages/queue";
 import { TicketPage } from "./pages/ticket";
@@ -112,7 +114,17 @@ const ERRORS: Record<string, string> = {
 export const uiApp = new Hono<ConsoleEnv>();
 
 // Hono's "/x/*" also matches "/x": one registration each, so a middleware runs once per request.
-for (const path of ["/", "/login", "/logout", "/queue", "/tickets/*", "/metrics", "/quarantine/*", "/kb/*"]) {
+for (const path of [
+  "/",
+  "/login",
+  "/logout",
+  "/queue",
+  "/tickets/*",
+  "/metrics",
+  "/quarantine/*",
+  "/kb/*",
+  "/quality/*",
+]) {
   uiApp.use(path, consoleHeaders);
 }
 for (const path of ["/logout", "/queue", "/tickets/*", "/metrics", "/quarantine/*", "/attachments/*"]) {
@@ -133,6 +145,21 @@ const kbLimit = publicRateLimit<ConsoleEnv>("kb", (c) =>
 // "/kb/*" also matches "/kb": registered once, so a request is counted once.
 uiApp.use("/kb/*", kbLimit);
 uiApp.use("/kb/*", optionalConsoleAgent);
+// SPEC §16: the public quality page shares one budget with GET /v1/quality.
+uiApp.use(
+  "/quality/*",
+  publicRateLimit<ConsoleEnv>("quality", (c) =>
+    messagePage(
+      c,
+      429,
+      "Too many requests",
+      <p>
+        This address sent too many requests in the last minute. Please try again in{" "}
+        {RATE_LIMIT_PERIOD_SECONDS} seconds.
+      </p>,
+    ),
+  ),
+);
 const formLimit = bodyLimit({
   maxSize: MAX_FORM_BYTES,
   onError: (c) =>
@@ -612,10 +639,36 @@ uiApp.get("/kb", async (c) => {
     );
   }
   const results = q === "" ? null : await searchKnowledgeBase(database(c.env.DB), q, 20);
+  const quality = await publicQualityEnabled(c.env, Date.now());
   return render(
     c,
-    <KnowledgeBasePage {...chrome} q={q} results={results} ignored={knowledgeBaseTerms(q).ignored} />,
+    <KnowledgeBasePage
+      {...chrome}
+      q={q}
+      results={results}
+      ignored={knowledgeBaseTerms(q).ignored}
+      qualityLink={quality}
+    />,
   );
+});
+
+// ---- response quality (public, SPEC §16) ---------------------------------------------------
+
+uiApp.get("/quality", async (c) => {
+  const now = Date.now();
+  if (!(await publicQualityEnabled(c.env, now))) {
+    return messagePage(
+      c,
+      404,
+      "Not published",
+      <p>
+        This desk does not publish its response quality. <a href="/kb">Search the knowledge base</a>
+      </p>,
+    );
+  }
+  const report = await qualityReport(c.env, waitUntilOf(c), new URL(c.req.url).origin, now);
+  // The page is the same for everyone: no agent chrome, whoever is signed in.
+  return render(c, <QualityPage nonce={nonceOf(c)} report={report} />);
 });
 
 uiApp.get("/kb/:key", async (c) => {

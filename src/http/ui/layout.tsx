@@ -149,7 +149,7 @@ footer.bottom { max-width: 78rem; margin: 2rem auto; padding: 0 1rem; color: var
 }
 `;
 
-export type Section = "queue" | "metrics" | "quarantine" | "kb" | "login" | "ticket" | "other";
+export type Section = "queue" | "metrics" | "quarantine" | "kb" | "quality" | "login" | "ticket" | "other";
 
 export interface LayoutProps {
   title: string;
