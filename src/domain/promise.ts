@@ -1,7 +1,7 @@
 import type { Config, PolicyName } from "./config";
 import { assigneeAddress, type EscalationTicket, type StepPlan, slackLine } from "./escalation";
 import { findTeam } from "./routing";
-import { formatDeadline } from "./sla";
+import { formatDeadline, zoneOffsetMs } from "./sla";
 
 /**
  * The promise clock (SPEC §16): a public reply may promise the customer the next update by a time
@@ -177,3 +177,28 @@ export function planPromiseStep(step: PromiseStep, ctx: PromiseStepContext): Ste
     breached: false,
   };
 }
+
+const WALL_CLOCK = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$/;
+
+/**
+ * A console `datetime-local` value ("2026-12-04T17:00", no zone) read as a wall-clock time in
+ * `timeZone`, as the ISO-8601 instant `nextUpdateBy` takes; null when it is not one.
+ */
+export function wallClockInZone(value: string, timeZone: string): string | null {
+  const m = WALL_CLOCK.exec(value.trim());
+  if (m === null) return null;
+  const [, y, mo, d, h, mi] = m.map(Number) as [number, number, number, number, number, number];
+  const wall = Date.UTC(y, mo - 1, d, h, mi);
+  if (!Number.isFinite(wall) || new Date(wall).getUTCDate() !== d) return null;
+  // The offset at the instant may differ from the offset at the wall time (DST): two rounds settle it.
+  let instant = wall - zoneOffsetMs(wall, timeZone);
+  instant = wall - zoneOffsetMs(instant, timeZone);
+  return new Date(instant).toISOString();
+}
+
+/** The console's quick choices beside "Send public reply", as `nextUpdateBy` durations. */
+export const NEXT_UPDATE_CHOICES = [
+  { value: "PT4H", label: "in 4 hours" },
+  { value: "P1D", label: "tomorrow, this time" },
+  { value: "P3D", label: "in 3 days" },
+] as const;

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { replyToTicket } from "../../src/commands";
 import { reconcileTimers } from "../../src/timer/reconcile";
+import { ConsoleBrowser, parseHtml } from "./console-helpers";
 import {
   advanceTo,
   fakeOutbound,
@@ -316,5 +317,59 @@ describe("the queue", () => {
       tickets: { key: string }[];
     };
     expect(onlyOpen.tickets.map((t) => t.key)).not.toContain(key);
+  });
+});
+
+describe("the console", () => {
+  it("promises the next update from the ticket page (a quick choice, or a time in the desk's zone) and shows its countdown", async () => {
+    await useConfig({ ...TEST_CONFIG, timezone: "Europe/Berlin" });
+    fakeOutbound();
+    const key = await openTicket();
+    const browser = new ConsoleBrowser();
+    const csrf = await browser.signIn();
+    const page = await browser.get(`/tickets/${key}`);
+    const form = await parseHtml(page.html);
+    const choices = form.elements
+      .filter((e) => e.tag === "input" && e.attrs.name === "nextUpdate")
+      .map((e) => e.attrs.value);
+    expect(choices).toEqual(["", "PT4H", "P1D", "P3D", "at"]);
+    expect(page.html).toContain("Promise the next update");
+
+    const made = Date.UTC(2026, 11, 1, 10, 0, 0);
+    advanceTo(made);
+    const sent = await browser.post(`/tickets/${key}/replies`, {
+      _csrf: csrf,
+      text: "We are on it.",
+      internal: "false",
+      nextUpdate: "PT4H",
+    });
+    expect(sent.status).toBe(303);
+    const after = await browser.get(`/tickets/${key}`);
+    const due = (await parseHtml(after.html)).elements.find((e) => e.attrs.id === "next-update-due");
+    expect(due?.text).toContain("due in 4h 0m");
+    expect(after.html).toContain("next update by 15:00 CET");
+
+    // "at" a wall-clock time, read in the desk's zone (Berlin, UTC+1 in December).
+    await browser.post(`/tickets/${key}/replies`, {
+      _csrf: csrf,
+      text: "More soon.",
+      internal: "false",
+      nextUpdate: "at",
+      nextUpdateAt: "2026-12-02T09:30",
+    });
+    expect(((await getTicket(key)) as unknown as PromiseJson).nextUpdateDueAt).toBe(
+      "2026-12-02T08:30:00.000Z",
+    );
+    // "at" without a time sends nothing.
+    const before = (await getTicket(key)).messages.length;
+    const refused = await browser.post(`/tickets/${key}/replies`, {
+      _csrf: csrf,
+      text: "No time given.",
+      internal: "false",
+      nextUpdate: "at",
+      nextUpdateAt: "",
+    });
+    expect(refused.headers.get("location")).toContain("error=invalid_next_update");
+    expect((await getTicket(key)).messages.length).toBe(before);
   });
 });

@@ -11,6 +11,7 @@ import {
 } from "../../commands";
 import { agentNames, permits } from "../../domain/access";
 import { CHANNELS } from "../../domain/inbound";
+import { promiseTimeZone, wallClockInZone } from "../../domain/promise";
 import { knowledgeBaseTerms, SEARCH_MAX_QUERY_CHARS } from "../../domain/search";
 import { parseTicketKey } from "../../domain/ticket";
 import { loadConfig } from "../../store/config";
@@ -18,7 +19,7 @@ import { database } from "../../store/db";
 import { searchKnowledgeBase } from "../../store/knowledge-base";
 import { computeMetrics } from "../../store/metrics";
 import { listQuarantine } from "../../store/quarantine";
-import { getTicketView, queuePage, ticketSummary } from "../../store/tickets";
+import { getTicketRow, getTicketView, queuePage, ticketSummary } from "../../store/tickets";
 import { callerForToken, parseApiTokens } from "../auth";
 import {
   clientIp,
@@ -94,6 +95,9 @@ const DONE: Record<string, string> = {
 };
 const ERRORS: Record<string, string> = {
   invalid_reply: "Write something before sending (at most 64 KiB).",
+  invalid_next_update:
+    "The next update must be a time at least a minute and at most 90 days away (nothing was sent).",
+  resolved_promise: "A resolved ticket owes no update: reopen it to promise one (nothing was sent).",
   invalid_update: "That change is not valid.",
   unknown_team: "That team is not in the routing configuration.",
   conflict: "The ticket changed while you were saving; check it and try again.",
@@ -394,6 +398,7 @@ uiApp.get("/tickets/:key", async (c) => {
       teams={teamsOf(config)}
       agents={agents}
       now={Date.now()}
+      timeZone={promiseTimeZone(config, ticket.policy)}
       flash={
         error !== undefined
           ? { kind: "error", text: error }
@@ -449,12 +454,37 @@ uiApp.post("/tickets/:key", async (c) => {
   return back(c, key, { done: "updated" });
 });
 
+/**
+ * The console's promise fields: a quick choice (a duration) or "at" with a `datetime-local` in the
+ * promise's zone. undefined: no promise; null: "at" without a readable time.
+ */
+async function nextUpdateOf(
+  c: ConsoleContext,
+  number: number,
+  field: (name: string) => string | undefined,
+): Promise<string | undefined | null> {
+  const choice = field("nextUpdate") ?? "";
+  if (choice === "") return undefined;
+  if (choice !== "at") return choice;
+  const db = database(c.env.DB);
+  const [config, row] = await Promise.all([loadConfig(db), getTicketRow(db, number)]);
+  if (row === undefined) return undefined;
+  return wallClockInZone(field("nextUpdateAt") ?? "", promiseTimeZone(config, row.policy));
+}
+
 uiApp.post("/tickets/:key/replies", async (c) => {
   const key = c.req.param("key");
   const number = parseTicketKey(key);
   if (number === null) return noTicket(c);
   const field = await formOf(c);
-  const parsed = replySchema.safeParse({ text: field("text") ?? "", internal: field("internal") === "true" });
+  const internal = field("internal") === "true";
+  const nextUpdateBy = internal ? undefined : await nextUpdateOf(c, number, field);
+  if (nextUpdateBy === null) return back(c, key, { error: "invalid_next_update" }, "#respond-heading");
+  const parsed = replySchema.safeParse({
+    text: field("text") ?? "",
+    internal,
+    ...(nextUpdateBy === undefined ? {} : { nextUpdateBy }),
+  });
   if (!parsed.success) return back(c, key, { error: "invalid_reply" }, "#respond-heading");
   const result = await replyToTicket(
     c.env,
@@ -463,7 +493,16 @@ uiApp.post("/tickets/:key/replies", async (c) => {
     c.var.agent,
     onceOf(field("idempotencyKey")),
   );
-  if (!result.ok) return noTicket(c);
+  if (!result.ok) {
+    switch (result.reason) {
+      case "not_found":
+        return noTicket(c);
+      case "invalid_next_update":
+        return back(c, key, { error: "invalid_next_update" }, "#respond-heading");
+      case "resolved":
+        return back(c, key, { error: "resolved_promise" }, "#respond-heading");
+    }
+  }
   return back(c, key, { done: parsed.data.internal ? "note" : "reply" }, `#msg-${result.messageId}`);
 });
 
