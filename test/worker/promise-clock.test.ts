@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { replyToTicket } from "../../src/commands";
 import { reconcileTimers } from "../../src/timer/reconcile";
 import { ConsoleBrowser, parseHtml } from "./console-helpers";
+import { postGithub } from "./github-helpers";
 import {
   advanceTo,
   fakeOutbound,
@@ -18,6 +19,7 @@ import {
   unique,
   useConfig,
 } from "./helpers";
+import { customerComment, openGithubIssue } from "./privacy-helpers";
 
 beforeEach(async () => {
   await useConfig();
@@ -242,6 +244,30 @@ describe("the promise clock", () => {
     await fireAlarm(key);
     await flush(key);
     expect(kinds(await getTicket(key)).filter((k) => k === "promise")).toEqual([]);
+  });
+
+  it("a staff comment on GitHub keeps the promise; a customer comment does not", async () => {
+    fakeOutbound();
+    const { issue, key } = await openGithubIssue("Export stuck", "The export never finishes.");
+    const made = Date.now();
+    advanceTo(made);
+    await reply(key, { text: "Looking.", nextUpdateBy: "PT4H" });
+    await flush(key);
+    advanceTo(made + HOUR);
+    expect((await postGithub("issue_comment", customerComment(issue, "any news?"))).status).toBe(202);
+    expect(((await getTicket(key)) as unknown as PromiseJson).nextUpdateDueAt).toBe(
+      new Date(made + 4 * HOUR).toISOString(),
+    );
+    advanceTo(made + 2 * HOUR);
+    const staff = customerComment(issue, "Found the cause, fix coming.", (p) => {
+      p.comment.author_association = "MEMBER";
+      p.comment.user.login = "a-maintainer";
+    });
+    expect((await postGithub("issue_comment", staff)).status).toBe(202);
+    expect(((await getTicket(key)) as unknown as PromiseJson).nextUpdateDueAt).toBeNull();
+    expect((await promiseRow(key, 1))?.kept_at).toBe(made + 2 * HOUR);
+    await flush(key);
+    expect((await timer(key).status()).promise).toBeNull();
   });
 
   it("SLA_TIME_SCALE divides the promise window", async () => {
