@@ -12,6 +12,7 @@ import type { Config } from "../domain/config";
 import { randomToken } from "../domain/encoding";
 import { slackLine } from "../domain/escalation";
 import type { Channel, Priority, Visibility } from "../domain/inbound";
+import { parseNextUpdateBy, promiseDueAt, promiseTimeZone, replyWithPromise } from "../domain/promise";
 import { findTeam, policyFor, replyFromAddress } from "../domain/routing";
 import { dueAt, parseTimeScale } from "../domain/sla";
 import { deskUrl, type TicketStatus, ticketKey } from "../domain/ticket";
@@ -290,6 +291,8 @@ export function planPatch(
     if (patch.status === "resolved") {
       set.resolvedAt = now;
       Object.assign(set, { clockStartedAt: null, responseDueAt: null, queueDueAt: QUEUE_RESOLVED });
+      // Resolving keeps a promised update (SPEC §16): the promise clock stops with it.
+      if (current.nextUpdateDueAt !== null) set.nextUpdateDueAt = null;
       event = "resolved";
     } else if (patch.status === "pending") {
       // Waiting on the customer: no reply is owed, but this is not a response either.
@@ -321,7 +324,11 @@ export type ReplyResult =
       /** An `Idempotency-Key` seen before: this is the first reply, nothing was sent again. */
       replay: boolean;
     }
-  | { ok: false; reason: "not_found" };
+  | { ok: false; reason: "not_found" }
+  /** `nextUpdateBy` is not a time we can promise (past, too far, unreadable), or on an internal note. */
+  | { ok: false; reason: "invalid_next_update"; problem: string }
+  /** A resolved ticket owes no update: reopen it first. */
+  | { ok: false; reason: "resolved" };
 
 /**
  * An internal note changes nothing but the conversation. A public reply is a staff response: it
@@ -331,7 +338,7 @@ export type ReplyResult =
 export async function replyToTicket(
   env: DeskEnv,
   number: number,
-  reply: { text: string; internal: boolean },
+  reply: { text: string; internal: boolean; nextUpdateBy?: string | undefined },
   agent: string,
   options: { idempotencyKey?: string } = {},
 ): Promise<ReplyResult> {
@@ -339,11 +346,34 @@ export async function replyToTicket(
   const once = commandOnce("reply", agent, number, options.idempotencyKey);
   const first = once === undefined ? undefined : await replayOf(env, db, once, number);
   if (first !== undefined) return first;
+  const now = Date.now();
+  let promisedAt: number | undefined;
+  if (reply.nextUpdateBy !== undefined) {
+    if (reply.internal) {
+      return {
+        ok: false,
+        reason: "invalid_next_update",
+        problem: "an internal note promises the customer nothing",
+      };
+    }
+    const parsed = parseNextUpdateBy(reply.nextUpdateBy, now);
+    if (!parsed.ok) return { ok: false, reason: "invalid_next_update", problem: parsed.problem };
+    promisedAt = parsed.at;
+  }
   const current = await getTicketRow(db, number);
   if (current === undefined) return { ok: false, reason: "not_found" };
-  const now = Date.now();
+  if (promisedAt !== undefined && current.status === "resolved") return { ok: false, reason: "resolved" };
   const messageId = crypto.randomUUID();
-  const email = reply.internal ? undefined : await emailReplyThreading(env, db, current);
+  const config = promisedAt === undefined ? undefined : await loadConfig(db);
+  // The promise clock runs to the promised time (SLA_TIME_SCALE divides its window); the reply
+  // as sent names that time in the promise's zone.
+  const promiseDue =
+    promisedAt === undefined ? undefined : promiseDueAt(now, promisedAt, parseTimeScale(env.SLA_TIME_SCALE));
+  const text =
+    promiseDue === undefined || config === undefined
+      ? reply.text
+      : replyWithPromise(reply.text, promiseDue, now, promiseTimeZone(config, current.policy));
+  const email = reply.internal ? undefined : await emailReplyThreading(env, db, current, config);
   const delivery = reply.internal
     ? null
     : customerDelivery(
@@ -351,7 +381,7 @@ export async function replyToTicket(
           current,
           needsThreadKeys(current.channel) ? await ticketThreadKeys(db, current.channel, number) : [],
         ),
-        { kind: "reply", text: reply.text, messageId, email },
+        { kind: "reply", text, messageId, email },
       );
   const emailMessageId = email !== undefined && delivery !== null ? email.messageId : null;
   const debt = reply.internal ? null : newTimerDebt("staff-response", delivery === null ? [] : [delivery]);
@@ -365,7 +395,7 @@ export async function replyToTicket(
         direction: "outbound",
         kind: reply.internal ? "note" : "staff",
         author: agent,
-        text: reply.text,
+        text,
         createdAt: now,
         deliveryStatus: reply.internal ? null : delivery === null ? "skipped" : "pending",
         externalId: emailMessageId,
@@ -375,6 +405,7 @@ export async function replyToTicket(
       emailMessageId,
       ...(once === undefined ? {} : { once }),
       ...(debt === null ? {} : { timerDebt: { id: debt.id, payload: debt.payload } }),
+      ...(promiseDue === undefined ? {} : { promise: { dueAt: promiseDue, madeBy: agent } }),
       now,
     });
   } catch (error) {

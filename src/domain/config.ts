@@ -269,6 +269,8 @@ export const configSchema = z
     integrations: z.array(integrationSchema).max(200).default([]),
     discord: discordSettingsSchema.default(discordSettingsSchema.parse({})),
     linear: linearSettingsSchema.default(linearSettingsSchema.parse({})),
+    /** SPEC §16: `/quality` and `GET /v1/quality` are public; false turns both off (404). */
+    publicQuality: z.boolean().default(true),
   })
   .superRefine((config, ctx) => {
     // Team ids are kept: routes and defaultTeam are checked against them below.

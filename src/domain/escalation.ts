@@ -151,7 +151,7 @@ function pageRecord(step: string, detail: string) {
 }
 
 /** Who gets the warning: the assignee directly when we can reach them, else the team's channel. */
-function assigneeAddress(ctx: PlanContext): string | null {
+export function assigneeAddress(ctx: Pick<PlanContext, "ticket" | "config">): string | null {
   return directAddress(ctx.config, ctx.ticket);
 }
 

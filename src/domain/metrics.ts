@@ -48,12 +48,25 @@ export interface ImprovementsMetric {
   shippedRatio: number | null;
 }
 
+/**
+ * Promised updates (SPEC §16) made in the window: `kept` were fulfilled (a public staff reply or a
+ * resolve) by the promised time; `broken` passed it without; the rest are not yet due and stay
+ * out of `keptRate` = kept / (kept + broken).
+ */
+export interface PromisesMetric {
+  made: number;
+  kept: number;
+  broken: number;
+  keptRate: number | null;
+}
+
 export interface MetricSet {
   tickets: number;
   firstResponse: FirstResponseMetric;
   resolution: ResolutionMetric;
   customerEffort: CustomerEffortMetric;
   issuesToImprovements: ImprovementsMetric;
+  promises: PromisesMetric;
 }
 
 export interface MetricsReport extends MetricSet {
@@ -74,6 +87,7 @@ export function emptyMetricSet(): MetricSet {
     resolution: { count: 0, medianSeconds: null, p90Seconds: null },
     customerEffort: { responses: 0, average: null },
     issuesToImprovements: { resolved: 0, withImprovement: 0, ratio: null, shipped: 0, shippedRatio: null },
+    promises: { made: 0, kept: 0, broken: 0, keptRate: null },
   };
 }
 

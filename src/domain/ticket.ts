@@ -33,7 +33,16 @@ export function subjectTicketTokens(subject: string): number[] {
 
 export type TicketStatus = "open" | "pending" | "resolved";
 export type MessageKind = "customer" | "staff" | "note" | "system" | "community";
-export type EscalationKind = "page" | "warning" | "breach" | "lead" | "reassign" | "engineering" | "incident";
+export type EscalationKind =
+  | "page"
+  | "warning"
+  | "breach"
+  | "lead"
+  | "reassign"
+  | "engineering"
+  | "incident"
+  /** A promised update (SPEC §16) was not sent by the time the customer was told. */
+  | "promise";
 export type ImprovementKind = "bug" | "docs" | "error_message" | "api" | "other";
 
 /** The ticket as SPEC §4 shows it, with a few documented additions. */
@@ -55,6 +64,8 @@ export interface TicketView {
   firstResponseAt: string | null;
   resolvedAt: string | null;
   responseDueAt: string | null;
+  /** The update promised to the customer on a public reply (SPEC §16); null when none is promised. */
+  nextUpdateDueAt: string | null;
   breached: boolean;
   security: boolean;
   /** The sender could not be verified (email: DMARC failed): the claimed address proves nothing. */

@@ -16,6 +16,7 @@ import { configApp } from "./routes/config";
 import { discordApp } from "./routes/discord";
 import { messagesApp } from "./routes/messages";
 import { metricsApp } from "./routes/metrics";
+import { qualityApp } from "./routes/quality";
 import { quarantineApp } from "./routes/quarantine";
 import { searchApp } from "./routes/search";
 import { surveyApp } from "./routes/survey";
@@ -63,6 +64,20 @@ const searchLimit = publicRateLimit<AppEnv>("search", (c) =>
 // "/x/*" also matches "/x" itself: one registration, so a request is counted once.
 app.use("/v1/search/*", searchLimit);
 app.use("/survey/*", publicRateLimit<AppEnv>("survey", tooManyRequestsPage), surveyFormLimit);
+// SPEC §16: the public quality report (JSON here, the page in ui/); one budget for both.
+app.use(
+  "/v1/quality/*",
+  publicRateLimit<AppEnv>("quality", (c) =>
+    problem(
+      c,
+      429,
+      `Too many requests from your address; retry after ${RATE_LIMIT_PERIOD_SECONDS} seconds.`,
+      {
+        headers: retryAfterHeader(),
+      },
+    ),
+  ),
+);
 // Body limits (body-limits.ts); "/x/*" also matches "/x".
 app.use("/v1/tickets/*", jsonBodyLimit(MAX_COMMAND_BODY_BYTES));
 app.use("/v1/config/*", jsonBodyLimit(MAX_CONFIG_BODY_BYTES));
@@ -75,6 +90,7 @@ app.route("/v1/quarantine", quarantineApp);
 app.route("/v1/metrics", metricsApp);
 app.route("/v1/search", searchApp);
 app.route("/v1/discord", discordApp);
+app.route("/v1/quality", qualityApp);
 app.route("/survey", surveyApp);
 // Channel webhooks (channels/registry.ts) authenticate by the provider's signature, not by an agent token.
 app.route("/", webhooksApp);

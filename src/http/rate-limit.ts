@@ -9,7 +9,7 @@ import type { Context, MiddlewareHandler } from "hono";
  * - `RATE_LIMIT_SIGNIN`: failed sign-ins (a wrong console token, a wrong bearer token). Only
  *   failures are counted, so an agent or an integration making many good calls is never slowed.
  * - `RATE_LIMIT_PUBLIC`: the pages and endpoints anyone may call without a token, one budget per
- *   surface (`/v1/search`, `/kb` with `/kb/*`, `/survey/*`).
+ *   surface (`/v1/search`, `/kb` with `/kb/*`, `/survey/*`, `/quality` with `/v1/quality`).
  *
  * A deploy without a binding runs unlimited (logged once per isolate); a binding that throws lets
  * the request through (logged): these limits protect the desk, they must never take it down.
@@ -23,7 +23,7 @@ export interface RateLimitEnv {
   RATE_LIMIT_PUBLIC?: RateLimit;
 }
 
-export type PublicSurface = "search" | "kb" | "survey";
+export type PublicSurface = "search" | "kb" | "survey" | "quality";
 
 /**
  * The client's address as Cloudflare's edge saw it. Cloudflare sets (and overwrites) this header

@@ -84,6 +84,10 @@ export const ticketSummarySchema = z
     firstResponseAt: z.string().nullable(),
     resolvedAt: z.string().nullable(),
     responseDueAt: z.string().nullable(),
+    nextUpdateDueAt: z.string().nullable().openapi({
+      description:
+        "The update promised to the customer on a public reply (`nextUpdateBy`), as the promise clock runs to it; null when none is promised",
+    }),
     breached: z.boolean(),
     security: z.boolean(),
     senderUnverified: z.boolean().openapi({
@@ -97,7 +101,7 @@ export const ticketSchema = ticketSummarySchema
     messages: z.array(messageViewSchema),
     escalations: z.array(
       z.object({
-        kind: z.enum(["page", "warning", "breach", "lead", "reassign", "engineering", "incident"]),
+        kind: z.enum(["page", "warning", "breach", "lead", "reassign", "engineering", "incident", "promise"]),
         level: z.number().int(),
         target: z.string(),
         at: z.string(),
@@ -255,6 +259,15 @@ export const replySchema = z
       .min(1)
       .max(64 * 1024),
     internal: z.boolean().default(false),
+    nextUpdateBy: z.string().trim().min(1).max(64).optional().openapi({
+      description:
+        "Promise the customer the next update (public replies only): an ISO-8601 instant with its offset or a duration such as `PT4H`, at least a minute and at most 90 days away. The reply as sent names the time in the desk's zone; the ticket's promise clock warns the assignee at 75 % and escalates (`promise`) to the team at 100 %.",
+      example: "PT4H",
+    }),
+  })
+  .refine((reply) => !(reply.internal && reply.nextUpdateBy !== undefined), {
+    path: ["nextUpdateBy"],
+    message: "an internal note promises the customer nothing: nextUpdateBy needs a public reply",
   })
   .openapi("Reply");
 

@@ -1,12 +1,15 @@
 import { type SQL, sql } from "drizzle-orm";
 import { emptyMetricSet, type MetricSet, type MetricsReport, ratio } from "../domain/metrics";
 import { batch, batchOf, type Database } from "./db";
+import { promiseCountsQuery } from "./promises";
 
 export interface MetricsQuery {
   from: number;
   to: number;
   team?: string;
   channel?: string;
+  /** Only tickets on these channels (the public quality report's "public channels"). */
+  channels?: readonly string[];
   now: number;
 }
 
@@ -22,7 +25,17 @@ function windowFilter(q: MetricsQuery): SQL {
   const parts = [sql`t.created_at >= ${q.from}`, sql`t.created_at < ${q.to}`];
   if (q.team !== undefined) parts.push(sql`t.team = ${q.team}`);
   if (q.channel !== undefined) parts.push(sql`t.channel = ${q.channel}`);
+  if (q.channels !== undefined) parts.push(channelIn(q.channels));
   return sql.join(parts, sql` and `);
+}
+
+/** `t.channel in (…)`; an empty list matches nothing. */
+export function channelIn(channels: readonly string[]): SQL {
+  if (channels.length === 0) return sql`0`;
+  return sql`t.channel in (${sql.join(
+    channels.map((c) => sql`${c}`),
+    sql`, `,
+  )})`;
 }
 
 /** Interpolated percentile (see domain/metrics `percentile`) of `v` over rows ranked `i` (from 0) of `n`. */
@@ -73,11 +86,11 @@ export const ORDERED_MIN_SHARE = 0.3;
  * times; the team and channel filters keep the window small, so they rank.
  */
 export function choosePercentileStrategy(
-  q: Pick<MetricsQuery, "team" | "channel">,
+  q: Pick<MetricsQuery, "team" | "channel" | "channels">,
   windowTickets: number,
   totalTickets: number,
 ): PercentileStrategy {
-  if (q.team !== undefined || q.channel !== undefined) return "ranked";
+  if (q.team !== undefined || q.channel !== undefined || q.channels !== undefined) return "ranked";
   if (totalTickets === 0 || windowTickets === 0) return "ranked";
   return windowTickets / totalTickets >= ORDERED_MIN_SHARE ? "ordered" : "ranked";
 }
@@ -236,7 +249,7 @@ export async function computeMetrics(
   options: { percentiles?: PercentileStrategy } = {},
 ): Promise<MetricsReport> {
   const filter = windowFilter(q);
-  const [groups, effort, [{ total } = { total: 0 }]] = await batch(db, [
+  const [groups, effort, [{ total } = { total: 0 }], promised] = await batch(db, [
     db.all<GroupCounts>(sql`select t.channel as channel, t.team as team, count(*) as tickets,
         coalesce(sum(t.first_response_at is not null and t.first_due_at is not null and t.first_response_at <= t.first_due_at), 0) as hits,
         coalesce(sum(t.first_due_at is not null and (t.first_response_at is not null or t.first_due_at < ${q.now})), 0) as decided,
@@ -255,6 +268,8 @@ export async function computeMetrics(
       where s.score is not null and ${filter} group by t.channel, t.team`),
     // Tickets ever opened (numbers are never reused): how much of the desk the window holds.
     db.all<{ total: number }>(sql`select coalesce(max(number), 0) as total from tickets`),
+    // Promised updates made in the window (SPEC §16), whatever the ticket's age.
+    promiseCountsQuery(db, q),
   ]);
   const windowTickets = groups.reduce((sum, row) => sum + row.tickets, 0);
   const strategy = options.percentiles ?? choosePercentileStrategy(q, windowTickets, total);
@@ -297,6 +312,13 @@ export async function computeMetrics(
       set.effortTotal += row.total;
     }
   }
+  for (const row of promised) {
+    for (const set of targets(row)) {
+      set.promises.made += row.made;
+      set.promises.kept += row.kept;
+      set.promises.broken += row.broken;
+    }
+  }
   // An empty window still yields the overall row of each ranking query, with nulls: skip it.
   for (const row of firstResponse) {
     if (row.n === null || row.n === 0) continue;
@@ -323,6 +345,10 @@ export async function computeMetrics(
       ...set.issuesToImprovements,
       ratio: ratio(set.issuesToImprovements.withImprovement, set.issuesToImprovements.resolved),
       shippedRatio: ratio(set.issuesToImprovements.shipped, set.issuesToImprovements.resolved),
+    },
+    promises: {
+      ...set.promises,
+      keptRate: ratio(set.promises.kept, set.promises.kept + set.promises.broken),
     },
   });
   const group = (dim: Dimension): Record<string, MetricSet> =>

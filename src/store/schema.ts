@@ -58,6 +58,14 @@ export const tickets = sqliteTable(
      * pages count against config `paging.unknownSenderPagesPerHour` (`paging_decisions`).
      */
     pagingCapped: integer("paging_capped", { mode: "boolean" }).notNull().default(false),
+    /**
+     * The promise clock (SPEC §16): the sequence number of the latest promised update (0 = none
+     * yet), when it was made, and when it is due; `next_update_due_at` is null when no update is
+     * promised. `queue_due_at` is the earlier of the reply owed and this (see `promiseQueueDue`).
+     */
+    promiseSeq: integer("promise_seq").notNull().default(0),
+    promiseMadeAt: integer("promise_made_at"),
+    nextUpdateDueAt: integer("next_update_due_at"),
   },
   (t) => [
     index("tickets_queue").on(t.queueDueAt, t.number),
@@ -66,6 +74,8 @@ export const tickets = sqliteTable(
     index("tickets_assignee_queue").on(t.assignee, t.queueDueAt, t.number),
     index("tickets_priority_queue").on(t.priority, t.queueDueAt, t.number),
     index("tickets_breached_queue").on(t.breached, t.queueDueAt, t.number),
+    // `?status=pending`: a promised update puts a pending ticket among the deadlines (queue_due_at).
+    index("tickets_status_queue").on(t.status, t.queueDueAt, t.number),
     // Covering for the metrics: a window's scan never visits the table itself.
     index("tickets_created").on(
       t.createdAt,
@@ -181,7 +191,7 @@ export const escalations = sqliteTable(
     /** `<clock>:<step>` for ladder steps (so a re-run alarm records nothing new), a uuid for manual ones. */
     dedupeKey: text("dedupe_key").notNull(),
     kind: text("kind", {
-      enum: ["page", "warning", "breach", "lead", "reassign", "engineering", "incident"],
+      enum: ["page", "warning", "breach", "lead", "reassign", "engineering", "incident", "promise"],
     }).notNull(),
     level: integer("level").notNull(),
     target: text("target").notNull(),
@@ -313,5 +323,33 @@ export const pagingDecisions = sqliteTable(
     primaryKey({ columns: [t.ticketNumber, t.step] }),
     // The cap's count reads only the pages of the last hour: at most the cap's worth of rows.
     index("paging_decisions_window").on(t.paged, t.at),
+  ],
+);
+
+/**
+ * Every promised update (SPEC §16), one row per (ticket, promise clock): when it was made, when it
+ * is due, when a public staff reply or a resolve fulfilled it (`kept_at`, late or not), and when
+ * its `promise` escalation fired. Kept = fulfilled by the due time; broken = due passed without.
+ */
+export const promises = sqliteTable(
+  "promises",
+  {
+    ticketNumber: integer("ticket_number").notNull(),
+    /** The ticket's `promise_seq` for this promise. */
+    seq: integer("seq").notNull(),
+    madeAt: integer("made_at").notNull(),
+    dueAt: integer("due_at").notNull(),
+    madeBy: text("made_by").notNull(),
+    /** The public reply that made it. */
+    messageId: text("message_id").notNull(),
+    keptAt: integer("kept_at"),
+    escalatedAt: integer("escalated_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.ticketNumber, t.seq] }),
+    // Covering for the metrics: promises made in a window, with their outcome.
+    index("promises_made").on(t.madeAt, t.ticketNumber, t.dueAt, t.keptAt),
+    // The open promise of a ticket, kept by a reply or a resolve.
+    index("promises_open").on(t.ticketNumber).where(sql`${t.keptAt} is null`),
   ],
 );

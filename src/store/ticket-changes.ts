@@ -4,7 +4,17 @@ import { configQuery } from "./config";
 import { batch, batchAll, batchAround, type Database, type Statement } from "./db";
 import { guardedInsert, ticketAtRevision } from "./guarded";
 import { addToKnowledgeBase, removeFromKnowledgeBase } from "./knowledge-base";
-import { escalations, idempotencyKeys, improvements, messages, surveys, threadKeys, tickets } from "./schema";
+import { keepPromise, promiseQueueDue, promiseUpdate, recordPromiseMade } from "./promises";
+import {
+  escalations,
+  idempotencyKeys,
+  improvements,
+  messages,
+  QUEUE_RESOLVED,
+  surveys,
+  threadKeys,
+  tickets,
+} from "./schema";
 import { revokeOpenSurveys, staffResponseUpdate, type TicketRow, type TicketSet } from "./tickets";
 import { timerDebtInsert } from "./timer-syncs";
 
@@ -102,11 +112,13 @@ export async function applyPatch(db: Database, write: PatchWrite): Promise<Ticke
       ? []
       : [db.run(guardedInsert(messages, { ...write.note, ticketNumber: number }, guard))]),
     ...(write.also?.(guard) ?? []).map((s) => db.run(s)),
+    // Resolving keeps the promised update (SPEC §16): `next_update_due_at` is cleared by the set.
+    ...(write.set.nextUpdateDueAt === null ? [keepPromise(db, number, write.now, guard)] : []),
     timerDebtInsert(db, { ...write.timerDebt, ticketNumber: number, createdAt: write.now }, guard),
   ];
   const update = db
     .update(tickets)
-    .set({ ...write.set, revision: sql`${tickets.revision} + 1` })
+    .set({ ...write.set, ...queueWithPromise(write.set), revision: sql`${tickets.revision} + 1` })
     .where(and(eq(tickets.number, number), eq(tickets.revision, revision)))
     .returning();
   // After the update the ticket is at revision + 1 exactly when this batch's update won.
@@ -120,6 +132,16 @@ export async function applyPatch(db: Database, write: PatchWrite): Promise<Ticke
   ];
   const rows = await batchAround(db, before, update, after);
   return rows[0];
+}
+
+/**
+ * A patch that moves a ticket into a deadline (a re-timed clock, a reopen) or back to `pending`
+ * keeps the queue's sort key at the earlier of that and a promised update still standing.
+ */
+function queueWithPromise(set: TicketSet): TicketSet {
+  const due = set.queueDueAt;
+  if (typeof due !== "number" || due === QUEUE_RESOLVED || set.nextUpdateDueAt === null) return {};
+  return { queueDueAt: promiseQueueDue(due) };
 }
 
 function surveyStatements(number: number, survey: SurveyWrite, now: number, guard: SQL): SQL[] {
@@ -209,6 +231,8 @@ export interface ReplyWrite {
   once?: CommandOnce;
   /** What a public reply owes the ticket's timer. */
   timerDebt?: { id: string; payload: string };
+  /** A public reply that promises the next update by `dueAt` (SPEC §16): the ticket's new promise clock. */
+  promise?: { dueAt: number; madeBy: string };
   now: number;
 }
 
@@ -221,6 +245,7 @@ export async function insertReply(db: Database, write: ReplyWrite): Promise<Tick
       updatedAt: now,
       revision: sql`${tickets.revision} + 1`,
       ...(write.staffResponse ? staffResponseUpdate(now) : {}),
+      ...(write.promise === undefined ? {} : promiseUpdate(write.promise.dueAt, now)),
     })
     .where(eq(tickets.number, number))
     .returning();
@@ -231,9 +256,22 @@ export async function insertReply(db: Database, write: ReplyWrite): Promise<Tick
         ? []
         : [commandRecordInsert(db, write.once, number, write.message.id, now)]),
       db.insert(messages).values(write.message),
+      // A public reply keeps the promise before it (SPEC §16), even when it makes the next one.
+      ...(write.staffResponse ? [keepPromise(db, number, now)] : []),
     ],
     update,
     [
+      ...(write.promise === undefined
+        ? []
+        : [
+            recordPromiseMade(db, {
+              ticketNumber: number,
+              dueAt: write.promise.dueAt,
+              madeAt: now,
+              madeBy: write.promise.madeBy,
+              messageId: write.message.id,
+            }),
+          ]),
       ...(write.emailMessageId === null
         ? []
         : [

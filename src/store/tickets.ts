@@ -6,6 +6,7 @@ import { configQuery } from "./config";
 import { batch, batchAround, type Database, type Statement } from "./db";
 import { guardedInsert } from "./guarded";
 import { rebuildKnowledgeBaseEntry, removeFromKnowledgeBase } from "./knowledge-base";
+import { keepPromise, promiseQueueDue } from "./promises";
 import { promotionUpdate } from "./quarantine";
 import {
   attachments,
@@ -280,6 +281,7 @@ export async function appendToTicket(db: Database, write: AppendWrite): Promise<
       ? []
       : [db.run(removeFromKnowledgeBase(n))]),
     ...(write.customerClock === undefined ? [] : [db.run(revokeOpenSurveys(n, write.now))]),
+    ...(write.staffResponseAt === undefined ? [] : [keepPromise(db, n, write.staffResponseAt)]),
     ...(write.security === undefined ? [] : [db.insert(messages).values(write.security.note)]),
     ...(write.bounceOf === undefined || write.bounceOf.length === 0
       ? []
@@ -336,7 +338,8 @@ function ticketUpdateForMessage(write: AppendWrite): TicketSet {
       clockSeq: sql`case when ${tickets.clockStartedAt} is null then ${tickets.clockSeq} + 1 else ${tickets.clockSeq} end`,
       clockStartedAt: sql`coalesce(${tickets.clockStartedAt}, ${startedAt})`,
       responseDueAt: sql`coalesce(${tickets.responseDueAt}, ${dueAt})`,
-      queueDueAt: sql`coalesce(${tickets.responseDueAt}, ${dueAt})`,
+      // A promised update still stands (a customer message does not keep it): the earlier one sorts.
+      queueDueAt: promiseQueueDue(sql`coalesce(${tickets.responseDueAt}, ${dueAt})`),
     };
   }
   if (write.staffResponseAt !== undefined) return { ...base, ...staffResponseUpdate(write.staffResponseAt) };
@@ -348,7 +351,7 @@ export function owedResponseDueAt(row: TicketRow): number | null {
   return row.queueDueAt >= QUEUE_PENDING ? null : row.responseDueAt;
 }
 
-/** A staff public reply stops the running clock and moves open → pending. */
+/** A staff public reply stops the running clock, keeps a promised update, and moves open → pending. */
 export function staffResponseUpdate(at: number) {
   return {
     status: sql`case when ${tickets.status} = 'open' then 'pending' else ${tickets.status} end`,
@@ -356,6 +359,8 @@ export function staffResponseUpdate(at: number) {
     clockStartedAt: null,
     responseDueAt: null,
     queueDueAt: sql`case when ${tickets.status} = 'resolved' then ${QUEUE_RESOLVED} else ${QUEUE_PENDING} end`,
+    // It keeps any promised update too (SPEC §16): the promise's row is marked in the same batch.
+    nextUpdateDueAt: null,
   } as const;
 }
 
@@ -369,8 +374,10 @@ export function queueRange(statuses: readonly TicketStatus[]): SQL | null {
   if (open && pending) return sql`${tickets.queueDueAt} <= ${QUEUE_PENDING}`;
   if (open && resolved) return null;
   if (open) return sql`${tickets.queueDueAt} < ${QUEUE_PENDING}`;
-  if (pending && resolved) return sql`${tickets.queueDueAt} >= ${QUEUE_PENDING}`;
-  if (pending) return sql`${tickets.queueDueAt} = ${QUEUE_PENDING}`;
+  if (pending && resolved) return null;
+  // A pending ticket with a promised update sorts at its promise (below the band): index
+  // `tickets_status_queue` serves the status filter alone.
+  if (pending) return null;
   return sql`${tickets.queueDueAt} = ${QUEUE_RESOLVED}`;
 }
 
@@ -575,6 +582,7 @@ export function ticketSummary(
     firstResponseAt: iso(row.firstResponseAt),
     resolvedAt: iso(row.resolvedAt),
     responseDueAt: iso(row.responseDueAt),
+    nextUpdateDueAt: iso(row.nextUpdateDueAt),
     breached: row.breached,
     security: row.security,
     senderUnverified: row.senderUnverified,

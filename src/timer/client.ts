@@ -21,6 +21,12 @@ export function timerClock(row: TicketRow): TimerSync["clock"] {
   return { seq: row.clockSeq, policy: row.policy, startedAt: row.clockStartedAt, dueAt: row.responseDueAt };
 }
 
+/** The promise clock of a ticket row (SPEC §16); null when no update is promised. */
+export function timerPromise(row: TicketRow): NonNullable<TimerSync["promise"]> | null {
+  if (row.nextUpdateDueAt === null || row.promiseMadeAt === null || row.promiseSeq === 0) return null;
+  return { seq: row.promiseSeq, madeAt: row.promiseMadeAt, dueAt: row.nextUpdateDueAt };
+}
+
 /** Tell the ticket's timer what a write just did, with the calls that write owes. */
 export async function syncTimer(
   env: { TICKET_TIMER: Env["TICKET_TIMER"] },
@@ -32,6 +38,7 @@ export async function syncTimer(
     ticketNumber: row.number,
     revision: row.revision,
     clock: timerClock(row),
+    promise: timerPromise(row),
     event,
     deliveries,
   });

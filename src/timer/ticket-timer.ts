@@ -3,12 +3,22 @@ import { z } from "zod";
 import { slackNotice } from "../channels/outbound";
 import { type Config, type PolicyName, policyNameSchema } from "../domain/config";
 import { type Notice, pageWithheldReason, planStep } from "../domain/escalation";
+import {
+  duePromiseSteps,
+  nextPromiseStepAt,
+  PROMISE_STEPS,
+  type PromiseClock,
+  type PromiseStep,
+  planPromiseStep,
+  promiseStepAt,
+} from "../domain/promise";
 import { type ClockState, dueSteps, LADDER_STEPS, type LadderStep, nextStepAt, stepAt } from "../domain/sla";
 import { ticketKey, ticketUrl } from "../domain/ticket";
 import { type DeliveryOutcome, deliver, type OutboxItem, outboxItemSchema } from "../notify";
 import { configFromRow } from "../store/config";
 import { database } from "../store/db";
 import { decideCappedPages } from "../store/paging";
+import { recordPromiseSteps } from "../store/promises";
 import {
   type DeliveryRecord,
   type FinalDeliveryOutcome,
@@ -30,6 +40,18 @@ export const timerSyncSchema = z.object({
       dueAt: z.number().int(),
     })
     .nullable(),
+  /**
+   * The ticket's promise clock (SPEC §16): the promised update and when it was made; null when
+   * none is promised. Absent: this sync says nothing about it (the timer keeps what it has).
+   */
+  promise: z
+    .object({
+      seq: z.number().int().positive(),
+      madeAt: z.number().int(),
+      dueAt: z.number().int(),
+    })
+    .nullable()
+    .optional(),
   event: z.enum(["intake", "customer-message", "staff-response", "retimed", "resolved", "updated"]),
   deliveries: z.array(outboxItemSchema).default([]),
 });
@@ -101,6 +123,13 @@ export class TicketTimer extends DurableObject<Env> {
         status TEXT NOT NULL DEFAULT 'pending', outcome TEXT
       );
       CREATE TABLE IF NOT EXISTS delivered (id TEXT PRIMARY KEY, at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS promise_clock (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        revision INTEGER NOT NULL DEFAULT 0,
+        seq INTEGER NOT NULL DEFAULT 0,
+        made_at INTEGER, due_at INTEGER,
+        fired TEXT NOT NULL DEFAULT '[]'
+      );
     `);
   }
 
@@ -111,6 +140,7 @@ export class TicketTimer extends DurableObject<Env> {
     const key = ticketKey(sync.ticketNumber);
     this.ctx.storage.transactionSync(() => {
       const state = this.state() ?? this.initialState(sync.ticketNumber);
+      if (sync.promise !== undefined) this.adoptPromise(sync.revision, sync.promise);
       if (sync.revision >= state.revision) {
         state.revision = sync.revision;
         if (sync.clock === null) {
@@ -143,6 +173,7 @@ export class TicketTimer extends DurableObject<Env> {
   /** For the API and tests: what the timer is waiting for, and whether anything is due right now. */
   async status(): Promise<{
     clock: ClockState | null;
+    promise: PromiseClock | null;
     nextAlarm: number | null;
     outbox: number;
     dueNow: boolean;
@@ -157,8 +188,12 @@ export class TicketTimer extends DurableObject<Env> {
         now,
       )
       .one().n;
-    const dueNow = outboxDue > 0 || (clock !== null && dueSteps(clock, now).length > 0);
-    return { clock, nextAlarm: await this.ctx.storage.getAlarm(), outbox, dueNow };
+    const promise = this.promiseClock();
+    const dueNow =
+      outboxDue > 0 ||
+      (clock !== null && dueSteps(clock, now).length > 0) ||
+      (promise !== null && duePromiseSteps(promise, now).length > 0);
+    return { clock, promise, nextAlarm: await this.ctx.storage.getAlarm(), outbox, dueNow };
   }
 
   override async alarm(): Promise<void> {
@@ -169,6 +204,7 @@ export class TicketTimer extends DurableObject<Env> {
     // give up after six, this never does. `schedule()` replaces it when the run succeeds.
     await this.ctx.storage.setAlarm(now + RETRY_AFTER_FAILURE_MS);
     await this.fireDueSteps(state, now);
+    await this.fireDuePromiseSteps(now);
     await this.drainOutbox(now);
     await this.recordOutcomes();
     await this.schedule(Date.now());
@@ -302,6 +338,148 @@ export class TicketTimer extends DurableObject<Env> {
    * breach re-page each ask `paging_decisions` (decided once, in D1); the steps that may not page,
    * with the reason the ticket shows.
    */
+  /**
+   * The promise clock's steps that are due (SPEC §16), planned like the response ladder's: D1 is
+   * the truth (a promise kept or replaced there stops this one; a newer one there is adopted), each
+   * step is recorded once per (ticket, promise, step) by its dedupe key, and a late run fires all
+   * that is overdue, in order.
+   */
+  private async fireDuePromiseSteps(now: number): Promise<void> {
+    const promise = this.promiseClock();
+    if (promise === null || duePromiseSteps(promise, now).length === 0) return;
+    const state = this.state();
+    if (state === null) return;
+    const db = database(this.env.DB);
+    const { ticket, configRow } = await ticketWithConfig(db, state.ticket_number);
+    if (ticket === undefined || ticket.nextUpdateDueAt === null || ticket.promiseMadeAt === null) {
+      if (ticket !== undefined && ticket.promiseSeq < promise.seq) return;
+      this.ctx.storage.transactionSync(() => {
+        const fresh = this.promiseClock();
+        if (fresh === null || (ticket !== undefined && fresh.seq > ticket.promiseSeq)) return;
+        this.sql.exec("UPDATE promise_clock SET made_at = NULL, due_at = NULL");
+      });
+      return;
+    }
+    if (ticket.promiseSeq < promise.seq) return;
+    const truth: PromiseClock = {
+      seq: ticket.promiseSeq,
+      madeAt: ticket.promiseMadeAt,
+      dueAt: ticket.nextUpdateDueAt,
+      fired: ticket.promiseSeq === promise.seq ? promise.fired : [],
+    };
+    if (ticket.promiseSeq !== promise.seq) {
+      this.ctx.storage.transactionSync(() =>
+        this.sql.exec(
+          "UPDATE promise_clock SET revision = max(revision, ?), seq = ?, made_at = ?, due_at = ?, fired = '[]'",
+          ticket.revision,
+          truth.seq,
+          truth.madeAt,
+          truth.dueAt,
+        ),
+      );
+    }
+    const steps = duePromiseSteps(truth, now);
+    if (steps.length === 0) return;
+    const config = configFromRow(configRow);
+    const key = ticketKey(ticket.number);
+    const link = ticketUrl(this.env.PUBLIC_URL, key);
+    const records: NewEscalationRow[] = [];
+    const notices: { step: PromiseStep; notice: Notice }[] = [];
+    for (const step of steps) {
+      const plan = planPromiseStep(step, {
+        ticket: { ...ticket, key },
+        config,
+        link,
+        dueAt: truth.dueAt,
+        now,
+      });
+      for (const record of plan.records) {
+        records.push({
+          id: crypto.randomUUID(),
+          ticketNumber: ticket.number,
+          dedupeKey: `promise:${truth.seq}:${record.step}`,
+          kind: record.kind,
+          level: record.level,
+          target: record.target,
+          detail: record.detail,
+          at: now,
+          dueAt: promiseStepAt(step, truth.madeAt, truth.dueAt),
+        });
+      }
+      for (const notice of plan.notices) notices.push({ step, notice });
+    }
+    await recordPromiseSteps(db, {
+      ticketNumber: ticket.number,
+      seq: truth.seq,
+      records,
+      escalatedAt: steps.includes("promise") ? now : null,
+    });
+    this.ctx.storage.transactionSync(() => {
+      const fresh = this.promiseClock();
+      if (fresh === null || fresh.seq !== truth.seq) return;
+      const fired = new Set<PromiseStep>([...fresh.fired, ...steps]);
+      this.sql.exec(
+        "UPDATE promise_clock SET fired = ?",
+        JSON.stringify(PROMISE_STEPS.filter((s) => fired.has(s))),
+      );
+      notices.forEach(({ step, notice }, i) => {
+        if (notice.via !== "chat") return;
+        this.enqueue(
+          {
+            id: `promise:${truth.seq}:${step}:${i}`,
+            label: `Slack notice to ${notice.to} (promise ${step})`,
+            delivery: slackNotice(notice.to, notice.text, notice.claimable === true ? key : null),
+          },
+          now,
+        );
+      });
+    });
+  }
+
+  /** A sync's word on the promise clock, taken unless a newer write already spoke. */
+  private adoptPromise(
+    revision: number,
+    promise: { seq: number; madeAt: number; dueAt: number } | null,
+  ): void {
+    const row = this.sql
+      .exec<{ revision: number; seq: number }>("SELECT revision, seq FROM promise_clock WHERE id = 1")
+      .toArray()[0];
+    if (row !== undefined && revision < row.revision) return;
+    if (promise === null) {
+      this.sql.exec(
+        `INSERT INTO promise_clock (id, revision) VALUES (1, ?)
+         ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, made_at = NULL, due_at = NULL`,
+        revision,
+      );
+      return;
+    }
+    const sameClock = row !== undefined && row.seq === promise.seq;
+    this.sql.exec(
+      `INSERT INTO promise_clock (id, revision, seq, made_at, due_at, fired) VALUES (1, ?, ?, ?, ?, '[]')
+       ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, seq = excluded.seq, made_at = excluded.made_at,
+         due_at = excluded.due_at, fired = ${sameClock ? "fired" : "'[]'"}`,
+      revision,
+      promise.seq,
+      promise.madeAt,
+      promise.dueAt,
+    );
+  }
+
+  private promiseClock(): PromiseClock | null {
+    const row = this.sql
+      .exec<{ seq: number; made_at: number | null; due_at: number | null; fired: string }>(
+        "SELECT seq, made_at, due_at, fired FROM promise_clock WHERE id = 1",
+      )
+      .toArray()[0];
+    if (row === undefined || row.made_at === null || row.due_at === null || row.seq === 0) return null;
+    return {
+      seq: row.seq,
+      madeAt: row.made_at,
+      dueAt: row.due_at,
+      fired: JSON.parse(row.fired) as PromiseStep[],
+    };
+  }
+
   private async cappedPagesWithheld(
     ticket: { number: number; clockSeq: number; pagingCapped: boolean },
     policy: PolicyName,
@@ -426,6 +604,9 @@ export class TicketTimer extends DurableObject<Env> {
       const next = nextStepAt(clock);
       if (next !== null) candidates.push(next);
     }
+    const promise = this.promiseClock();
+    const promiseNext = promise === null ? null : nextPromiseStepAt(promise);
+    if (promiseNext !== null) candidates.push(promiseNext);
     const pending = this.sql
       .exec<{ next: number | null }>(
         "SELECT min(next_at) AS next FROM outbox WHERE status IN ('pending', 'sending')",

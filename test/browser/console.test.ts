@@ -1,7 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import PostalMime from "postal-mime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM, CHROMIUM_ARGS, type Desk, startDesk } from "./desk";
 
@@ -267,7 +268,7 @@ describe("the agent console in Chromium", () => {
     expect(await metric("effort")).toBe("6.0 / 7");
     expect(await metric("improvements-linked")).toBe("1");
     expect(await metric("improvements")).toBe("100%");
-    expect(await page.locator("svg[role=img]").count()).toBe(10);
+    expect(await page.locator("svg[role=img]").count()).toBe(14);
     await shot("metrics");
   });
 
@@ -312,6 +313,36 @@ describe("the agent console in Chromium", () => {
     await page.waitForTimeout(300);
     expect(await page.evaluate("typeof window.__xss")).toBe("undefined");
     expect(dialogs).toEqual([]);
+  });
+
+  it('promises "next update in 4 hours" from the ticket page: the mail names the time, the page counts down', async () => {
+    await page.goto(`${desk.url}/tickets/${tickets.email}`);
+    await page.getByLabel("Reply to the customer").fill("We reproduced it and are working on a fix.");
+    await page.getByLabel("in 4 hours").check();
+    await page.getByRole("button", { name: "Send public reply" }).click();
+    await expect.poll(() => page.getByRole("status").textContent()).toContain("Reply sent to the customer.");
+    // SLA_TIME_SCALE (÷ 120) applies: 4 hours are 2 minutes here, and the reply names that time.
+    const ticket = await api(`/v1/tickets/${tickets.email}`);
+    const due = String(ticket.nextUpdateDueAt);
+    const hhmm = due.slice(11, 16);
+    const staff = page.locator('article[data-kind="staff"]').last();
+    expect(await staff.textContent()).toContain(`We will send you our next update by ${hhmm} UTC.`);
+    const clock = page.locator("#next-update-due time[data-countdown]");
+    expect(await clock.getAttribute("datetime")).toBe(due);
+    const before = await clock.textContent();
+    expect(before).toMatch(/^due in (1m \d+s|2m 0s|\d+s)$/);
+    await expect.poll(() => clock.textContent(), { timeout: 5000 }).not.toBe(before);
+    // The mail as sent: wrangler writes what send_email sends to an .eml file and logs its path.
+    const sentMail = async () => {
+      const files = (desk.log().match(/\/\S+\.eml/g) ?? []).filter((file) => existsSync(file));
+      const texts = await Promise.all(
+        files.map(async (file) => (await PostalMime.parse(readFileSync(file))).text ?? ""),
+      );
+      return texts.filter((text) => text.includes("working on a fix"));
+    };
+    await expect.poll(async () => (await sentMail()).length, { timeout: 10_000 }).toBe(1);
+    expect((await sentMail())[0]).toContain(`We will send you our next update by ${hhmm} UTC.`);
+    await shot("ticket-promise");
   });
 
   it("puts the breached ticket first, filters on breach, and fits a phone screen", async () => {

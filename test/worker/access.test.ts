@@ -104,6 +104,7 @@ const ENDPOINTS: Endpoint[] = [
   { method: "GET", path: "/v1/config", ok: 200 },
   { method: "PUT", path: "/v1/config", json: () => TEST_CONFIG, ok: 200 },
   { method: "GET", path: "/v1/search", query: "?q=exports", ok: 200, public: true },
+  { method: "GET", path: "/v1/quality", ok: 200, public: true },
 ];
 
 type Verdict = "allowed" | 403;

@@ -520,8 +520,9 @@ describe("console pages", () => {
       ).toBe(true);
     }
     const svgs = page.all("svg");
-    // Per channel and per team: first response, resolution, effort, improvements, shipped changes.
-    expect(svgs.length).toBe(12);
+    // Per channel and per team: first response, resolution, effort, improvements, shipped changes,
+    // promises kept.
+    expect(svgs.length).toBe(14);
     for (const svg of svgs) expect(svg.attrs.role).toBe("img");
     expect(page.elements.some((e) => e.attrs.id === "by-channel-first")).toBe(true);
     expect(page.elements.some((e) => e.attrs.id === "by-team-table")).toBe(true);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { QUALITY_BUCKET_MS, type QualityReport } from "../../src/domain/quality";
 import messageCommand from "../fixtures/corpus/discord/application_command.message_command.docs.json";
 import commentDeleted1 from "../fixtures/corpus/github/issue_comment.deleted.1.json";
 import commentEdited1 from "../fixtures/corpus/github/issue_comment.edited.1.json";
@@ -7,7 +8,7 @@ import reopened1 from "../fixtures/corpus/github/issues.reopened.1.json";
 import { postDiscord } from "./discord-helpers";
 import { deliverEmail, mail } from "./email-helpers";
 import { edit, postGithub } from "./github-helpers";
-import { fakeOutbound, flush, postMessage, request, TEST_CONFIG, useConfig } from "./helpers";
+import { advanceTo, fakeOutbound, flush, postMessage, request, TEST_CONFIG, useConfig } from "./helpers";
 import {
   aboutIssue,
   customerComment,
@@ -354,6 +355,26 @@ describe("the crawler: no public route shows private content", () => {
         expect.soft(new RegExp(`${key}(?!\\d)`).test(body), `${what} shows ${key}`).toBe(false);
       }
     }
+    // The public quality report, once its window holds every scenario's ticket (it ends at the
+    // start of the current 5-minute bucket): counts and durations only.
+    advanceTo(Date.now() + QUALITY_BUCKET_MS);
+    const quality = await request("/v1/quality", { token: null });
+    expect(quality.status).toBe(200);
+    const report = (await quality.clone().json()) as QualityReport;
+    expect(report.desk.tickets).toBeGreaterThanOrEqual(keys.length);
+    expect(report.byChannel.github.tickets).toBeGreaterThan(0);
+    for (const path of ["/quality", "/v1/quality"]) {
+      const body = await (await request(path, { token: null })).text();
+      for (const word of words) expect.soft(body.includes(word), `${path} shows “${word}”`).toBe(false);
+      for (const key of keys)
+        expect.soft(new RegExp(`${key}(?!\\d)`).test(body), `${path} shows ${key}`).toBe(false);
+      expect.soft(/SUP-\d/.test(body), `${path} shows a ticket key`).toBe(false);
+      for (const team of TEST_CONFIG.teams) {
+        expect.soft(body.includes(team.name), `${path} shows the team ${team.name}`).toBe(false);
+        expect.soft(body.includes(team.slackChannel), `${path} shows a team channel`).toBe(false);
+      }
+    }
+    vi.useRealTimers();
     // The crawl really looked: searches for a public ticket's words do find it.
     const word = secretWord("visible");
     const { key } = await openGithubIssue(`Public ${word}`, `Public ${word}`);

@@ -103,6 +103,7 @@ describe("every hot query is served by an index", () => {
   it.each([
     "",
     "?status=open",
+    "?status=pending",
     "?status=all",
     "?team=support",
     "?channel=api",
@@ -131,6 +132,12 @@ describe("every hot query is served by an index", () => {
     await assertIndexed(await recorded(`/v1/tickets/${key}`));
     await assertIndexed(
       await recorded(`/v1/tickets/${key}/replies`, { method: "POST", json: { text: "hi" } }),
+    );
+    await assertIndexed(
+      await recorded(`/v1/tickets/${key}/replies`, {
+        method: "POST",
+        json: { text: "update soon", nextUpdateBy: "PT4H" },
+      }),
     );
     await assertIndexed(
       await recorded(`/v1/tickets/${key}`, { method: "PATCH", json: { priority: "high", team: "platform" } }),
@@ -164,6 +171,7 @@ describe("every hot query is served by an index", () => {
     await assertIndexed(await recorded("/v1/metrics"));
     await assertIndexed(await recorded("/v1/metrics?team=support&channel=api"));
     await assertIndexed(await recorded("/v1/search?q=latency", { noAuth: true }));
+    await assertIndexed(await recorded("/v1/quality", { noAuth: true }));
     await assertIndexed(await recorded("/v1/quarantine"));
   });
 

@@ -216,6 +216,30 @@ describe("public endpoints", () => {
   );
 });
 
+describe("the public quality report", () => {
+  it(
+    "/v1/quality and /quality share one budget; then 429 with Retry-After",
+    async () => {
+      await freshWindow();
+      const ip = newAddress();
+      for (let i = 0; i < PUBLIC_REQUESTS; i++) {
+        const response = await api(i % 2 === 0 ? "/v1/quality" : "/quality", ip, null);
+        expect(response.status, `quality request ${i + 1}`).toBe(200);
+        await response.body?.cancel();
+      }
+      const refused = await api("/v1/quality", ip, null);
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get("retry-after")).toBe("60");
+      expect(refused.headers.get("content-type")).toContain("application/problem+json");
+      const page = await api("/quality", ip, null);
+      expect(page.status).toBe(429);
+      expect(await page.text()).toContain("Too many requests");
+      expect((await api("/v1/quality", newAddress(), null)).status).toBe(200);
+    },
+    BURST_TIMEOUT_MS,
+  );
+});
+
 describe("a deploy without the rate-limit bindings", () => {
   it("serves every limited route, unlimited, without crashing", async () => {
     const unbound = { ...env, RATE_LIMIT_PUBLIC: undefined, RATE_LIMIT_SIGNIN: undefined } as unknown as Env;
@@ -238,7 +262,7 @@ describe("a deploy without the rate-limit bindings", () => {
     expect(
       (await call("/v1/tickets?limit=1", { headers: { authorization: `Bearer ${TOKEN}` } })).status,
     ).toBe(200);
-    for (const path of ["/v1/search?q=anything", "/kb", "/survey/nope"]) {
+    for (const path of ["/v1/search?q=anything", "/kb", "/survey/nope", "/v1/quality", "/quality"]) {
       expect([200, 404]).toContain((await call(path)).status);
     }
   });

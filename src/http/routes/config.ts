@@ -5,6 +5,7 @@ import { database } from "../../store/db";
 import type { AuthVariables } from "../auth";
 import { problemResponse } from "../schemas";
 import { validationHook } from "../validation";
+import { forgetPublicQualityFlag } from "./quality";
 
 const configDocument = z.unknown().openapi("RoutingConfiguration", {
   description: "SPEC §6 routing configuration (teams, customers, routes, keywords, policies).",
@@ -47,5 +48,6 @@ export const configApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariabl
   .openapi(putConfigRoute, async (c) => {
     const document = c.req.valid("json");
     await saveConfig(database(c.env.DB), document, c.get("agent"), Date.now());
+    forgetPublicQualityFlag();
     return c.json(document, 200);
   });

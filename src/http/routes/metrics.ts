@@ -8,7 +8,8 @@ import { problem } from "../errors";
 import { problemResponse } from "../schemas";
 import { validationHook } from "../validation";
 
-const metricSet = {
+/** The fields of one set of metrics (also the public quality report's, routes/quality.ts). */
+export const metricSet = {
   tickets: z.number().int(),
   firstResponse: z.object({
     count: z.number().int(),
@@ -29,6 +30,17 @@ const metricSet = {
     shipped: z.number().int(),
     shippedRatio: z.number().nullable(),
   }),
+  promises: z
+    .object({
+      made: z.number().int(),
+      kept: z.number().int(),
+      broken: z.number().int(),
+      keptRate: z.number().nullable(),
+    })
+    .openapi({
+      description:
+        "Promised updates (`nextUpdateBy`) made in the window: kept by their time, broken (the time passed without a public reply or resolve), and kept / (kept + broken); open ones not yet due are left out",
+    }),
 };
 const metricSetSchema = z.object(metricSet).openapi("MetricSet");
 const metricsSchema = z

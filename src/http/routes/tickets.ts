@@ -136,8 +136,9 @@ const replyRoute = createRoute({
         "application/json": { schema: z.object({ message: messageViewSchema, ticket: ticketSummarySchema }) },
       },
     },
-    400: problemResponse("Empty or invalid reply"),
+    400: problemResponse("Empty or invalid reply, or a `nextUpdateBy` that cannot be promised"),
     404: problemResponse("No such ticket"),
+    409: problemResponse("`nextUpdateBy` on a resolved ticket (reopen it first)"),
   },
 });
 
@@ -265,7 +266,22 @@ export const ticketsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariab
     const result = await replyToTicket(c.env, number, c.req.valid("json"), c.get("agent"), {
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     });
-    if (!result.ok) return problem(c, 404, `No ticket ${key}.`);
+    if (!result.ok) {
+      switch (result.reason) {
+        case "not_found":
+          return problem(c, 404, `No ticket ${key}.`);
+        case "invalid_next_update":
+          return problem(c, 400, `nextUpdateBy: ${result.problem}. Nothing was sent.`, {
+            issues: [{ path: "nextUpdateBy", message: result.problem }],
+          });
+        case "resolved":
+          return problem(
+            c,
+            409,
+            `${key} is resolved: it owes no update. Reopen it to promise one; nothing was sent.`,
+          );
+      }
+    }
     const view = await getTicketView(database(c.env.DB), number, { publicUrl: c.env.PUBLIC_URL });
     const message = view?.messages.find((m) => m.id === result.messageId);
     if (view === null || message === undefined) return problem(c, 404, `No ticket ${key}.`);

@@ -11,6 +11,7 @@ import {
 } from "../../commands";
 import { agentNames, permits } from "../../domain/access";
 import { CHANNELS } from "../../domain/inbound";
+import { promiseTimeZone, wallClockInZone } from "../../domain/promise";
 import { knowledgeBaseTerms, SEARCH_MAX_QUERY_CHARS } from "../../domain/search";
 import { parseTicketKey } from "../../domain/ticket";
 import { loadConfig } from "../../store/config";
@@ -19,7 +20,7 @@ import { topRootCauses } from "../../store/improvements";
 import { searchKnowledgeBase } from "../../store/knowledge-base";
 import { computeMetrics } from "../../store/metrics";
 import { listQuarantine } from "../../store/quarantine";
-import { getTicketView, queuePage, ticketSummary } from "../../store/tickets";
+import { getTicketRow, getTicketView, queuePage, ticketSummary } from "../../store/tickets";
 import { callerForToken, parseApiTokens } from "../auth";
 import {
   clientIp,
@@ -31,6 +32,7 @@ import {
   signInLocked,
 } from "../rate-limit";
 import { attachmentsApp } from "../routes/attachments";
+import { publicQualityEnabled, qualityReport, waitUntilOf } from "../routes/quality";
 import { quarantinedView } from "../routes/quarantine";
 import { decodeCursor, encodeCursor, parseStatuses } from "../routes/tickets";
 import {
@@ -57,6 +59,7 @@ import { safeNext } from "./format";
 import { KnowledgeBaseArticle, KnowledgeBasePage } from "./pages/kb";
 import { LoginPage } from "./pages/login";
 import { MetricsPage } from "./pages/metrics";
+import { QualityPage } from "./pages/quality";
 import { QuarantinePage } from "./pages/quarantine";
 import { type QueueFilters, QueuePage } from "./pages/queue";
 import { TicketPage } from "./pages/ticket";
@@ -93,6 +96,9 @@ const DONE: Record<string, string> = {
 };
 const ERRORS: Record<string, string> = {
   invalid_reply: "Write something before sending (at most 64 KiB).",
+  invalid_next_update:
+    "The next update must be a time at least a minute and at most 90 days away (nothing was sent).",
+  resolved_promise: "A resolved ticket owes no update: reopen it to promise one (nothing was sent).",
   invalid_update: "That change is not valid.",
   unknown_team: "That team is not in the routing configuration.",
   conflict: "The ticket changed while you were saving; check it and try again.",
@@ -117,7 +123,17 @@ const ERRORS: Record<string, string> = {
 export const uiApp = new Hono<ConsoleEnv>();
 
 // Hono's "/x/*" also matches "/x": one registration each, so a middleware runs once per request.
-for (const path of ["/", "/login", "/logout", "/queue", "/tickets/*", "/metrics", "/quarantine/*", "/kb/*"]) {
+for (const path of [
+  "/",
+  "/login",
+  "/logout",
+  "/queue",
+  "/tickets/*",
+  "/metrics",
+  "/quarantine/*",
+  "/kb/*",
+  "/quality/*",
+]) {
   uiApp.use(path, consoleHeaders);
 }
 for (const path of ["/logout", "/queue", "/tickets/*", "/metrics", "/quarantine/*", "/attachments/*"]) {
@@ -138,6 +154,21 @@ const kbLimit = publicRateLimit<ConsoleEnv>("kb", (c) =>
 // "/kb/*" also matches "/kb": registered once, so a request is counted once.
 uiApp.use("/kb/*", kbLimit);
 uiApp.use("/kb/*", optionalConsoleAgent);
+// SPEC §16: the public quality page shares one budget with GET /v1/quality.
+uiApp.use(
+  "/quality/*",
+  publicRateLimit<ConsoleEnv>("quality", (c) =>
+    messagePage(
+      c,
+      429,
+      "Too many requests",
+      <p>
+        This address sent too many requests in the last minute. Please try again in{" "}
+        {RATE_LIMIT_PERIOD_SECONDS} seconds.
+      </p>,
+    ),
+  ),
+);
 const formLimit = bodyLimit({
   maxSize: MAX_FORM_BYTES,
   onError: (c) =>
@@ -372,6 +403,7 @@ uiApp.get("/tickets/:key", async (c) => {
       teams={teamsOf(config)}
       agents={agents}
       now={Date.now()}
+      timeZone={promiseTimeZone(config, ticket.policy)}
       flash={
         error !== undefined
           ? { kind: "error", text: error }
@@ -427,12 +459,37 @@ uiApp.post("/tickets/:key", async (c) => {
   return back(c, key, { done: "updated" });
 });
 
+/**
+ * The console's promise fields: a quick choice (a duration) or "at" with a `datetime-local` in the
+ * promise's zone. undefined: no promise; null: "at" without a readable time.
+ */
+async function nextUpdateOf(
+  c: ConsoleContext,
+  number: number,
+  field: (name: string) => string | undefined,
+): Promise<string | undefined | null> {
+  const choice = field("nextUpdate") ?? "";
+  if (choice === "") return undefined;
+  if (choice !== "at") return choice;
+  const db = database(c.env.DB);
+  const [config, row] = await Promise.all([loadConfig(db), getTicketRow(db, number)]);
+  if (row === undefined) return undefined;
+  return wallClockInZone(field("nextUpdateAt") ?? "", promiseTimeZone(config, row.policy));
+}
+
 uiApp.post("/tickets/:key/replies", async (c) => {
   const key = c.req.param("key");
   const number = parseTicketKey(key);
   if (number === null) return noTicket(c);
   const field = await formOf(c);
-  const parsed = replySchema.safeParse({ text: field("text") ?? "", internal: field("internal") === "true" });
+  const internal = field("internal") === "true";
+  const nextUpdateBy = internal ? undefined : await nextUpdateOf(c, number, field);
+  if (nextUpdateBy === null) return back(c, key, { error: "invalid_next_update" }, "#respond-heading");
+  const parsed = replySchema.safeParse({
+    text: field("text") ?? "",
+    internal,
+    ...(nextUpdateBy === undefined ? {} : { nextUpdateBy }),
+  });
   if (!parsed.success) return back(c, key, { error: "invalid_reply" }, "#respond-heading");
   const result = await replyToTicket(
     c.env,
@@ -441,7 +498,16 @@ uiApp.post("/tickets/:key/replies", async (c) => {
     c.var.agent,
     onceOf(field("idempotencyKey")),
   );
-  if (!result.ok) return noTicket(c);
+  if (!result.ok) {
+    switch (result.reason) {
+      case "not_found":
+        return noTicket(c);
+      case "invalid_next_update":
+        return back(c, key, { error: "invalid_next_update" }, "#respond-heading");
+      case "resolved":
+        return back(c, key, { error: "resolved_promise" }, "#respond-heading");
+    }
+  }
   return back(c, key, { done: parsed.data.internal ? "note" : "reply" }, `#msg-${result.messageId}`);
 });
 
@@ -643,10 +709,36 @@ uiApp.get("/kb", async (c) => {
     );
   }
   const results = q === "" ? null : await searchKnowledgeBase(database(c.env.DB), q, 20);
+  const quality = await publicQualityEnabled(c.env, Date.now());
   return render(
     c,
-    <KnowledgeBasePage {...chrome} q={q} results={results} ignored={knowledgeBaseTerms(q).ignored} />,
+    <KnowledgeBasePage
+      {...chrome}
+      q={q}
+      results={results}
+      ignored={knowledgeBaseTerms(q).ignored}
+      qualityLink={quality}
+    />,
   );
+});
+
+// ---- response quality (public, SPEC §16) ---------------------------------------------------
+
+uiApp.get("/quality", async (c) => {
+  const now = Date.now();
+  if (!(await publicQualityEnabled(c.env, now))) {
+    return messagePage(
+      c,
+      404,
+      "Not published",
+      <p>
+        This desk does not publish its response quality. <a href="/kb">Search the knowledge base</a>
+      </p>,
+    );
+  }
+  const report = await qualityReport(c.env, waitUntilOf(c), new URL(c.req.url).origin, now);
+  // The page is the same for everyone: no agent chrome, whoever is signed in.
+  return render(c, <QualityPage nonce={nonceOf(c)} report={report} />);
 });
 
 uiApp.get("/kb/:key", async (c) => {

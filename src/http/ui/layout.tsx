@@ -114,6 +114,8 @@ tbody th { font-weight: 600; }
 .composer .public { background: #f5f8ff; border: 1px solid #b2c7f5; }
 .composer .internal { background: var(--note); border: 1px dashed var(--note-line); }
 .composer p.hint { margin: .2rem 0 .5rem; font-size: .85rem; color: var(--muted); }
+.composer fieldset.next-update { border: 1px solid #b2c7f5; border-radius: var(--radius); margin: .5rem 0; padding: .4rem .75rem .6rem; }
+.composer fieldset.next-update label { display: inline-flex; align-items: center; gap: .3rem; margin: .2rem .9rem .2rem 0; font-weight: normal; }
 aside .card + .card { margin-top: 1rem; }
 aside form .field { margin-bottom: .6rem; }
 .stack { display: grid; gap: .5rem; }
@@ -149,7 +151,7 @@ footer.bottom { max-width: 78rem; margin: 2rem auto; padding: 0 1rem; color: var
 }
 `;
 
-export type Section = "queue" | "metrics" | "quarantine" | "kb" | "login" | "ticket" | "other";
+export type Section = "queue" | "metrics" | "quarantine" | "kb" | "quality" | "login" | "ticket" | "other";
 
 export interface LayoutProps {
   title: string;

@@ -18,12 +18,22 @@ export function KnowledgeBasePage(
     /** Words the search left out (too short, or past the cap on words). */
     ignored: string[];
     error?: string;
+    /** The desk publishes its response quality (config `publicQuality`): link to it. */
+    qualityLink?: boolean;
   },
 ) {
   return (
     <Layout title="Knowledge base" nonce={props.nonce} section="kb" agent={props.agent} csrf={props.csrf}>
       <h1>Knowledge base</h1>
-      <p class="muted">Answers from resolved public support conversations.</p>
+      <p class="muted">
+        Answers from resolved public support conversations.
+        {props.qualityLink === true ? (
+          <>
+            {" "}
+            How well we answer: <a href="/quality">response quality</a>.
+          </>
+        ) : null}
+      </p>
       <search>
         <form method="get" action="/kb" class="card filters" aria-label="Search the knowledge base">
           <div class="row">

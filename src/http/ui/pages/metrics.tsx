@@ -151,6 +151,13 @@ function Breakdown(props: {
               max={1}
               color="#067647"
             />
+            <BarChart
+              id={`${props.id}-promises`}
+              title="Promised updates kept"
+              bars={bars((s) => s.promises.keptRate, percent)}
+              max={1}
+              color="#c4320a"
+            />
           </div>
           <div class="table-wrap">
             <table id={`${props.id}-table`}>
@@ -167,6 +174,7 @@ function Breakdown(props: {
                   <th scope="col">Effort (answers)</th>
                   <th scope="col">Improvements</th>
                   <th scope="col">Shipped</th>
+                  <th scope="col">Promises kept</th>
                 </tr>
               </thead>
               <tbody>
@@ -193,6 +201,11 @@ function Breakdown(props: {
                     <td>
                       {s.issuesToImprovements.shipped} of {s.issuesToImprovements.resolved} (
                       {percent(s.issuesToImprovements.shippedRatio)})
+                    </td>
+                    <td>
+                      {s.promises.kept} of {s.promises.kept + s.promises.broken} due (
+                      {percent(s.promises.keptRate)}
+                      ), {s.promises.made} made
                     </td>
                   </tr>
                 ))}
@@ -306,6 +319,17 @@ export function MetricsPage(props: MetricsPageProps) {
             ["with an improvement", String(r.issuesToImprovements.withImprovement), "improvements-linked"],
             ["with a shipped change", String(r.issuesToImprovements.shipped), "improvements-shipped"],
             ["shipped ratio", percent(r.issuesToImprovements.shippedRatio), "improvements-shipped-ratio"],
+          ]}
+        />
+        <Card
+          id="promises"
+          title="Promised updates"
+          value={percent(r.promises.keptRate)}
+          valueLabel="kept by the time the customer was told"
+          rows={[
+            ["made", String(r.promises.made), "promises-made"],
+            ["kept", String(r.promises.kept), "promises-kept"],
+            ["broken", String(r.promises.broken), "promises-broken"],
           ]}
         />
       </div>

@@ -52,6 +52,14 @@ function Select(props: { id: string; label: string; value: string; options: [str
 
 function Due(props: { ticket: Summary; now: number }) {
   const t = props.ticket;
+  // A promised update due before the reply (or with no reply owed) is what is due first.
+  if (t.nextUpdateDueAt !== null && (t.responseDueAt === null || t.nextUpdateDueAt < t.responseDueAt)) {
+    return (
+      <span class="promise-due">
+        update <Countdown due={t.nextUpdateDueAt} now={props.now} />
+      </span>
+    );
+  }
   if (t.responseDueAt !== null) return <Countdown due={t.responseDueAt} now={props.now} />;
   if (t.status === "resolved") return <span class="muted">resolved</span>;
   return <span class="muted">no reply owed</span>;

@@ -1,4 +1,5 @@
 import { PRIORITIES } from "../../../domain/inbound";
+import { NEXT_UPDATE_CHOICES } from "../../../domain/promise";
 import type { MessageView, TicketView } from "../../../domain/ticket";
 import { bytes, CHANNEL_LABELS, dateTime, LEVEL_LABELS, shortDuration } from "../format";
 import { ChannelBadge, Countdown, Flash, Layout } from "../layout";
@@ -11,6 +12,8 @@ export interface TicketPageProps {
   teams: { id: string; name: string }[];
   agents: string[];
   now: number;
+  /** The zone a promised update is worded and entered in (domain/promise `promiseTimeZone`). */
+  timeZone: string;
   flash?: { kind: "ok" | "error"; text: string };
 }
 
@@ -228,6 +231,28 @@ export function TicketPage(props: TicketPageProps) {
                   maxlength={65536}
                   aria-describedby="reply-hint"
                 />
+                <fieldset class="next-update" aria-describedby="next-update-hint">
+                  <legend>Promise the next update</legend>
+                  <p class="hint" id="next-update-hint">
+                    The reply will name the time ({props.timeZone}); the desk warns you at 75 % and tells the
+                    team when it passes. Your next public reply or a resolve keeps the promise.
+                  </p>
+                  <label>
+                    <input type="radio" name="nextUpdate" value="" checked /> no promise
+                  </label>
+                  {NEXT_UPDATE_CHOICES.map((choice) => (
+                    <label>
+                      <input type="radio" name="nextUpdate" value={choice.value} /> {choice.label}
+                    </label>
+                  ))}
+                  <label>
+                    <input type="radio" name="nextUpdate" value="at" /> at
+                  </label>{" "}
+                  <label for="next-update-at" class="visually-hidden">
+                    Next update at ({props.timeZone})
+                  </label>
+                  <input type="datetime-local" id="next-update-at" name="nextUpdateAt" />
+                </fieldset>
                 <p>
                   <button type="submit">Send public reply</button>
                 </p>
@@ -298,6 +323,18 @@ export function TicketPage(props: TicketPageProps) {
                   <span class="muted">no reply owed</span>
                 ) : (
                   <Countdown due={t.responseDueAt} now={props.now} />
+                )}
+              </dd>
+              <dt>Next update</dt>
+              <dd id="next-update-due">
+                {t.nextUpdateDueAt === null ? (
+                  <span class="muted">none promised</span>
+                ) : (
+                  <>
+                    <Countdown due={t.nextUpdateDueAt} now={props.now} />
+                    <br />
+                    <small class="muted">promised for {dateTime(t.nextUpdateDueAt)}</small>
+                  </>
                 )}
               </dd>
               <dt>Policy</dt>
