@@ -1,4 +1,4 @@
-import { zoneOffsetMs } from "./sla";
+import { zoneOffsetMs } from "./intl";
 
 /**
  * Business-hours arithmetic (SPEC §14): where a target of open time ends on a calendar, how much

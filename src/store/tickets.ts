@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Channel, Priority } from "../domain/inbound";
 import { subjectFilterProblem, subjectPattern } from "../domain/search";
+import type { StepsAt } from "../domain/sla";
 import { iso, TICKET_PREFIX, type TicketStatus, type TicketView, ticketKey } from "../domain/ticket";
 import { configQuery } from "./config";
 import { batch, batchAround, type Database, type Statement } from "./db";
@@ -239,7 +240,7 @@ export interface AppendWrite {
   message: NewMessageRow;
   attachments: NewAttachmentRow[];
   /** Set when this is a customer message: starts a clock if none runs, reopens a pending/resolved ticket. */
-  customerClock?: { startedAt: number; dueAt: number };
+  customerClock?: { startedAt: number; dueAt: number; stepsAt?: StepsAt | null };
   /** Set when this is a staff response that arrived natively on the channel. */
   staffResponseAt?: number;
   /** Our outbound messages (by externalId) this message reports as undeliverable. */
@@ -327,7 +328,8 @@ function ticketUpdateForMessage(write: AppendWrite): TicketSet {
     ...(write.security === undefined ? {} : { visibility: "private" as const, security: true }),
   };
   if (write.customerClock !== undefined) {
-    const { startedAt, dueAt } = write.customerClock;
+    const { startedAt, dueAt, stepsAt } = write.customerClock;
+    const steps = stepsAt === undefined || stepsAt === null ? null : JSON.stringify(stepsAt);
     // A clock starts only when no reply is owed; SQL decides, so two racing messages start one clock.
     return {
       ...base,
@@ -337,6 +339,7 @@ function ticketUpdateForMessage(write: AppendWrite): TicketSet {
       clockStartedAt: sql`coalesce(${tickets.clockStartedAt}, ${startedAt})`,
       responseDueAt: sql`coalesce(${tickets.responseDueAt}, ${dueAt})`,
       queueDueAt: sql`coalesce(${tickets.responseDueAt}, ${dueAt})`,
+      clockStepsAt: sql`case when ${tickets.clockStartedAt} is null then ${steps} else ${tickets.clockStepsAt} end`,
     };
   }
   if (write.staffResponseAt !== undefined) return { ...base, ...staffResponseUpdate(write.staffResponseAt) };
@@ -355,6 +358,7 @@ export function staffResponseUpdate(at: number) {
     firstResponseAt: sql`coalesce(${tickets.firstResponseAt}, ${at})`,
     clockStartedAt: null,
     responseDueAt: null,
+    clockStepsAt: null,
     queueDueAt: sql`case when ${tickets.status} = 'resolved' then ${QUEUE_RESOLVED} else ${QUEUE_PENDING} end`,
   } as const;
 }
