@@ -301,3 +301,23 @@ export function acknowledgementText(
 function isLocalMidnight(instant: number, timeZone: string): boolean {
   return localMidnight(instant, timeZone, 0) === instant;
 }
+
+/**
+ * SPEC §14: the policies whose running clocks a config change re-times from their start — those
+ * on a calendar before or after, whose calendar, hours, holidays, zone or target changed.
+ * Around-the-clock policies keep today's rule: a new target applies to clocks that start after it.
+ */
+export function retimedPolicies(before: TimingConfig, after: TimingConfig): PolicyName[] {
+  const names = Object.keys(after.policies) as PolicyName[];
+  return names.filter((policy) => {
+    const was = policyCalendar(policy, before);
+    const is = policyCalendar(policy, after);
+    if (was === null && is === null) return false;
+    const timing = (config: TimingConfig, calendar: BusinessCalendar | null) =>
+      JSON.stringify({
+        settings: config.policies[policy],
+        calendar: calendar === null ? null : { ...calendar, id: undefined },
+      });
+    return timing(before, was) !== timing(after, is);
+  });
+}

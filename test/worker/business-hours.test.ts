@@ -1,8 +1,15 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { configSchema } from "../../src/domain/config";
+import { retimedPolicies } from "../../src/domain/sla";
 import { intake } from "../../src/intake";
+import { loadConfig, saveConfig } from "../../src/store/config";
+import { database } from "../../src/store/db";
+import { meteredD1, newMeter } from "../../src/store/metered";
+import { retimeClocks } from "../../src/timer/retime";
 import {
   advanceTo,
+  countRows,
   fakeOutbound,
   fireAlarm,
   flush,
@@ -244,6 +251,83 @@ describe("calendars in the routing document", () => {
       '"us" is not one of the calendars',
     ]) {
       expect(text).toContain(problem);
+    }
+  });
+});
+
+describe("a config change to a calendar re-times running clocks from their start", () => {
+  it("moves deadline, ladder and timer of every running clock on the calendar, and nothing else", async () => {
+    fakeOutbound();
+    await useConfig(configWith("17:30"));
+    const running = await enterpriseTicket(FRIDAY_1630);
+    const answered = await enterpriseTicket(FRIDAY_1630 + 60_000);
+    const reply = await request(`/v1/tickets/${answered}/replies`, {
+      method: "POST",
+      json: { text: "On it." },
+    });
+    expect(reply.status).toBe(201);
+    await flush(running);
+    expect((await getTicket(running)).responseDueAt).toBe("2026-12-08T11:00:00.000Z");
+
+    // The desk now closes at 18:00: 1.5 business hours on Friday, so Tuesday 11:30.
+    await useConfig(configWith("18:00"));
+    await retimeClocks(env);
+    await vi.waitFor(async () => expect(await countRows("clock_retimes")).toBe(0));
+    await vi.waitFor(async () => expect(await countRows("timer_syncs")).toBe(0));
+    const retimed = await getTicket(running);
+    expect(retimed.responseDueAt).toBe("2026-12-08T10:30:00.000Z");
+    const status = await timer(running).status();
+    expect(status.clock).toMatchObject({
+      dueAt: Date.parse("2026-12-08T10:30:00Z"),
+      startedAt: FRIDAY_1630,
+      stepsAt: { warning: Date.parse("2026-12-08T09:30:00Z"), overdue: Date.parse("2026-12-08T14:30:00Z") },
+    });
+    expect(status.nextAlarm).toBe(Date.parse("2026-12-08T09:30:00Z"));
+    // The answered ticket owes nothing and is left alone.
+    expect((await getTicket(answered)).responseDueAt).toBeNull();
+
+    // The calendar dropped from the policy: around the clock from the same start (4 h → Friday 20:30).
+    await useConfig({ ...TEST_CONFIG, policies: { "enterprise-slack": { firstResponseSeconds: 4 * 3600 } } });
+    await retimeClocks(env);
+    await vi.waitFor(async () => expect(await countRows("clock_retimes")).toBe(0));
+    expect((await getTicket(running)).responseDueAt).toBe(iso(FRIDAY_1630 + 4 * 3_600_000));
+    await vi.waitFor(async () => expect((await timer(running).status()).clock?.stepsAt ?? null).toBeNull());
+  });
+
+  it("costs a few statements per page of 200 clocks, one timer call per re-timed clock", {
+    timeout: 60_000,
+  }, async () => {
+    fakeOutbound();
+    await useConfig(configWith("17:30"));
+    const keys: string[] = [];
+    for (let i = 0; i < 30; i++) keys.push(await enterpriseTicket(FRIDAY_1630 + i * 60_000));
+    // Stored the way PUT /v1/config stores it, without the request's own waitUntil run.
+    const db = database(env.DB);
+    const next = configSchema.parse(configWith("18:00"));
+    await saveConfig(db, next, "alice", Date.now(), retimedPolicies(await loadConfig(db), next));
+    const meter = newMeter();
+    const run = await retimeClocks({ ...env, DB: meteredD1(env.DB, meter) });
+    // Earlier tests' clocks on the calendar are re-timed too (the database is shared by the file).
+    expect(run).toMatchObject({ unpaid: 0, finished: 1 });
+    expect(run.retimed).toBeGreaterThanOrEqual(30);
+    const plans: string[] = [];
+    for (const st of meter.statements) {
+      const r = await env.DB.prepare(`EXPLAIN QUERY PLAN ${st.sql}`)
+        .bind(...st.params)
+        .all<{ detail: string }>();
+      plans.push(...r.results.map((x) => x.detail).filter((d) => /^SCAN (tickets|t)\b/.test(d)));
+    }
+    // Every step is an index or primary-key lookup: no statement reads all tickets of the policy.
+    expect(plans).toEqual([]);
+    // Per page: the job, the config, the page, one 4-statement batch, the debt deletes; then the end.
+    expect(meter.statements.length).toBeLessThanOrEqual(12);
+    // Measured: 307 rows read and 392 written for 30 clocks (~10 and ~13 per clock, index upkeep included).
+    expect(meter.rowsRead).toBeLessThan(30 * 15);
+    expect(meter.rowsWritten).toBeLessThan(30 * 15);
+    for (const key of keys) {
+      expect((await timer(key).status()).clock?.dueAt).toBe(
+        Date.parse((await getTicket(key)).responseDueAt ?? ""),
+      );
     }
   });
 });
