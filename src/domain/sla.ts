@@ -3,6 +3,7 @@ import {
   type BusinessCalendar,
   businessSameDayDeadline,
   CalendarNeverOpensError,
+  nextOpening,
   openTimeBetween,
 } from "./business-hours";
 import type { Calendar, Config, PolicyName } from "./config";
@@ -320,4 +321,20 @@ export function retimedPolicies(before: TimingConfig, after: TimingConfig): Poli
       });
     return timing(before, was) !== timing(after, is);
   });
+}
+
+/**
+ * SPEC §14, for the console: a clock on a calendar that is closed at `now` is paused; when it
+ * resumes (the calendar's next opening). Null when the clock counts now (or runs around the clock).
+ */
+export function clockPausedUntil(policy: PolicyName, now: number, config: TimingConfig): number | null {
+  const calendar = policyCalendar(policy, config);
+  if (calendar === null) return null;
+  try {
+    const opening = nextOpening(calendar, now);
+    return opening > now ? opening : null;
+  } catch (error) {
+    if (error instanceof CalendarNeverOpensError) return null;
+    throw error;
+  }
 }

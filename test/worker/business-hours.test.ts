@@ -7,6 +7,7 @@ import { loadConfig, saveConfig } from "../../src/store/config";
 import { database } from "../../src/store/db";
 import { meteredD1, newMeter } from "../../src/store/metered";
 import { retimeClocks } from "../../src/timer/retime";
+import { ConsoleBrowser } from "./console-helpers";
 import {
   advanceTo,
   countRows,
@@ -329,5 +330,29 @@ describe("a config change to a calendar re-times running clocks from their start
         Date.parse((await getTicket(key)).responseDueAt ?? ""),
       );
     }
+  });
+});
+
+describe("the console on business hours", () => {
+  it("says the countdown is paused outside hours, on the ticket page and in the queue", async () => {
+    fakeOutbound();
+    await useConfig(configWith("17:30"));
+    const key = await enterpriseTicket(Date.parse("2026-12-12T10:00:00Z")); // Saturday 11:00 CET
+    const browser = new ConsoleBrowser();
+    await browser.signIn();
+    const page = await browser.get(`/tickets/${key}`);
+    expect(page.response.status).toBe(200);
+    // Monday 09:00 CET is 46 hours away.
+    expect(page.html).toContain('data-paused-until="2026-12-14T08:00:00.000Z"');
+    expect(page.html).toContain("paused outside business hours, resumes in 1d 22h");
+    const queue = await browser.get("/queue?status=open");
+    expect(queue.html).toContain("paused outside business hours, resumes in 1d 22h");
+
+    advanceTo(Date.parse("2026-12-14T09:00:00Z")); // Monday 10:00 CET: counting
+    const later = new ConsoleBrowser(); // the weekend outlived the session
+    await later.signIn();
+    const open = await later.get(`/tickets/${key}`);
+    expect(open.html).not.toContain("data-paused-until");
+    expect(open.html).toContain("due in 3h 0m");
   });
 });

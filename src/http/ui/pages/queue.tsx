@@ -25,6 +25,8 @@ export interface QueueProps {
   firstHref: string | null;
   now: number;
   error?: string;
+  /** SPEC §14: when a ticket's clock, paused outside business hours, resumes (ISO); absent when it counts. */
+  pausedUntil?: (ticket: Summary) => string | null;
 }
 
 const STATUS_OPTIONS: [string, string][] = [
@@ -50,9 +52,11 @@ function Select(props: { id: string; label: string; value: string; options: [str
   );
 }
 
-function Due(props: { ticket: Summary; now: number }) {
+function Due(props: { ticket: Summary; now: number; pausedUntil?: QueueProps["pausedUntil"] }) {
   const t = props.ticket;
-  if (t.responseDueAt !== null) return <Countdown due={t.responseDueAt} now={props.now} />;
+  if (t.responseDueAt !== null) {
+    return <Countdown due={t.responseDueAt} now={props.now} pausedUntil={props.pausedUntil?.(t) ?? null} />;
+  }
   if (t.status === "resolved") return <span class="muted">resolved</span>;
   return <span class="muted">no reply owed</span>;
 }
@@ -156,7 +160,7 @@ export function QueuePage(props: QueueProps) {
                   <td data-label="Team">{t.team}</td>
                   <td data-label="Assignee">{t.assignee ?? <span class="muted">unassigned</span>}</td>
                   <td data-label="Reply">
-                    <Due ticket={t} now={props.now} />
+                    <Due ticket={t} now={props.now} pausedUntil={props.pausedUntil} />
                   </td>
                 </tr>
               ))}

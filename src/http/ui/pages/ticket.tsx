@@ -12,6 +12,8 @@ export interface TicketPageProps {
   agents: string[];
   now: number;
   flash?: { kind: "ok" | "error"; text: string };
+  /** SPEC §14: when the reply clock, paused outside business hours, resumes (ISO); null when it counts. */
+  pausedUntil?: string | null;
 }
 
 const KIND_LABELS: Record<MessageView["kind"], string> = {
@@ -291,7 +293,7 @@ export function TicketPage(props: TicketPageProps) {
                 {t.responseDueAt === null ? (
                   <span class="muted">no reply owed</span>
                 ) : (
-                  <Countdown due={t.responseDueAt} now={props.now} />
+                  <Countdown due={t.responseDueAt} now={props.now} pausedUntil={props.pausedUntil ?? null} />
                 )}
               </dd>
               <dt>Policy</dt>
