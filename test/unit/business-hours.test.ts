@@ -11,6 +11,13 @@ import {
   openTimeBetween,
   WEEKDAYS,
 } from "../../src/domain/business-hours";
+import { configSchema } from "../../src/domain/config";
+import {
+  clockAcknowledgementText,
+  clockTiming,
+  describeBusinessWindow,
+  retimedPolicies,
+} from "../../src/domain/sla";
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -297,5 +304,68 @@ describe("business-hours examples", () => {
     expect(
       calendarProblems({ id: "never", timezone: "UTC", week: {}, holidays: [] }).map(([, m]) => m),
     ).toEqual(["the calendar is never open: give at least one range"]);
+  });
+});
+
+describe("clock timing on a policy's calendar", () => {
+  const config = configSchema.parse({
+    timezone: "UTC",
+    defaultTeam: "support",
+    teams: [{ id: "support", name: "Support" }],
+    calendars: [eu],
+    policies: {
+      "enterprise-slack": { firstResponseSeconds: 4 * 3600, calendar: "eu" },
+      discord: { firstResponseSeconds: 86400, calendar: "eu" },
+    },
+  });
+  const friday = Date.parse("2026-12-04T15:30:00Z");
+
+  it("gives the business deadline and the ladder's open-time instants; around the clock, none", () => {
+    expect(clockTiming("enterprise-slack", friday, config, 1)).toEqual({
+      dueAt: Date.parse("2026-12-08T11:00:00Z"),
+      stepsAt: { warning: Date.parse("2026-12-08T10:00:00Z"), overdue: Date.parse("2026-12-08T15:00:00Z") },
+    });
+    expect(clockTiming("email", friday, config, 1)).toEqual({ dueAt: friday + 24 * HOUR, stepsAt: null });
+    // SLA_TIME_SCALE shrinks the target, the calendar stays: 4 business minutes.
+    expect(clockTiming("enterprise-slack", friday, config, 60).dueAt).toBe(friday + 4 * MINUTE);
+  });
+
+  it("Discord's same-day rule on a calendar, and its acknowledgement", () => {
+    const due = clockTiming("discord", Date.parse("2026-12-01T13:00:00Z"), config, 1).dueAt;
+    expect(new Date(due).toISOString()).toBe("2026-12-02T16:30:00.000Z");
+    expect(
+      clockAcknowledgementText("SUP-3", "discord", due, Date.parse("2026-12-01T13:00:00Z"), config),
+    ).toBe(
+      "Thanks — we have your request as SUP-3. We will reply by the end of the business day (Wed 2 Dec, 17:30 CET).",
+    );
+  });
+
+  it("names the business deadline in the calendar's zone", () => {
+    const due = clockTiming("enterprise-slack", friday, config, 1).dueAt;
+    expect(clockAcknowledgementText("SUP-1", "enterprise-slack", due, friday, config)).toBe(
+      "Thanks — we have your request as SUP-1. We will reply by Tue 8 Dec, 12:00 CET, within 4 business hours.",
+    );
+    expect(describeBusinessWindow(8.5 * HOUR)).toBe("8.5 business hours");
+    expect(describeBusinessWindow(30 * MINUTE)).toBe("30 business minutes");
+  });
+
+  it("a config change re-times the policies whose calendar timing changed, and only those", () => {
+    const later = configSchema.parse({
+      ...config,
+      calendars: [{ ...eu, holidays: [...eu.holidays, "2026-12-24"] }],
+    });
+    expect(retimedPolicies(config, later)).toEqual(["enterprise-slack", "discord"]);
+    expect(retimedPolicies(config, config)).toEqual([]);
+    const offCalendar = configSchema.parse({
+      ...config,
+      policies: { ...config.policies, "enterprise-slack": { firstResponseSeconds: 4 * 3600 } },
+    });
+    expect(retimedPolicies(config, offCalendar)).toEqual(["enterprise-slack"]);
+    // Around the clock, a new target applies to new clocks only (as before calendars).
+    const email = configSchema.parse({
+      ...config,
+      policies: { ...config.policies, email: { firstResponseSeconds: 3600 } },
+    });
+    expect(retimedPolicies(config, email)).toEqual([]);
   });
 });
