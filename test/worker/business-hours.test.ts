@@ -177,6 +177,31 @@ describe("business hours at intake", () => {
     expect((await timer(key).status()).nextAlarm).toBe(Date.parse("2026-12-08T08:01:00Z"));
   });
 
+  it("Discord's same-day rule ends with the business day: 14:00 on Tuesday → Wednesday's close", async () => {
+    fakeOutbound();
+    await useConfig({
+      ...configWith("17:30"),
+      policies: { discord: { firstResponseSeconds: 86400, calendar: "eu" } },
+    });
+    const at = Date.parse("2026-12-01T13:00:00Z"); // Tuesday 14:00 CET: 3.5 business hours left today
+    advanceTo(at);
+    const result = await intake(env, {
+      channel: "discord",
+      idempotencyKey: unique("interaction"),
+      threadKeys: [unique("discord-thread")],
+      from: { handle: "community-member" },
+      text: "The SDK throws on start",
+      receivedAt: at,
+    });
+    if (!result.ok) throw new Error(result.detail);
+    const ticket = await getTicket(result.ticket);
+    expect(ticket.policy).toBe("discord");
+    expect(ticket.responseDueAt).toBe("2026-12-02T16:30:00.000Z"); // Wednesday 17:30 CET
+    expect(acknowledgement(ticket)).toBe(
+      `Thanks — we have your request as ${result.ticket}. We will reply by the end of the business day (Wed 2 Dec, 17:30 CET).`,
+    );
+  });
+
   it("the queue orders by the business deadline and the metrics measure against it", async () => {
     fakeOutbound();
     // Opened Friday 16:30 (due Tuesday 12:00) and an around-the-clock email opened later (due Saturday).
