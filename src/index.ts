@@ -3,6 +3,7 @@ import { consumeIntakeBatch, type IntakeJob } from "./channels/queue";
 import { runScheduled } from "./channels/registry";
 import { app } from "./http/app";
 import { RECONCILE_GRACE_MS, reconcileTimers } from "./timer/reconcile";
+import { retimeClocks } from "./timer/retime";
 
 /** The hourly trigger in wrangler.toml (the other one runs every minute). */
 const HOURLY_CRON = "0 * * * *";
@@ -20,6 +21,13 @@ export default {
     if (run.paid + run.failed + run.dropped > 0) {
       console.log(
         `reconciler: paid ${run.paid}, failed ${run.failed}, dropped ${run.dropped} (${run.tickets.join(", ")})`,
+      );
+    }
+    // SPEC §14: clocks a config change to a calendar re-times, a few thousand per run.
+    const retimed = await retimeClocks(env);
+    if (retimed.scanned > 0) {
+      console.log(
+        `re-timer: ${retimed.retimed} of ${retimed.scanned} clocks re-timed, ${retimed.unpaid} left to the reconciler`,
       );
     }
     if (controller.cron === HOURLY_CRON) await runScheduled(env, controller.scheduledTime);

@@ -17,7 +17,7 @@ import {
   route,
   startingLevel,
 } from "./domain/routing";
-import { acknowledgementText, dueAt, formatDeadline, parseTimeScale } from "./domain/sla";
+import { clockAcknowledgementText, clockTiming, formatDeadline, parseTimeScale } from "./domain/sla";
 import { acceptsTicketReference } from "./domain/threading";
 import { TICKET_PREFIX, ticketKey, ticketUrl } from "./domain/ticket";
 import type { DeskEnv } from "./env";
@@ -240,11 +240,12 @@ async function openTicket(
   });
   const policy = policyFor(message.channel, classification.priority, customer);
   const startedAt = message.receivedAt;
-  const due = dueAt(policy, startedAt, config, parseTimeScale(env.SLA_TIME_SCALE));
+  const timing = clockTiming(policy, startedAt, config, parseTimeScale(env.SLA_TIME_SCALE));
+  const due = timing.dueAt;
   const messageId = crypto.randomUUID();
   const ackId = crypto.randomUUID();
   const acknowledge = !message.suppressAcknowledgement;
-  const ackTemplate = acknowledge ? acknowledgementText("{key}", policy, due, now, config.timezone) : null;
+  const ackTemplate = acknowledge ? clockAcknowledgementText("{key}", policy, due, now, config) : null;
   const subject = (message.subject ?? firstLine(message.text)).slice(0, 1000);
   const accountEngineer = customer?.tier === "enterprise" ? customer.accountEngineer : undefined;
   const callbackUrl = message.callbackUrl ?? null;
@@ -338,6 +339,7 @@ async function openTicket(
       responseDueAt: due,
       firstDueAt: due,
       queueDueAt: due,
+      clockStepsAt: timing.stepsAt,
       acknowledgedAt: acknowledge ? now : null,
       // SPEC §11: a keyword alone, from a sender who is no configured customer, pages under the cap.
       pagingCapped: classification.priorityReason === "keyword" && customer === undefined,
@@ -435,7 +437,12 @@ async function appendMessage(
       : message.author;
   const isCustomer = author === "customer";
   const isStaff = author === "staff";
-  const candidateDue = dueAt(ticket.policy, message.receivedAt, config, parseTimeScale(env.SLA_TIME_SCALE));
+  const candidate = clockTiming(
+    ticket.policy,
+    message.receivedAt,
+    config,
+    parseTimeScale(env.SLA_TIME_SCALE),
+  );
   const event = isCustomer ? "customer-message" : isStaff ? "staff-response" : "updated";
   // SPEC §1: anything that looks security-sensitive is forced private — a follow-up as much as the first message.
   const security = isCustomer ? securityFlip(env, ticket, message, config, "follow-up", messageId) : null;
@@ -471,7 +478,15 @@ async function appendMessage(
       storageKey: a.storageKey,
       contentId: a.contentId ?? null,
     })),
-    ...(isCustomer ? { customerClock: { startedAt: message.receivedAt, dueAt: candidateDue } } : {}),
+    ...(isCustomer
+      ? {
+          customerClock: {
+            startedAt: message.receivedAt,
+            dueAt: candidate.dueAt,
+            stepsAt: candidate.stepsAt,
+          },
+        }
+      : {}),
     ...(isStaff ? { staffResponseAt: now } : {}),
     bounceOf: message.bounceOf,
     ...(security === null

@@ -14,7 +14,7 @@ import { slackLine } from "../domain/escalation";
 import type { Channel, Priority, Visibility } from "../domain/inbound";
 import { parseNextUpdateBy, promiseDueAt, promiseTimeZone, replyWithPromise } from "../domain/promise";
 import { findTeam, policyFor, replyFromAddress } from "../domain/routing";
-import { dueAt, parseTimeScale } from "../domain/sla";
+import { clockTiming, parseTimeScale } from "../domain/sla";
 import { deskUrl, type TicketStatus, ticketKey } from "../domain/ticket";
 import type { DeskEnv } from "../env";
 import type { OutboxItem } from "../notify";
@@ -256,9 +256,11 @@ export function planPatch(
     if (policy !== current.policy) {
       set.policy = policy;
       if (current.clockStartedAt !== null) {
-        const due = dueAt(policy, current.clockStartedAt, config, scale);
+        const timing = clockTiming(policy, current.clockStartedAt, config, scale);
+        const due = timing.dueAt;
         set.responseDueAt = due;
         set.queueDueAt = due;
+        set.clockStepsAt = timing.stepsAt;
         if (current.clockSeq === 1 && current.firstResponseAt === null) set.firstDueAt = due;
         event = "retimed";
       }
@@ -290,19 +292,31 @@ export function planPatch(
     set.status = patch.status;
     if (patch.status === "resolved") {
       set.resolvedAt = now;
-      Object.assign(set, { clockStartedAt: null, responseDueAt: null, queueDueAt: QUEUE_RESOLVED });
+      Object.assign(set, {
+        clockStartedAt: null,
+        responseDueAt: null,
+        clockStepsAt: null,
+        queueDueAt: QUEUE_RESOLVED,
+      });
       // Resolving keeps a promised update (SPEC §16): the promise clock stops with it.
       if (current.nextUpdateDueAt !== null) set.nextUpdateDueAt = null;
       event = "resolved";
     } else if (patch.status === "pending") {
       // Waiting on the customer: no reply is owed, but this is not a response either.
-      Object.assign(set, { clockStartedAt: null, responseDueAt: null, queueDueAt: QUEUE_PENDING });
+      Object.assign(set, {
+        clockStartedAt: null,
+        responseDueAt: null,
+        clockStepsAt: null,
+        queueDueAt: QUEUE_PENDING,
+      });
       event = "updated";
     } else {
       // Reopened by an agent: we owe a reply again, on a fresh clock.
       const policy = set.policy ?? current.policy;
-      const due = dueAt(policy, now, config, scale);
+      const timing = clockTiming(policy, now, config, scale);
+      const due = timing.dueAt;
       Object.assign(set, {
+        clockStepsAt: timing.stepsAt,
         resolvedAt: null,
         clockSeq: current.clockSeq + 1,
         clockStartedAt: now,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { calendarProblems, WEEKDAYS, type Weekday, weeklyOpenMinutes } from "./business-hours";
 import { channelSchema } from "./inbound";
 import { dateTimeFormat } from "./intl";
 
@@ -101,6 +102,8 @@ export const policySettingsSchema = z.strictObject({
     .int()
     .positive()
     .max(30 * 86400),
+  /** SPEC §14: the id of a `calendars` entry; the target then counts open hours only. None: around the clock. */
+  calendar: id.optional(),
 });
 
 export const discordPolicySchema = policySettingsSchema.extend({
@@ -248,6 +251,35 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
+/** SPEC §14 limits: generous for a real desk, and they bound every business-hours walk. */
+export const CALENDAR_LIMITS = { calendars: 50, rangesPerDay: 12, holidays: 1000 } as const;
+
+/** `HH:MM`; the format, and that ranges do not overlap, is checked by `calendarProblems` (one message per range). */
+const clockTime = z.string().max(5);
+const dayRanges = z
+  .array(z.tuple([clockTime, clockTime]))
+  .max(CALENDAR_LIMITS.rangesPerDay)
+  .default([]);
+
+/**
+ * SPEC §14: business hours. Each weekday lists its open ranges `["09:00","17:30"]` in the
+ * calendar's zone; a range whose end is not after its start (`["22:00","06:00"]`) spans midnight;
+ * holidays close whole local dates. Semantics in domain/business-hours.ts and the README.
+ */
+export const calendarSchema = z
+  .strictObject({
+    id,
+    timezone: z.string().max(64).refine(isTimeZone, "not an IANA time zone"),
+    week: z.strictObject(
+      Object.fromEntries(WEEKDAYS.map((day) => [day, dayRanges])) as Record<Weekday, typeof dayRanges>,
+    ),
+    holidays: z.array(z.string().max(10)).max(CALENDAR_LIMITS.holidays).default([]),
+  })
+  .superRefine((calendar, ctx) => {
+    for (const [path, message] of calendarProblems(calendar)) ctx.addIssue({ code: "custom", path, message });
+  });
+export type Calendar = z.infer<typeof calendarSchema>;
+
 export const configSchema = z
   .strictObject({
     timezone: z.string().max(64).refine(isTimeZone, "not an IANA time zone"),
@@ -271,8 +303,31 @@ export const configSchema = z
     linear: linearSettingsSchema.default(linearSettingsSchema.parse({})),
     /** SPEC §16: `/quality` and `GET /v1/quality` are public; false turns both off (404). */
     publicQuality: z.boolean().default(true),
+    calendars: z.array(calendarSchema).max(CALENDAR_LIMITS.calendars).default([]),
   })
   .superRefine((config, ctx) => {
+    uniqueBy(ctx, config.calendars, (c) => c.id, ["calendars", "id"], "calendar id");
+    for (const [name, settings] of Object.entries(config.policies)) {
+      if (settings.calendar === undefined) continue;
+      const calendar = config.calendars.find((c) => c.id === settings.calendar);
+      if (calendar === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["policies", name, "calendar"],
+          message: `"${settings.calendar}" is not one of the calendars`,
+        });
+        continue;
+      }
+      // A target must end within a year of open weeks (holidays aside), so no walk is unbounded.
+      const weekly = weeklyOpenMinutes(calendar) * 60;
+      if (weekly > 0 && settings.firstResponseSeconds > weekly * 52) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["policies", name, "firstResponseSeconds"],
+          message: `${settings.firstResponseSeconds} s of open time is more than a year of calendar "${calendar.id}"`,
+        });
+      }
+    }
     // Team ids are kept: routes and defaultTeam are checked against them below.
     const teamIds = new Set<string>();
     config.teams.forEach((team, i) => {

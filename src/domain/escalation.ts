@@ -1,6 +1,6 @@
 import type { Config, PolicyName } from "./config";
 import { findTeam, SECURITY_TEAM } from "./routing";
-import { formatDeadline, type LadderStep } from "./sla";
+import { formatDeadline, type LadderStep, policyCalendar } from "./sla";
 import type { EscalationKind } from "./ticket";
 
 export interface EscalationTicket {
@@ -136,7 +136,9 @@ function withheldPageRecord(step: string, level: number, why: string) {
 
 function headline(ctx: PlanContext): string {
   const customer = ctx.ticket.customer === null ? "" : ` · customer ${slackLine(ctx.ticket.customer)}`;
-  const due = formatDeadline(ctx.dueAt, ctx.now, ctx.config.timezone);
+  // SPEC §14: a business deadline reads in its calendar's zone, as the acknowledgement named it.
+  const zone = policyCalendar(ctx.ticket.policy, ctx.config)?.timezone ?? ctx.config.timezone;
+  const due = formatDeadline(ctx.dueAt, ctx.now, zone);
   return `<${ctx.link}|${ctx.ticket.key}> “${slackLine(ctx.ticket.subject || "(no subject)")}” · team ${slackLine(ctx.ticket.team)}${customer} · due ${due}`;
 }
 

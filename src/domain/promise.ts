@@ -1,7 +1,7 @@
 import type { Config, PolicyName } from "./config";
 import { assigneeAddress, type EscalationTicket, type StepPlan, slackLine } from "./escalation";
 import { findTeam } from "./routing";
-import { formatDeadline, zoneOffsetMs } from "./sla";
+import { formatDeadline, policyCalendar, zoneOffsetMs } from "./sla";
 
 /**
  * The promise clock (SPEC §16): a public reply may promise the customer the next update by a time
@@ -95,12 +95,15 @@ export function promiseDueAt(madeAt: number, promisedAt: number, timeScale: numb
 }
 
 /**
- * The zone a promise is worded in. Today the desk's; the one place where a business-hours calendar
- * of the ticket's policy (SPEC §14) will supply its own zone instead. A calendar changes only the
- * wording, never the instant: a promise is a time the customer was told.
+ * The zone a promise is worded in: the business-hours calendar's of the ticket's policy (SPEC §14)
+ * when it has one, else the desk's. A calendar changes only the wording, never the instant: a
+ * promise is a time the customer was told.
  */
-export function promiseTimeZone(config: Pick<Config, "timezone">, _policy: PolicyName): string {
-  return config.timezone;
+export function promiseTimeZone(
+  config: Pick<Config, "timezone" | "policies" | "calendars">,
+  policy: PolicyName,
+): string {
+  return policyCalendar(policy, config)?.timezone ?? config.timezone;
 }
 
 /** The sentence a public reply with a promise ends with, naming the time in `timeZone`. */

@@ -1,6 +1,7 @@
 import { eq, sql } from "drizzle-orm";
-import { type Config, configSchema, DEFAULT_CONFIG } from "../domain/config";
-import type { Database } from "./db";
+import { type Config, configSchema, DEFAULT_CONFIG, type PolicyName } from "../domain/config";
+import { batch, type Database } from "./db";
+import { clockRetimeInserts } from "./retime";
 import { config as configTable } from "./schema";
 
 const ROUTING = "routing";
@@ -56,9 +57,22 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export async function saveConfig(db: Database, document: Config, by: string, now: number): Promise<void> {
-  await db
-    .insert(configTable)
-    .values({ id: ROUTING, document, updatedAt: now, updatedBy: by })
-    .onConflictDoUpdate({ target: configTable.id, set: { document, updatedAt: now, updatedBy: by } });
+/**
+ * Store the routing document. `retime` (SPEC §14): policies whose running clocks the change
+ * re-times; their `clock_retimes` rows go into the same batch as the document (the debt the write owes).
+ */
+export async function saveConfig(
+  db: Database,
+  document: Config,
+  by: string,
+  now: number,
+  retime: readonly PolicyName[] = [],
+): Promise<void> {
+  await batch(db, [
+    db
+      .insert(configTable)
+      .values({ id: ROUTING, document, updatedAt: now, updatedBy: by })
+      .onConflictDoUpdate({ target: configTable.id, set: { document, updatedAt: now, updatedBy: by } }),
+    ...clockRetimeInserts(db, retime, now),
+  ]);
 }

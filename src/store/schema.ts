@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { CHANNELS } from "../domain/inbound";
+import type { StepsAt } from "../domain/sla";
 
 /**
  * The queue's sort key, `queue_due_at`, is the deadline we owe for an `open` ticket and one of two
@@ -49,6 +50,12 @@ export const tickets = sqliteTable(
     /** Deadline of the first response (the first clock, re-timed with it); the metrics' target. */
     firstDueAt: integer("first_due_at"),
     queueDueAt: integer("queue_due_at").notNull().default(QUEUE_PENDING),
+    /**
+     * SPEC §14: on a business-hours calendar, the instants of the running clock's warning (75 % of
+     * open time) and 200 % steps (`StepsAt`); null around the clock, where each step sits at its
+     * share of `response_due_at - clock_started_at`.
+     */
+    clockStepsAt: text("clock_steps_at", { mode: "json" }).$type<StepsAt>(),
     breached: integer("breached", { mode: "boolean" }).notNull().default(false),
     acknowledgedAt: integer("acknowledged_at"),
     /** Bumped by every update, so the ticket's timer can ignore stale instructions that arrive late. */
@@ -76,6 +83,8 @@ export const tickets = sqliteTable(
     index("tickets_breached_queue").on(t.breached, t.queueDueAt, t.number),
     // `?status=pending`: a promised update puts a pending ticket among the deadlines (queue_due_at).
     index("tickets_status_queue").on(t.status, t.queueDueAt, t.number),
+    // The running clocks of one policy, in ticket order: re-timing after a calendar change (timer/retime.ts).
+    index("tickets_running_clocks").on(t.policy, t.number).where(sql`clock_started_at is not null`),
     // Covering for the metrics: a window's scan never visits the table itself.
     index("tickets_created").on(
       t.createdAt,
@@ -352,4 +361,23 @@ export const promises = sqliteTable(
     // The open promise of a ticket, kept by a reply or a resolve.
     index("promises_open").on(t.ticketNumber).where(sql`${t.keptAt} is null`),
   ],
+);
+
+/**
+ * SPEC §14: a `PUT /v1/config` that changes how a policy's clocks are timed (its calendar, that
+ * calendar's hours or holidays, its target) owes every running clock of that policy a re-timing
+ * from its start. The config write records one row per such policy in its own batch; the
+ * re-timer (timer/retime.ts) walks that policy's running clocks in ticket order, a page at a time,
+ * moving `after` on in the batch that re-times the page (and records its timer debts).
+ */
+export const clockRetimes = sqliteTable(
+  "clock_retimes",
+  {
+    id: text("id").primaryKey(),
+    policy: text("policy").notNull(),
+    /** Tickets up to this number are done. */
+    after: integer("after").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("clock_retimes_created").on(t.createdAt)],
 );

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Channel, Priority } from "../domain/inbound";
 import { subjectFilterProblem, subjectPattern } from "../domain/search";
+import type { StepsAt } from "../domain/sla";
 import { iso, TICKET_PREFIX, type TicketStatus, type TicketView, ticketKey } from "../domain/ticket";
 import { configQuery } from "./config";
 import { batch, batchAround, type Database, type Statement } from "./db";
@@ -240,7 +241,7 @@ export interface AppendWrite {
   message: NewMessageRow;
   attachments: NewAttachmentRow[];
   /** Set when this is a customer message: starts a clock if none runs, reopens a pending/resolved ticket. */
-  customerClock?: { startedAt: number; dueAt: number };
+  customerClock?: { startedAt: number; dueAt: number; stepsAt?: StepsAt | null };
   /** Set when this is a staff response that arrived natively on the channel. */
   staffResponseAt?: number;
   /** Our outbound messages (by externalId) this message reports as undeliverable. */
@@ -329,7 +330,8 @@ function ticketUpdateForMessage(write: AppendWrite): TicketSet {
     ...(write.security === undefined ? {} : { visibility: "private" as const, security: true }),
   };
   if (write.customerClock !== undefined) {
-    const { startedAt, dueAt } = write.customerClock;
+    const { startedAt, dueAt, stepsAt } = write.customerClock;
+    const steps = stepsAt === undefined || stepsAt === null ? null : JSON.stringify(stepsAt);
     // A clock starts only when no reply is owed; SQL decides, so two racing messages start one clock.
     return {
       ...base,
@@ -340,6 +342,7 @@ function ticketUpdateForMessage(write: AppendWrite): TicketSet {
       responseDueAt: sql`coalesce(${tickets.responseDueAt}, ${dueAt})`,
       // A promised update still stands (a customer message does not keep it): the earlier one sorts.
       queueDueAt: promiseQueueDue(sql`coalesce(${tickets.responseDueAt}, ${dueAt})`),
+      clockStepsAt: sql`case when ${tickets.clockStartedAt} is null then ${steps} else ${tickets.clockStepsAt} end`,
     };
   }
   if (write.staffResponseAt !== undefined) return { ...base, ...staffResponseUpdate(write.staffResponseAt) };
@@ -358,6 +361,7 @@ export function staffResponseUpdate(at: number) {
     firstResponseAt: sql`coalesce(${tickets.firstResponseAt}, ${at})`,
     clockStartedAt: null,
     responseDueAt: null,
+    clockStepsAt: null,
     queueDueAt: sql`case when ${tickets.status} = 'resolved' then ${QUEUE_RESOLVED} else ${QUEUE_PENDING} end`,
     // It keeps any promised update too (SPEC §16): the promise's row is marked in the same batch.
     nextUpdateDueAt: null,

@@ -18,7 +18,13 @@ export function timerStub(
 /** The running clock of a ticket row, as its timer wants it; null when no reply is owed. */
 export function timerClock(row: TicketRow): TimerSync["clock"] {
   if (row.clockStartedAt === null || row.responseDueAt === null) return null;
-  return { seq: row.clockSeq, policy: row.policy, startedAt: row.clockStartedAt, dueAt: row.responseDueAt };
+  return {
+    seq: row.clockSeq,
+    policy: row.policy,
+    startedAt: row.clockStartedAt,
+    dueAt: row.responseDueAt,
+    ...(row.clockStepsAt === null ? {} : { stepsAt: row.clockStepsAt }),
+  };
 }
 
 /** The promise clock of a ticket row (SPEC §16); null when no update is promised. */

@@ -12,7 +12,15 @@ import {
   planPromiseStep,
   promiseStepAt,
 } from "../domain/promise";
-import { type ClockState, dueSteps, LADDER_STEPS, type LadderStep, nextStepAt, stepAt } from "../domain/sla";
+import {
+  type ClockState,
+  clockStepAt,
+  dueSteps,
+  LADDER_STEPS,
+  type LadderStep,
+  nextStepAt,
+  type StepsAt,
+} from "../domain/sla";
 import { ticketKey, ticketUrl } from "../domain/ticket";
 import { type DeliveryOutcome, deliver, type OutboxItem, outboxItemSchema } from "../notify";
 import { configFromRow } from "../store/config";
@@ -38,6 +46,8 @@ export const timerSyncSchema = z.object({
       policy: policyNameSchema,
       startedAt: z.number().int(),
       dueAt: z.number().int(),
+      /** SPEC §14: business-hours instants of the ladder's steps (absent: each at its share). */
+      stepsAt: z.partialRecord(z.enum(LADDER_STEPS), z.number().int()).nullable().optional(),
     })
     .nullable(),
   /**
@@ -75,6 +85,8 @@ type StateRow = {
   policy: string | null;
   started_at: number | null;
   due_at: number | null;
+  /** JSON `StepsAt` of the clock (business hours), or null. */
+  steps_at: string | null;
   fired: string;
   paged: number;
   acknowledged: number;
@@ -115,7 +127,8 @@ export class TicketTimer extends DurableObject<Env> {
         fired TEXT NOT NULL DEFAULT '[]',
         paged INTEGER NOT NULL DEFAULT 0,
         acknowledged INTEGER NOT NULL DEFAULT 0,
-        page_routing_key TEXT
+        page_routing_key TEXT,
+        steps_at TEXT
       );
       CREATE TABLE IF NOT EXISTS outbox (
         id TEXT PRIMARY KEY, item TEXT NOT NULL,
@@ -131,6 +144,12 @@ export class TicketTimer extends DurableObject<Env> {
         fired TEXT NOT NULL DEFAULT '[]'
       );
     `);
+    // Objects created before business hours (SPEC §14) lack the column; new ones get it here too.
+    try {
+      this.sql.exec("SELECT steps_at FROM state LIMIT 0");
+    } catch {
+      this.sql.exec("ALTER TABLE state ADD COLUMN steps_at TEXT");
+    }
   }
 
   /** Bring the timer in line with the ticket after a write, and queue the calls that write owes. */
@@ -146,12 +165,14 @@ export class TicketTimer extends DurableObject<Env> {
         if (sync.clock === null) {
           state.started_at = null;
           state.due_at = null;
+          state.steps_at = null;
         } else {
           if (sync.clock.seq !== state.clock_seq) state.fired = "[]";
           state.clock_seq = sync.clock.seq;
           state.policy = sync.clock.policy;
           state.started_at = sync.clock.startedAt;
           state.due_at = sync.clock.dueAt;
+          state.steps_at = stepsJson(sync.clock.stepsAt);
         }
       }
       const followUps: OutboxItem[] = [];
@@ -224,6 +245,7 @@ export class TicketTimer extends DurableObject<Env> {
         if (fresh === null || (ticket !== undefined && fresh.clock_seq > ticket.clockSeq)) return;
         fresh.started_at = null;
         fresh.due_at = null;
+        fresh.steps_at = null;
         this.saveState(fresh);
       });
       return;
@@ -234,6 +256,7 @@ export class TicketTimer extends DurableObject<Env> {
       startedAt: ticket.clockStartedAt,
       dueAt: ticket.responseDueAt,
       fired: sameClock ? clock.fired : [],
+      stepsAt: ticket.clockStepsAt,
     };
     if (!sameClock) {
       if (ticket.clockSeq < state.clock_seq) return;
@@ -246,6 +269,7 @@ export class TicketTimer extends DurableObject<Env> {
           policy: truth.policy,
           started_at: truth.startedAt,
           due_at: truth.dueAt,
+          steps_at: stepsJson(truth.stepsAt),
           fired: "[]",
         });
         this.saveState(fresh);
@@ -283,7 +307,7 @@ export class TicketTimer extends DurableObject<Env> {
           target: record.target,
           detail: record.detail,
           at: now,
-          dueAt: stepAt(step, truth.startedAt, truth.dueAt),
+          dueAt: clockStepAt(truth, step),
         });
       }
       for (const notice of plan.notices) notices.push({ step, notice });
@@ -654,6 +678,7 @@ export class TicketTimer extends DurableObject<Env> {
       policy: null,
       started_at: null,
       due_at: null,
+      steps_at: null,
       fired: "[]",
       paged: 0,
       acknowledged: 0,
@@ -663,12 +688,12 @@ export class TicketTimer extends DurableObject<Env> {
 
   private saveState(state: StateRow): void {
     this.sql.exec(
-      `INSERT INTO state (id, ticket_number, revision, clock_seq, policy, started_at, due_at, fired, paged, acknowledged, page_routing_key)
-       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO state (id, ticket_number, revision, clock_seq, policy, started_at, due_at, fired, paged, acknowledged, page_routing_key, steps_at)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET ticket_number = excluded.ticket_number, revision = excluded.revision,
          clock_seq = excluded.clock_seq, policy = excluded.policy, started_at = excluded.started_at,
          due_at = excluded.due_at, fired = excluded.fired, paged = excluded.paged, acknowledged = excluded.acknowledged,
-         page_routing_key = excluded.page_routing_key`,
+         page_routing_key = excluded.page_routing_key, steps_at = excluded.steps_at`,
       state.ticket_number,
       state.revision,
       state.clock_seq,
@@ -679,6 +704,7 @@ export class TicketTimer extends DurableObject<Env> {
       state.paged,
       state.acknowledged,
       state.page_routing_key,
+      state.steps_at,
     );
   }
 }
@@ -691,7 +717,12 @@ function clockOf(state: StateRow): ClockState | null {
     startedAt: state.started_at,
     dueAt: state.due_at,
     fired: JSON.parse(state.fired) as LadderStep[],
+    stepsAt: state.steps_at === null ? null : (JSON.parse(state.steps_at) as StepsAt),
   };
+}
+
+function stepsJson(stepsAt: StepsAt | null | undefined): string | null {
+  return stepsAt === undefined || stepsAt === null ? null : JSON.stringify(stepsAt);
 }
 
 function ticketKeyOfState(state: StateRow | null): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG } from "../../src/domain/config";
+import { configSchema, DEFAULT_CONFIG } from "../../src/domain/config";
 import {
   duePromiseSteps,
   nextPromiseStepAt,
@@ -7,6 +7,7 @@ import {
   parseNextUpdateBy,
   planPromiseStep,
   promiseDueAt,
+  promiseTimeZone,
   wallClockInZone,
 } from "../../src/domain/promise";
 import { isoWeek, qualityWindow, weeksOf } from "../../src/domain/quality";
@@ -151,5 +152,27 @@ describe("ISO weeks of the quality report", () => {
       "2026-W48",
       "2026-W49",
     ]);
+  });
+});
+
+describe("the zone a promise is worded in", () => {
+  const tokyo = {
+    id: "jp",
+    timezone: "Asia/Tokyo",
+    week: { mon: [["09:00", "18:00"]], tue: [["09:00", "18:00"]] } as Record<string, [string, string][]>,
+    holidays: [],
+  };
+  it("is the desk's zone for a policy around the clock", () => {
+    expect(promiseTimeZone({ ...DEFAULT_CONFIG, timezone: "Europe/Berlin" }, "email")).toBe("Europe/Berlin");
+  });
+  it("is the policy calendar's zone when the policy counts business hours (SPEC §14)", () => {
+    const config = configSchema.parse({
+      ...DEFAULT_CONFIG,
+      timezone: "Europe/Berlin",
+      calendars: [tokyo],
+      policies: { ...DEFAULT_CONFIG.policies, email: { ...DEFAULT_CONFIG.policies.email, calendar: "jp" } },
+    });
+    expect(promiseTimeZone(config, "email")).toBe("Asia/Tokyo");
+    expect(promiseTimeZone(config, "api")).toBe("Europe/Berlin");
   });
 });

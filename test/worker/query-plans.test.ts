@@ -1,12 +1,16 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { configSchema } from "../../src/domain/config";
+import { retimedPolicies } from "../../src/domain/sla";
 import { app } from "../../src/http/app";
 import { linearSignature } from "../../src/integrations/linear/verify";
+import { loadConfig, saveConfig } from "../../src/store/config";
 import { database } from "../../src/store/db";
 import { topRootCauses } from "../../src/store/improvements";
 import { type Meter, meteredD1, newMeter } from "../../src/store/metered";
+import { retimeClocks } from "../../src/timer/retime";
 import { deliverEmail, mail } from "./email-helpers";
-import { fakeOutbound, postMessage, TOKEN, unique, useConfig } from "./helpers";
+import { fakeOutbound, postMessage, TEST_CONFIG, TOKEN, unique, useConfig } from "./helpers";
 import { fakeIssue, issueUpdate, linearApi, STATES } from "./linear-helpers";
 
 afterEach(() => {
@@ -240,6 +244,25 @@ describe("every hot query is served by an index", () => {
     );
     await deliverEmailWith(mail({ subject: `Re: [${key}]` }).raw, meter);
     await assertIndexed(meter);
+  });
+
+  it("re-timing running clocks after a calendar change (SPEC §14)", async () => {
+    fakeOutbound();
+    const week = { mon: [["09:00", "17:00"]], tue: [["09:00", "17:00"]], wed: [["09:00", "17:00"]] };
+    const config = {
+      ...TEST_CONFIG,
+      calendars: [{ id: "eu", timezone: "Europe/Berlin", week, holidays: [] }],
+      policies: { api: { firstResponseSeconds: 86400, calendar: "eu" } },
+    };
+    const db = database(env.DB);
+    const parsed = configSchema.parse(config);
+    // Stored as PUT /v1/config stores it, and re-timed here through a recording D1.
+    await saveConfig(db, parsed, "alice", Date.now(), retimedPolicies(await loadConfig(db), parsed));
+    const meter = newMeter();
+    const run = await retimeClocks({ ...env, DB: meteredD1(env.DB, meter) });
+    expect(run.retimed).toBeGreaterThan(0);
+    await assertIndexed(meter);
+    await useConfig();
   });
 });
 

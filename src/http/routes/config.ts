@@ -1,7 +1,9 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { configSchema } from "../../domain/config";
+import { retimedPolicies } from "../../domain/sla";
 import { loadConfig, saveConfig } from "../../store/config";
 import { database } from "../../store/db";
+import { retimeClocks } from "../../timer/retime";
 import type { AuthVariables } from "../auth";
 import { problemResponse } from "../schemas";
 import { validationHook } from "../validation";
@@ -47,7 +49,11 @@ export const configApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariabl
   .openapi(getConfigRoute, async (c) => c.json(await loadConfig(database(c.env.DB)), 200))
   .openapi(putConfigRoute, async (c) => {
     const document = c.req.valid("json");
-    await saveConfig(database(c.env.DB), document, c.get("agent"), Date.now());
+    const db = database(c.env.DB);
+    // SPEC §14: a change to a calendar re-times the running clocks of its policies, from their start.
+    const retime = retimedPolicies(await loadConfig(db), document);
+    await saveConfig(db, document, c.get("agent"), Date.now(), retime);
     forgetPublicQualityFlag();
+    if (retime.length > 0) c.executionCtx.waitUntil(retimeClocks(c.env).then(() => undefined));
     return c.json(document, 200);
   });

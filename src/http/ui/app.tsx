@@ -10,9 +10,11 @@ import {
   replyToTicket,
 } from "../../commands";
 import { agentNames, permits } from "../../domain/access";
+import type { PolicyName } from "../../domain/config";
 import { CHANNELS } from "../../domain/inbound";
 import { promiseTimeZone, wallClockInZone } from "../../domain/promise";
 import { knowledgeBaseTerms, SEARCH_MAX_QUERY_CHARS } from "../../domain/search";
+import { clockPausedUntil } from "../../domain/sla";
 import { parseTicketKey } from "../../domain/ticket";
 import { loadConfig } from "../../store/config";
 import { database } from "../../store/db";
@@ -305,6 +307,14 @@ uiApp.post("/logout", (c) => {
 
 // ---- queue -----------------------------------------------------------------------------------
 
+/** SPEC §14: a ticket's clock paused outside its calendar's hours resumes then (ISO), or null. */
+function pausedUntilOf(config: Awaited<ReturnType<typeof loadConfig>>, now: number) {
+  return (ticket: { policy: PolicyName }): string | null => {
+    const until = clockPausedUntil(ticket.policy, now, config);
+    return until === null ? null : new Date(until).toISOString();
+  };
+}
+
 function teamsOf(config: Awaited<ReturnType<typeof loadConfig>>) {
   return config.teams.map((t) => ({ id: t.id, name: t.name }));
 }
@@ -333,6 +343,7 @@ uiApp.get("/queue", async (c) => {
     filters,
     teams: teamsOf(config),
     now: Date.now(),
+    pausedUntil: pausedUntilOf(config, Date.now()),
   };
   if (!parsed.success || status === "invalid" || cursor === null) {
     return render(
@@ -404,6 +415,7 @@ uiApp.get("/tickets/:key", async (c) => {
       agents={agents}
       now={Date.now()}
       timeZone={promiseTimeZone(config, ticket.policy)}
+      pausedUntil={ticket.responseDueAt === null ? null : pausedUntilOf(config, Date.now())(ticket)}
       flash={
         error !== undefined
           ? { kind: "error", text: error }

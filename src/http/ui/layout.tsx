@@ -1,5 +1,5 @@
 import type { Child } from "hono/jsx";
-import { CHANNEL_LABELS, countdownText } from "./format";
+import { CHANNEL_LABELS, countdownText, shortDuration } from "./format";
 
 /**
  * The console's only script: live SLA countdowns. It rewrites every `<time data-countdown>` once a
@@ -18,6 +18,11 @@ export const COUNTDOWN_SCRIPT = `(() => {
     for (const t of document.querySelectorAll("time[data-countdown]")) {
       const left = Date.parse(t.dateTime) - Date.now();
       if (Number.isNaN(left)) continue;
+      const resumes = Date.parse(t.dataset.pausedUntil || "") - Date.now();
+      if (resumes > 0) {
+        t.textContent = "paused outside business hours, resumes in " + fmt(resumes);
+        continue;
+      }
       t.textContent = left >= 0 ? "due in " + fmt(left) : "overdue by " + fmt(left);
       t.classList.toggle("overdue", left < 0);
     }
@@ -86,6 +91,7 @@ button.note { background: #7a5d00; border-color: #7a5d00; }
 .badge.breached { background: var(--danger); color: #fff; }
 .badge.internal { background: var(--note-line); color: #3d2c00; }
 time.overdue, .overdue { color: var(--danger); font-weight: 700; }
+time.paused { color: var(--muted); font-style: italic; }
 .muted { color: var(--muted); }
 table { width: 100%; border-collapse: collapse; background: var(--card); }
 th, td { text-align: left; padding: .5rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
@@ -244,12 +250,25 @@ export function Layout(props: LayoutProps) {
   );
 }
 
-/** A `<time>` that counts down to a deadline (server text first, then the client script). */
-export function Countdown(props: { due: string; now: number }) {
+/**
+ * A `<time>` that counts down to a deadline (server text first, then the client script). A clock on
+ * business hours whose calendar is closed now (SPEC §14) says it is paused, and when it resumes.
+ */
+export function Countdown(props: { due: string; now: number; pausedUntil?: string | null }) {
   const left = Date.parse(props.due) - props.now;
+  const paused = props.pausedUntil === null || props.pausedUntil === undefined ? null : props.pausedUntil;
+  const resumes = paused === null ? 0 : Date.parse(paused) - props.now;
   return (
-    <time datetime={props.due} data-countdown="" class={left < 0 ? "overdue" : undefined} title={props.due}>
-      {countdownText(props.due, props.now)}
+    <time
+      datetime={props.due}
+      data-countdown=""
+      data-paused-until={paused ?? undefined}
+      class={left < 0 ? "overdue" : resumes > 0 ? "paused" : undefined}
+      title={paused === null ? props.due : `due ${props.due}; business hours resume ${paused}`}
+    >
+      {resumes > 0
+        ? `paused outside business hours, resumes in ${shortDuration(resumes)}`
+        : countdownText(props.due, props.now)}
     </time>
   );
 }

@@ -25,6 +25,8 @@ export interface QueueProps {
   firstHref: string | null;
   now: number;
   error?: string;
+  /** SPEC §14: when a ticket's clock, paused outside business hours, resumes (ISO); absent when it counts. */
+  pausedUntil?: (ticket: Summary) => string | null;
 }
 
 const STATUS_OPTIONS: [string, string][] = [
@@ -50,7 +52,7 @@ function Select(props: { id: string; label: string; value: string; options: [str
   );
 }
 
-function Due(props: { ticket: Summary; now: number }) {
+function Due(props: { ticket: Summary; now: number; pausedUntil?: QueueProps["pausedUntil"] }) {
   const t = props.ticket;
   // A promised update due before the reply (or with no reply owed) is what is due first.
   if (t.nextUpdateDueAt !== null && (t.responseDueAt === null || t.nextUpdateDueAt < t.responseDueAt)) {
@@ -60,7 +62,9 @@ function Due(props: { ticket: Summary; now: number }) {
       </span>
     );
   }
-  if (t.responseDueAt !== null) return <Countdown due={t.responseDueAt} now={props.now} />;
+  if (t.responseDueAt !== null) {
+    return <Countdown due={t.responseDueAt} now={props.now} pausedUntil={props.pausedUntil?.(t) ?? null} />;
+  }
   if (t.status === "resolved") return <span class="muted">resolved</span>;
   return <span class="muted">no reply owed</span>;
 }
@@ -164,7 +168,7 @@ export function QueuePage(props: QueueProps) {
                   <td data-label="Team">{t.team}</td>
                   <td data-label="Assignee">{t.assignee ?? <span class="muted">unassigned</span>}</td>
                   <td data-label="Reply">
-                    <Due ticket={t} now={props.now} />
+                    <Due ticket={t} now={props.now} pausedUntil={props.pausedUntil} />
                   </td>
                 </tr>
               ))}

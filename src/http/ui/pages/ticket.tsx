@@ -15,6 +15,8 @@ export interface TicketPageProps {
   /** The zone a promised update is worded and entered in (domain/promise `promiseTimeZone`). */
   timeZone: string;
   flash?: { kind: "ok" | "error"; text: string };
+  /** SPEC §14: when the reply clock, paused outside business hours, resumes (ISO); null when it counts. */
+  pausedUntil?: string | null;
 }
 
 const KIND_LABELS: Record<MessageView["kind"], string> = {
@@ -322,7 +324,7 @@ export function TicketPage(props: TicketPageProps) {
                 {t.responseDueAt === null ? (
                   <span class="muted">no reply owed</span>
                 ) : (
-                  <Countdown due={t.responseDueAt} now={props.now} />
+                  <Countdown due={t.responseDueAt} now={props.now} pausedUntil={props.pausedUntil ?? null} />
                 )}
               </dd>
               <dt>Next update</dt>
