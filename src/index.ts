@@ -7,6 +7,7 @@ import { RECONCILE_GRACE_MS, reconcileTimers } from "./timer/reconcile";
 /** The hourly trigger in wrangler.toml (the other one runs every minute). */
 const HOURLY_CRON = "0 * * * *";
 
+export { DeskFeed } from "./live/desk-feed";
 export { TicketTimer } from "./timer/ticket-timer";
 
 export default {

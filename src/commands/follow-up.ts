@@ -1,6 +1,7 @@
 import { findTeam } from "../domain/routing";
 import { type ImprovementKind, ticketKey, ticketUrl } from "../domain/ticket";
 import type { DeskEnv } from "../env";
+import { type FeedEnv, publishChange } from "../live/publish";
 import { createLinearIssue, type LinearEnv, type OutboxItem } from "../notify";
 import { loadConfig } from "../store/config";
 import { database, isUniqueViolation } from "../store/db";
@@ -57,6 +58,7 @@ export async function addImprovement(
     url: improvement.url,
     createdAt: improvement.at,
   });
+  publishChange(env, number, "improvement");
   return { ok: true, improvement };
 }
 
@@ -127,6 +129,7 @@ export async function escalateTicket(
       ...(once === undefined ? {} : { once }),
       now,
     });
+    publishChange(env, number, "escalation");
     return {
       ok: true,
       level: Math.max(ticket.escalationLevel, ENGINEERING_LEVEL),
@@ -236,7 +239,7 @@ export function surveyClosed(survey: SurveyState, now: number): SurveyClosed | n
  * lifetime. The ticket is named only when it is public: a survey page is public too.
  */
 export async function answerSurvey(
-  env: { DB: D1Database },
+  env: { DB: D1Database } & FeedEnv,
   token: string,
   score: number,
 ): Promise<SurveyAnswer> {
@@ -245,7 +248,10 @@ export async function answerSurvey(
   const answered = await recordSurveyAnswer(db, token, score, now);
   const survey = await getSurvey(db, token);
   const ticket = survey?.ticketPublic === true ? ticketKey(survey.ticketNumber) : null;
-  if (answered !== undefined) return { ok: true, ticket };
+  if (answered !== undefined) {
+    if (survey !== undefined) publishChange(env, survey.ticketNumber, "survey");
+    return { ok: true, ticket };
+  }
   if (survey === undefined) return { ok: false, reason: "unknown", ticket: null };
   return { ok: false, reason: surveyClosed(survey, now) ?? "already_answered", ticket };
 }

@@ -15,6 +15,7 @@ import { findTeam, policyFor, replyFromAddress } from "../domain/routing";
 import { dueAt, parseTimeScale } from "../domain/sla";
 import { deskUrl, type TicketStatus, ticketKey } from "../domain/ticket";
 import type { DeskEnv } from "../env";
+import { publishChange } from "../live/publish";
 import type { OutboxItem } from "../notify";
 import { loadConfig } from "../store/config";
 import { type Database, database, isUniqueViolation } from "../store/db";
@@ -29,6 +30,8 @@ import {
 } from "../store/ticket-changes";
 import {
   getTicketRow,
+  type MessageRow,
+  messagesAfter,
   type NewTicketRow,
   QUEUE_PENDING,
   QUEUE_RESOLVED,
@@ -285,7 +288,11 @@ export type ReplyResult =
       /** An `Idempotency-Key` seen before: this is the first reply, nothing was sent again. */
       replay: boolean;
     }
-  | { ok: false; reason: "not_found" };
+  | { ok: false; reason: "not_found" }
+  /** `ifLastMessageId` is not a message of this ticket. */
+  | { ok: false; reason: "unknown_message" }
+  /** `ifLastMessageId` given and newer messages exist: nothing was stored or sent. */
+  | { ok: false; reason: "stale"; newer: MessageRow[] };
 
 /**
  * An internal note changes nothing but the conversation. A public reply is a staff response: it
@@ -295,16 +302,25 @@ export type ReplyResult =
 export async function replyToTicket(
   env: DeskEnv,
   number: number,
-  reply: { text: string; internal: boolean },
+  reply: { text: string; internal: boolean; ifLastMessageId?: string | undefined },
   agent: string,
   options: { idempotencyKey?: string } = {},
 ): Promise<ReplyResult> {
   const db = database(env.DB);
   const once = commandOnce("reply", agent, number, options.idempotencyKey);
+  // A retry of a reply already stored answers with it first: its own message is "newer" now.
   const first = once === undefined ? undefined : await replayOf(env, db, once, number);
   if (first !== undefined) return first;
   const current = await getTicketRow(db, number);
   if (current === undefined) return { ok: false, reason: "not_found" };
+  // Collision detection (SPEC §7): the reply was written against a conversation that has moved on.
+  // Checked just before the write; D1 has no interactive transaction, so two replies submitted in
+  // the same few milliseconds can both pass — the check is for people, who are slower than that.
+  if (reply.ifLastMessageId !== undefined) {
+    const after = await messagesAfter(db, number, reply.ifLastMessageId);
+    if (!after.found) return { ok: false, reason: "unknown_message" };
+    if (after.newer.length > 0) return { ok: false, reason: "stale", newer: after.newer };
+  }
   const now = Date.now();
   const messageId = crypto.randomUUID();
   const email = reply.internal ? undefined : await emailReplyThreading(env, db, current);
@@ -350,6 +366,7 @@ export async function replyToTicket(
   }
   if (row === undefined) return { ok: false, reason: "not_found" };
   if (debt !== null) await payTimerDebt(env, db, debt.id, row, debt.debt);
+  else publishChange(env, number, "note");
   return { ok: true, row, messageId, replay: false };
 }
 

@@ -198,8 +198,19 @@ export const replySchema = z
       .min(1)
       .max(64 * 1024),
     internal: z.boolean().default(false),
+    ifLastMessageId: z.string().min(1).max(100).optional().openapi({
+      description:
+        "Collision detection: the id of the newest message the writer has seen. If newer messages (other than system messages) exist, the reply is refused with 409 listing them and nothing is stored or sent.",
+    }),
   })
   .openapi("Reply");
+
+export const staleReplySchema = problemSchema
+  .extend({
+    lastMessageId: z.string().openapi({ description: "The newest message now: send again with this id." }),
+    messages: z.array(messageViewSchema).openapi({ description: "The messages after `ifLastMessageId`." }),
+  })
+  .openapi("StaleReply");
 
 export const intakeAcceptedSchema = z
   .object({

@@ -1,4 +1,5 @@
 import { ticketKey } from "../domain/ticket";
+import { type FeedEnv, publishChange } from "../live/publish";
 import type { OutboxItem } from "../notify";
 import type { Database } from "../store/db";
 import type { TicketRow } from "../store/tickets";
@@ -54,14 +55,18 @@ export function newTimerDebt(event: TimerSync["event"], deliveries: OutboxItem[]
  * object reset by a deploy), then delete the debt. When the timer still cannot be reached the
  * debt stays and the reconciler pays it within a minute: the write is stored either way, so the
  * caller answers success. Returns whether the timer has it now.
+ *
+ * Every write that owes a debt is stored by now, so this is also where the live console hears of
+ * it (`publishChange`: fire-and-forget, never slower than a `waitUntil`, never a failure).
  */
 export async function payTimerDebt(
-  env: { TICKET_TIMER: Env["TICKET_TIMER"] },
+  env: { TICKET_TIMER: Env["TICKET_TIMER"] } & FeedEnv,
   db: Database,
   debtId: string,
   row: TicketRow,
   debt: TimerDebt,
 ): Promise<boolean> {
+  publishChange(env, row.number, debt.event);
   for (let attempt = 1; attempt <= 2; attempt++) {
     try {
       await syncTimer(env, row, debt.event, debt.deliveries);

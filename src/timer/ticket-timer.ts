@@ -5,6 +5,7 @@ import { type Config, type PolicyName, policyNameSchema } from "../domain/config
 import { type Notice, pageWithheldReason, planStep } from "../domain/escalation";
 import { type ClockState, dueSteps, LADDER_STEPS, type LadderStep, nextStepAt, stepAt } from "../domain/sla";
 import { ticketKey, ticketUrl } from "../domain/ticket";
+import { publishChange } from "../live/publish";
 import { type DeliveryOutcome, deliver, type OutboxItem, outboxItemSchema } from "../notify";
 import { configFromRow } from "../store/config";
 import { database } from "../store/db";
@@ -253,6 +254,7 @@ export class TicketTimer extends DurableObject<Env> {
       for (const notice of plan.notices) notices.push({ step, notice });
     }
     await recordLadderSteps(db, { ticketNumber: ticket.number, breached, level, records });
+    publishChange(this.env, ticket.number, "escalation");
     this.ctx.storage.transactionSync(() => {
       const fresh = this.state();
       if (fresh === null) return;
@@ -410,6 +412,7 @@ export class TicketTimer extends DurableObject<Env> {
       };
     });
     await recordDeliveryOutcomes(database(this.env.DB), state.ticket_number, records, now);
+    publishChange(this.env, state.ticket_number, "delivery");
     this.ctx.storage.transactionSync(() => {
       for (const row of rows) {
         this.sql.exec("DELETE FROM outbox WHERE id = ?", row.id);

@@ -12,6 +12,7 @@ import {
   messageViewSchema,
   problemResponse,
   replySchema,
+  staleReplySchema,
   ticketKeyParamSchema,
   ticketListQuerySchema,
   ticketListSchema,
@@ -136,8 +137,13 @@ const replyRoute = createRoute({
         "application/json": { schema: z.object({ message: messageViewSchema, ticket: ticketSummarySchema }) },
       },
     },
-    400: problemResponse("Empty or invalid reply"),
+    400: problemResponse("Empty or invalid reply, or `ifLastMessageId` is not a message of this ticket"),
     404: problemResponse("No such ticket"),
+    409: {
+      description:
+        "`ifLastMessageId` is not the newest message: nothing was stored or sent. The body lists the newer messages; send again with `lastMessageId` (or without `ifLastMessageId`) to send anyway.",
+      content: { "application/problem+json": { schema: staleReplySchema } },
+    },
   },
 });
 
@@ -256,7 +262,34 @@ export const ticketsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariab
     const result = await replyToTicket(c.env, number, c.req.valid("json"), c.get("agent"), {
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     });
-    if (!result.ok) return problem(c, 404, `No ticket ${key}.`);
+    if (!result.ok) {
+      switch (result.reason) {
+        case "not_found":
+          return problem(c, 404, `No ticket ${key}.`);
+        case "unknown_message":
+          return problem(c, 400, `ifLastMessageId is not a message of ${key}.`, {
+            issues: [{ path: "ifLastMessageId", message: "not a message of this ticket" }],
+          });
+        case "stale": {
+          const ticket = await getTicketView(database(c.env.DB), number, { publicUrl: c.env.PUBLIC_URL });
+          const ids = new Set(result.newer.map((m) => m.id));
+          const newer = ticket?.messages.filter((m) => ids.has(m.id)) ?? [];
+          const who = [...new Set(newer.map((m) => m.author))].join(", ");
+          return c.json(
+            {
+              type: "https://switchboard.dev/problems/stale-reply",
+              title: "Conflict",
+              status: 409,
+              detail: `${newer.length} newer message${newer.length === 1 ? "" : "s"} on ${key} (from ${who}) since the one you replied to: nothing was sent. Read them; to send anyway, send again with ifLastMessageId set to lastMessageId, or without it.`,
+              lastMessageId: ticket?.messages.at(-1)?.id ?? "",
+              messages: newer,
+            },
+            409,
+            { "content-type": "application/problem+json" },
+          );
+        }
+      }
+    }
     const view = await getTicketView(database(c.env.DB), number, { publicUrl: c.env.PUBLIC_URL });
     const message = view?.messages.find((m) => m.id === result.messageId);
     if (view === null || message === undefined) return problem(c, 404, `No ticket ${key}.`);

@@ -53,6 +53,7 @@ import {
   requireCsrf,
 } from "./auth";
 import { safeNext } from "./format";
+import { liveUpgrade } from "./live";
 import { KnowledgeBaseArticle, KnowledgeBasePage } from "./pages/kb";
 import { LoginPage } from "./pages/login";
 import { MetricsPage } from "./pages/metrics";
@@ -152,6 +153,9 @@ uiApp.post("/tickets/*", formLimit, requireCsrf);
 uiApp.post("/quarantine/*", formLimit, requireCsrf);
 
 uiApp.get("/", async (c) => c.redirect((await identify(c)).ok ? "/queue" : "/login", 302));
+
+// The live console's WebSocket (live.ts): signed in like a page, refused without a session.
+uiApp.get("/live", liveUpgrade);
 
 // ---- sign-in ---------------------------------------------------------------------------------
 
