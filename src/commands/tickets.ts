@@ -26,6 +26,7 @@ import {
   emailThreadIds,
   insertReply,
   type NewEscalationRow,
+  type PatchWrite,
   type SurveyWrite,
 } from "../store/ticket-changes";
 import {
@@ -111,51 +112,69 @@ export async function patchTicket(
     if (disclosesSecurity(current, patch) && patch.confirmSecurityDisclosure !== true) {
       return { ok: false, reason: "security_disclosure_unconfirmed" };
     }
-    const now = Date.now();
-    const plan = planPatch(current, patch, config, now, parseTimeScale(env.SLA_TIME_SCALE), agent);
-    const resolving = plan.set.status === "resolved";
-    const reopening =
-      current.status === "resolved" && plan.set.status !== undefined && plan.set.status !== "resolved";
-    const survey = resolving ? await planSurvey(env, db, current, now, config) : null;
-    // The update is guarded by the revision it was planned from, so the revision after it is known.
-    const revisionAfter = current.revision + 1;
-    const deliveries: OutboxItem[] = plan.notify.map((n) => ({
-      id: `reassign:${revisionAfter}:${n.to}`,
-      label: `Slack notice to ${n.to} (reassign)`,
-      delivery: slackNotice(n.to, n.text),
-    }));
-    if (survey?.delivery) deliveries.push(survey.delivery);
-    if (options.alsoDeliver !== undefined)
-      deliveries.push(...options.alsoDeliver({ revision: revisionAfter }));
-    const debt = newTimerDebt(plan.event, deliveries);
-    const row = await applyPatch(db, {
-      number,
-      revision: current.revision,
-      set: plan.set,
-      escalations: plan.escalations,
-      survey: survey?.write ?? null,
-      knowledgeBase: resolving || plan.visibilityChanged ? "reindex" : reopening ? "remove" : null,
-      revokeSurveys: reopening,
-      note:
-        plan.note === null
-          ? null
-          : {
-              id: crypto.randomUUID(),
-              direction: "outbound",
-              kind: "note",
-              author: agent,
-              text: plan.note,
-              createdAt: now,
-            },
-      ...(options.idempotency === undefined ? {} : { idempotency: options.idempotency }),
-      timerDebt: { id: debt.id, payload: debt.payload },
-      now,
-    });
+    const { write, debt } = await planPatchWrite(env, db, current, patch, config, agent, options);
+    const row = await applyPatch(db, write);
     if (row === undefined) continue;
     await payTimerDebt(env, db, debt.id, row, debt.debt);
     return { ok: true, row };
   }
   return { ok: false, reason: "conflict" };
+}
+
+/**
+ * Everything one patch writes and owes, planned from the ticket as read: the columns, the
+ * escalations, the survey of a resolve, the knowledge-base change, the note, the timer debt. A
+ * single patch and a bulk action from the queue plan each ticket through this one function.
+ */
+export async function planPatchWrite(
+  env: DeskEnv,
+  db: Database,
+  current: TicketRow,
+  patch: TicketPatch,
+  config: Config,
+  agent: string,
+  options: PatchOptions = {},
+): Promise<{ write: PatchWrite; debt: ReturnType<typeof newTimerDebt> }> {
+  const now = Date.now();
+  const plan = planPatch(current, patch, config, now, parseTimeScale(env.SLA_TIME_SCALE), agent);
+  const resolving = plan.set.status === "resolved";
+  const reopening =
+    current.status === "resolved" && plan.set.status !== undefined && plan.set.status !== "resolved";
+  const survey = resolving ? await planSurvey(env, db, current, now, config) : null;
+  // The update is guarded by the revision it was planned from, so the revision after it is known.
+  const revisionAfter = current.revision + 1;
+  const deliveries: OutboxItem[] = plan.notify.map((n) => ({
+    id: `reassign:${revisionAfter}:${n.to}`,
+    label: `Slack notice to ${n.to} (reassign)`,
+    delivery: slackNotice(n.to, n.text),
+  }));
+  if (survey?.delivery) deliveries.push(survey.delivery);
+  if (options.alsoDeliver !== undefined) deliveries.push(...options.alsoDeliver({ revision: revisionAfter }));
+  const debt = newTimerDebt(plan.event, deliveries);
+  const write: PatchWrite = {
+    number: current.number,
+    revision: current.revision,
+    set: plan.set,
+    escalations: plan.escalations,
+    survey: survey?.write ?? null,
+    knowledgeBase: resolving || plan.visibilityChanged ? "reindex" : reopening ? "remove" : null,
+    revokeSurveys: reopening,
+    note:
+      plan.note === null
+        ? null
+        : {
+            id: crypto.randomUUID(),
+            direction: "outbound",
+            kind: "note",
+            author: agent,
+            text: plan.note,
+            createdAt: now,
+          },
+    ...(options.idempotency === undefined ? {} : { idempotency: options.idempotency }),
+    timerDebt: { id: debt.id, payload: debt.payload },
+    now,
+  };
+  return { write, debt };
 }
 
 export interface PatchOptions {

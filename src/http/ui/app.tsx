@@ -4,6 +4,9 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { rereadQuarantined } from "../../channels/registry";
 import {
   addImprovement,
+  BULK_MAX_TICKETS,
+  type BulkAction,
+  bulkPatchTickets,
   escalateTicket,
   patchTicket,
   promoteQuarantined,
@@ -59,7 +62,7 @@ import { LoginPage } from "./pages/login";
 import { MetricsPage } from "./pages/metrics";
 import { QuarantinePage } from "./pages/quarantine";
 import { type QueueFilters, QueuePage } from "./pages/queue";
-import { TicketPage } from "./pages/ticket";
+import { TicketPage, type TicketPageProps } from "./pages/ticket";
 import {
   createSession,
   LOGIN_COOKIE,
@@ -113,10 +116,10 @@ const ERRORS: Record<string, string> = {
 export const uiApp = new Hono<ConsoleEnv>();
 
 // Hono's "/x/*" also matches "/x": one registration each, so a middleware runs once per request.
-for (const path of ["/", "/login", "/logout", "/queue", "/tickets/*", "/metrics", "/quarantine/*", "/kb/*"]) {
+for (const path of ["/", "/login", "/logout", "/queue/*", "/tickets/*", "/metrics", "/quarantine/*", "/kb/*"]) {
   uiApp.use(path, consoleHeaders);
 }
-for (const path of ["/logout", "/queue", "/tickets/*", "/metrics", "/quarantine/*", "/attachments/*"]) {
+for (const path of ["/logout", "/queue/*", "/tickets/*", "/metrics", "/quarantine/*", "/attachments/*"]) {
   uiApp.use(path, requireConsoleAgent);
 }
 // The knowledge base is public: a budget per client address (rate-limit.ts, README "Limits").
@@ -150,6 +153,7 @@ const formLimit = bodyLimit({
 uiApp.post("/login", formLimit);
 uiApp.post("/logout", formLimit, requireCsrf);
 uiApp.post("/tickets/*", formLimit, requireCsrf);
+uiApp.post("/queue/*", formLimit, requireCsrf);
 uiApp.post("/quarantine/*", formLimit, requireCsrf);
 
 uiApp.get("/", async (c) => c.redirect((await identify(c)).ok ? "/queue" : "/login", 302));
@@ -289,11 +293,15 @@ uiApp.get("/queue", async (c) => {
     q: raw.q ?? "",
   };
   const given = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== ""));
-  const parsed = ticketListQuerySchema.safeParse(given);
+  // "Mine": assigned to the signed-in agent (the session's name: the token's, or the Access agent's id).
+  const mine = raw.mine === "1";
+  const parsed = ticketListQuerySchema.safeParse({ ...given, ...(mine ? { assignee: c.var.agent } : {}) });
   const status = parsed.success ? parseStatuses(parsed.data.status) : "invalid";
   const cursor =
     parsed.success && parsed.data.cursor !== undefined ? decodeCursor(parsed.data.cursor) : undefined;
   const config = await loadConfig(db);
+  const url = new URL(c.req.url);
+  const bulk = BULK_OUTCOMES[raw.bulk ?? ""];
   const common = {
     nonce: nonceOf(c),
     agent: c.var.agent,
@@ -301,6 +309,10 @@ uiApp.get("/queue", async (c) => {
     filters,
     teams: teamsOf(config),
     now: Date.now(),
+    mine,
+    agents: consoleAgents(c.env, config),
+    backHref: `/queue${url.search}`,
+    ...(bulk === undefined ? {} : { flash: bulk(raw) }),
   };
   if (!parsed.success || status === "invalid" || cursor === null) {
     return render(
@@ -321,7 +333,9 @@ uiApp.get("/queue", async (c) => {
   }
   const q = parsed.data;
   const { rows, next } = await queuePage(db, { ...q, status }, cursor);
-  const kept = new URLSearchParams(Object.entries(given).filter(([k]) => k !== "cursor"));
+  const kept = new URLSearchParams(
+    Object.entries(given).filter(([k]) => !["cursor", "bulk", "n", "raced"].includes(k)),
+  );
   const firstHref = cursor === undefined ? null : `/queue${kept.size > 0 ? `?${kept}` : ""}`;
   let nextHref: string | null = null;
   if (next !== null) {
@@ -333,6 +347,63 @@ uiApp.get("/queue", async (c) => {
     c,
     <QueuePage {...common} tickets={rows.map(ticketSummary)} nextHref={nextHref} firstHref={firstHref} />,
   );
+});
+
+/** Who can be assigned: the agents of API_TOKENS and the configured agents (never integrations). */
+function consoleAgents(env: Env, config: Awaited<ReturnType<typeof loadConfig>>): string[] {
+  return [...new Set([...agentNames(parseApiTokens(env.API_TOKENS)), ...config.agents.map((a) => a.id)])].sort();
+}
+
+/** The queue's message after a bulk action, by code and counts (numbers only: nothing from the URL is echoed). */
+const BULK_OUTCOMES: Record<string, (q: Record<string, string>) => { kind: "ok" | "error"; text: string }> = {
+  assigned: (q) => ({ kind: "ok", text: `${count(q.n)} ticket(s) assigned.${racedText(q.raced)}` }),
+  resolved: (q) => ({
+    kind: "ok",
+    text: `${count(q.n)} ticket(s) resolved; each customer is sent the survey.${racedText(q.raced)}`,
+  }),
+  none: () => ({ kind: "error", text: "Select at least one ticket first." }),
+  invalid: () => ({ kind: "error", text: "That bulk action is not valid; nothing was changed." }),
+};
+function count(n: string | undefined): number {
+  const value = Number(n);
+  return Number.isSafeInteger(value) && value >= 0 ? value : 0;
+}
+function racedText(raced: string | undefined): string {
+  const n = count(raced);
+  return n === 0 ? "" : ` ${n} changed meanwhile and were left as they were: check them and try again.`;
+}
+
+uiApp.post("/queue/bulk", async (c) => {
+  const form = await c.req.parseBody({ all: true });
+  const one = (name: string) => (typeof form[name] === "string" ? form[name] : undefined);
+  const backRaw = safeNext(one("back"));
+  const backUrl = new URL(backRaw.startsWith("/queue") ? backRaw : "/queue", "https://desk.invalid");
+  for (const k of ["bulk", "n", "raced", "cursor"]) backUrl.searchParams.delete(k);
+  const to = (params: Record<string, string>) => {
+    for (const [k, v] of Object.entries(params)) backUrl.searchParams.set(k, v);
+    return c.redirect(`${backUrl.pathname}${backUrl.search}`, 303);
+  };
+  const raw = form.ticket;
+  const keys = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter(
+    (k): k is string => typeof k === "string",
+  );
+  const numbers = keys.map(parseTicketKey).filter((n): n is number => n !== null);
+  if (numbers.length === 0) return to({ bulk: "none" });
+  if (numbers.length > BULK_MAX_TICKETS || numbers.length !== keys.length) return to({ bulk: "invalid" });
+  const kind = one("action");
+  const assignee = one("assignee") ?? "";
+  const config = await loadConfig(database(c.env.DB));
+  let action: BulkAction;
+  if (kind === "resolve") action = { kind: "resolve" };
+  else if (kind === "assign" && (assignee === "" || consoleAgents(c.env, config).includes(assignee)))
+    action = { kind: "assign", assignee: assignee === "" ? null : assignee };
+  else return to({ bulk: "invalid" });
+  const result = await bulkPatchTickets(c.env, numbers, action, c.var.agent);
+  return to({
+    bulk: action.kind === "resolve" ? "resolved" : "assigned",
+    n: String(result.changed.length),
+    raced: String(result.raced.length),
+  });
 });
 
 // ---- one ticket ------------------------------------------------------------------------------
@@ -351,16 +422,32 @@ function noTicket(c: ConsoleContext) {
 uiApp.get("/tickets/:key", async (c) => {
   const number = parseTicketKey(c.req.param("key"));
   if (number === null) return noTicket(c);
+  const done = DONE[c.req.query("done") ?? ""];
+  const error = ERRORS[c.req.query("error") ?? ""];
+  return ticketPage(c, number, {
+    flash:
+      error !== undefined
+        ? { kind: "error", text: error }
+        : done !== undefined
+          ? { kind: "ok", text: done }
+          : undefined,
+  });
+});
+
+async function ticketPage(
+  c: ConsoleContext,
+  number: number,
+  extra: Pick<TicketPageProps, "flash" | "collision">,
+  status: 200 | 409 = 200,
+) {
   const db = database(c.env.DB);
   const [ticket, config] = await Promise.all([
     getTicketView(db, number, { publicUrl: c.env.PUBLIC_URL ?? "" }),
     loadConfig(db),
   ]);
   if (ticket === null) return noTicket(c);
-  const done = DONE[c.req.query("done") ?? ""];
-  const error = ERRORS[c.req.query("error") ?? ""];
   // Integrations are not people: they are never offered as an assignee.
-  const agents = [...agentNames(parseApiTokens(c.env.API_TOKENS)), ...config.agents.map((a) => a.id)];
+  const agents = consoleAgents(c.env, config);
   return render(
     c,
     <TicketPage
@@ -371,16 +458,11 @@ uiApp.get("/tickets/:key", async (c) => {
       teams={teamsOf(config)}
       agents={agents}
       now={Date.now()}
-      flash={
-        error !== undefined
-          ? { kind: "error", text: error }
-          : done !== undefined
-            ? { kind: "ok", text: done }
-            : undefined
-      }
+      {...extra}
     />,
+    status,
   );
-});
+}
 
 /** POST-redirect-GET back to the ticket with a message code. */
 function back(c: ConsoleContext, key: string, outcome: { done: string } | { error: string }, anchor = "") {
@@ -431,7 +513,13 @@ uiApp.post("/tickets/:key/replies", async (c) => {
   const number = parseTicketKey(key);
   if (number === null) return noTicket(c);
   const field = await formOf(c);
-  const parsed = replySchema.safeParse({ text: field("text") ?? "", internal: field("internal") === "true" });
+  const seen = field("ifLastMessageId");
+  const parsed = replySchema.safeParse({
+    text: field("text") ?? "",
+    internal: field("internal") === "true",
+    // The public form says which message its page had seen last (collision detection).
+    ...(seen === undefined || seen === "" ? {} : { ifLastMessageId: seen }),
+  });
   if (!parsed.success) return back(c, key, { error: "invalid_reply" }, "#respond-heading");
   const result = await replyToTicket(
     c.env,
@@ -440,7 +528,24 @@ uiApp.post("/tickets/:key/replies", async (c) => {
     c.var.agent,
     onceOf(field("idempotencyKey")),
   );
-  if (!result.ok) return noTicket(c);
+  if (!result.ok) {
+    switch (result.reason) {
+      case "not_found":
+        return noTicket(c);
+      case "unknown_message":
+        return back(c, key, { error: "conflict" }, "#respond-heading");
+      case "stale": {
+        const view = await getTicketView(database(c.env.DB), number, { publicUrl: c.env.PUBLIC_URL ?? "" });
+        const ids = new Set(result.newer.map((m) => m.id));
+        return ticketPage(
+          c,
+          number,
+          { collision: { newer: view?.messages.filter((m) => ids.has(m.id)) ?? [], text: parsed.data.text } },
+          409,
+        );
+      }
+    }
+  }
   return back(c, key, { done: parsed.data.internal ? "note" : "reply" }, `#msg-${result.messageId}`);
 });
 
