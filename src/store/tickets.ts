@@ -758,5 +758,9 @@ export async function messagesAfter(db: Database, number: number, messageId: str
 /** Several tickets by number (a bulk action from the queue): one query on the primary key. */
 export async function getTicketRows(db: Database, numbers: readonly number[]): Promise<TicketRow[]> {
   if (numbers.length === 0) return [];
-  return db.select().from(tickets).where(inArray(tickets.number, [...numbers])).all();
+  return db
+    .select()
+    .from(tickets)
+    .where(inArray(tickets.number, [...numbers]))
+    .all();
 }

@@ -267,7 +267,7 @@ describe("the agent console in Chromium", () => {
     expect(await metric("effort")).toBe("6.0 / 7");
     expect(await metric("improvements-linked")).toBe("1");
     expect(await metric("improvements")).toBe("100%");
-    expect(await page.locator("svg[role=img]").count()).toBe(10);
+    expect(await page.locator("svg[role=img]").count()).toBe(15);
     await shot("metrics");
   });
 

@@ -520,7 +520,9 @@ describe("console pages", () => {
       ).toBe(true);
     }
     const svgs = page.all("svg");
-    expect(svgs.length).toBe(10);
+    // 10 bar charts for the window, 5 weekly trend lines (SPEC §15).
+    expect(svgs.length).toBe(15);
+    expect(page.all("tr").filter((tr) => /^\d{4}-W\d{2}/.test(tr.text.trim()))).toHaveLength(12);
     for (const svg of svgs) expect(svg.attrs.role).toBe("img");
     expect(page.elements.some((e) => e.attrs.id === "by-channel-first")).toBe(true);
     expect(page.elements.some((e) => e.attrs.id === "by-team-table")).toBe(true);

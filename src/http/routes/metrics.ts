@@ -119,17 +119,17 @@ export const metricsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariab
     return c.json({ weeks }, 200);
   })
   .openapi(metricsRoute, async (c) => {
-  const query = c.req.valid("query");
-  const now = Date.now();
-  const to = query.to === undefined ? now : Date.parse(query.to);
-  const from = query.from === undefined ? to - DEFAULT_WINDOW_MS : Date.parse(query.from);
-  if (from >= to) return problem(c, 400, "`from` must be before `to`.");
-  const report = await computeMetrics(database(c.env.DB), {
-    from,
-    to,
-    team: query.team,
-    channel: query.channel,
-    now,
+    const query = c.req.valid("query");
+    const now = Date.now();
+    const to = query.to === undefined ? now : Date.parse(query.to);
+    const from = query.from === undefined ? to - DEFAULT_WINDOW_MS : Date.parse(query.from);
+    if (from >= to) return problem(c, 400, "`from` must be before `to`.");
+    const report = await computeMetrics(database(c.env.DB), {
+      from,
+      to,
+      team: query.team,
+      channel: query.channel,
+      now,
+    });
+    return c.json(report, 200);
   });
-  return c.json(report, 200);
-});

@@ -20,6 +20,7 @@ import { loadConfig } from "../../store/config";
 import { database } from "../../store/db";
 import { searchKnowledgeBase } from "../../store/knowledge-base";
 import { computeMetrics } from "../../store/metrics";
+import { computeTrend } from "../../store/metrics-trend";
 import { listQuarantine } from "../../store/quarantine";
 import { getTicketView, queuePage, ticketSummary } from "../../store/tickets";
 import { callerForToken, parseApiTokens } from "../auth";
@@ -116,7 +117,16 @@ const ERRORS: Record<string, string> = {
 export const uiApp = new Hono<ConsoleEnv>();
 
 // Hono's "/x/*" also matches "/x": one registration each, so a middleware runs once per request.
-for (const path of ["/", "/login", "/logout", "/queue/*", "/tickets/*", "/metrics", "/quarantine/*", "/kb/*"]) {
+for (const path of [
+  "/",
+  "/login",
+  "/logout",
+  "/queue/*",
+  "/tickets/*",
+  "/metrics",
+  "/quarantine/*",
+  "/kb/*",
+]) {
   uiApp.use(path, consoleHeaders);
 }
 for (const path of ["/logout", "/queue/*", "/tickets/*", "/metrics", "/quarantine/*", "/attachments/*"]) {
@@ -351,7 +361,9 @@ uiApp.get("/queue", async (c) => {
 
 /** Who can be assigned: the agents of API_TOKENS and the configured agents (never integrations). */
 function consoleAgents(env: Env, config: Awaited<ReturnType<typeof loadConfig>>): string[] {
-  return [...new Set([...agentNames(parseApiTokens(env.API_TOKENS)), ...config.agents.map((a) => a.id)])].sort();
+  return [
+    ...new Set([...agentNames(parseApiTokens(env.API_TOKENS)), ...config.agents.map((a) => a.id)]),
+  ].sort();
 }
 
 /** The queue's message after a bulk action, by code and counts (numbers only: nothing from the URL is echoed). */
@@ -630,7 +642,7 @@ uiApp.get("/metrics", async (c) => {
     to = Date.parse(`${today}T00:00:00Z`) + DAY_MS;
     from = to - 30 * DAY_MS;
   }
-  const [report, config] = await Promise.all([
+  const [report, config, trend] = await Promise.all([
     computeMetrics(db, {
       from,
       to,
@@ -639,6 +651,12 @@ uiApp.get("/metrics", async (c) => {
       channel: error === undefined ? channel : undefined,
     }),
     loadConfig(db),
+    computeTrend(db, {
+      weeks: 12,
+      now,
+      team: team === "" ? undefined : team.slice(0, 64),
+      channel: error === undefined ? channel : undefined,
+    }),
   ]);
   const preset = (days: number) => {
     const params = new URLSearchParams({ from: day(now - (days - 1) * DAY_MS), to: today });
@@ -656,6 +674,7 @@ uiApp.get("/metrics", async (c) => {
       form={{ from: day(from), to: day(to - DAY_MS), team, channel: channel ?? "" }}
       teams={teamsOf(config)}
       presets={[preset(1), preset(7), preset(30), preset(90)]}
+      trend={trend}
       error={error}
     />,
     error === undefined ? 200 : 400,

@@ -362,15 +362,15 @@ export function TicketPage(props: TicketPageProps) {
               <dd class={t.breached ? "overdue" : undefined}>{t.breached ? "yes" : "no"}</dd>
               <dt>Customer effort</dt>
               <dd id="customer-effort">
-                {t.customerEffort === null
-                  ? "no survey yet"
-                  : t.customerEffort.score === null
-                    ? (
-                        <>
-                          survey sent <LocalTime at={t.customerEffort.sentAt} />, no answer yet
-                        </>
-                      )
-                    : `${t.customerEffort.score} / 7`}
+                {t.customerEffort === null ? (
+                  "no survey yet"
+                ) : t.customerEffort.score === null ? (
+                  <>
+                    survey sent <LocalTime at={t.customerEffort.sentAt} />, no answer yet
+                  </>
+                ) : (
+                  `${t.customerEffort.score} / 7`
+                )}
               </dd>
             </dl>
           </section>
