@@ -79,7 +79,10 @@ export const LIVE_SCRIPT = `(() => {
     const url = view === "queue" ? location.pathname + location.search : "/tickets/" + encodeURIComponent(view.slice(7));
     const res = await fetch(url, { credentials: "same-origin", headers: { accept: "text/html" } });
     if (!res.ok || res.redirected) throw new Error("refresh failed: " + res.status);
-    return new DOMParser().parseFromString(await res.text(), "text/html");
+    // Our own page's <style> and <script> (constants, never customer text, which is escaped) carry
+    // that response's nonce: left in, the inert parsed copy would report a CSP violation.
+    const html = (await res.text()).replace(/<style[^>]*>[\\s\\S]*?<\\/style>|<script[^>]*>[\\s\\S]*?<\\/script>/g, "");
+    return new DOMParser().parseFromString(html, "text/html");
   };
   const swap = (id, fresh) => {
     const old = doc.getElementById(id);
