@@ -98,8 +98,12 @@ export const LIVE_SCRIPT = `(() => {
     const checked = new Set($$("#queue-live input[name=ticket]:checked").map((b) => b.value));
     const active = doc.activeElement && doc.activeElement.closest && doc.activeElement.closest("tr[data-ticket]");
     const focusKey = active ? active.dataset.ticket : null;
+    const bulk = $("#bulk-assignee");
+    const assignee = bulk ? bulk.value : null;
     swap("queue-live", fresh);
     for (const b of $$("#queue-live input[name=ticket]")) b.checked = checked.has(b.value);
+    const bulkAfter = $("#bulk-assignee");
+    if (bulkAfter && assignee !== null) bulkAfter.value = assignee;
     for (const r of rows()) if (!before.has(r.dataset.ticket)) r.classList.add("fresh");
     if (focusKey) { const i = rows().findIndex((r) => r.dataset.ticket === focusKey); if (i >= 0) focusRow(i); }
   };
@@ -136,6 +140,9 @@ export const LIVE_SCRIPT = `(() => {
   };
   const refresh = async () => {
     if (busy) { again = true; return; }
+    // Not under an agent choosing a bulk assignee: try again once they are done.
+    const picking = $("#bulk-assignee");
+    if (picking && picking === doc.activeElement) { clearTimeout(timer); timer = setTimeout(refresh, 1000); return; }
     busy = true;
     try {
       const fresh = await parse();
