@@ -66,7 +66,6 @@ export async function payTimerDebt(
   row: TicketRow,
   debt: TimerDebt,
 ): Promise<boolean> {
-  publishChange(env, row.number, debt.event);
   for (let attempt = 1; attempt <= 2; attempt++) {
     try {
       await syncTimer(env, row, debt.event, debt.deliveries);
@@ -77,10 +76,14 @@ export async function payTimerDebt(
           `${ticketKey(row.number)}: its timer could not be reached; the reconciler will sync it`,
           error,
         );
+        // Stored all the same: the console hears of it.
+        publishChange(env, row.number, debt.event);
         return false;
       }
     }
   }
+  // After the timer has it, so the feed's call never competes with the request's own critical path.
+  publishChange(env, row.number, debt.event);
   try {
     await deleteTimerDebts(db, [debtId]);
   } catch (error) {
