@@ -5,6 +5,8 @@
 export interface DeskEnv {
   DB: D1Database;
   TICKET_TIMER: Env["TICKET_TIMER"];
+  /** The live console's feed (src/live): optional, so a partial environment publishes nothing. */
+  DESK_FEED?: Env["DESK_FEED"];
   SLA_TIME_SCALE?: string;
   SUPPORT_ADDRESS?: string;
   /** The desk's base URL, for links it sends (ticket pages, surveys). */

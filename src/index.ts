@@ -9,6 +9,7 @@ import { retimeClocks } from "./timer/retime";
 const HOURLY_CRON = "0 * * * *";
 
 export { DiscordGateway } from "./channels/discord/gateway";
+export { DeskFeed } from "./live/desk-feed";
 export { TicketTimer } from "./timer/ticket-timer";
 
 export default {

@@ -21,6 +21,7 @@ import { clockAcknowledgementText, clockTiming, formatDeadline, parseTimeScale }
 import { acceptsTicketReference } from "./domain/threading";
 import { TICKET_PREFIX, ticketKey, ticketUrl } from "./domain/ticket";
 import type { DeskEnv } from "./env";
+import { publishChange } from "./live/publish";
 import type { OutboxItem } from "./notify";
 import { configFromRow } from "./store/config";
 import { type Database, database, isUniqueViolation } from "./store/db";
@@ -708,7 +709,7 @@ export async function changeInboundMessage(
     });
     if (debt !== null && outcome.madePrivate !== undefined) {
       await payTimerDebt(env, db, debt.id, outcome.madePrivate, debt.debt);
-    }
+    } else if (outcome.changed > 0) publishChange(env, ticket.number, "edited");
     return { ok: true, ticket: key, changed: outcome.changed, replay: false };
   } catch (error) {
     if (isUniqueViolation(error)) return { ok: true, ticket: key, changed: 0, replay: true };

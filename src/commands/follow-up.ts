@@ -2,6 +2,7 @@ import { linearIssueRef } from "../domain/improvements";
 import { findTeam } from "../domain/routing";
 import { ticketKey, ticketUrl } from "../domain/ticket";
 import type { DeskEnv } from "../env";
+import { type FeedEnv, publishChange } from "../live/publish";
 import {
   createLinearIssue,
   findLinearIssue,
@@ -268,7 +269,7 @@ export function surveyClosed(survey: SurveyState, now: number): SurveyClosed | n
  * lifetime. The ticket is named only when it is public: a survey page is public too.
  */
 export async function answerSurvey(
-  env: { DB: D1Database },
+  env: { DB: D1Database } & FeedEnv,
   token: string,
   score: number,
 ): Promise<SurveyAnswer> {
@@ -277,7 +278,10 @@ export async function answerSurvey(
   const answered = await recordSurveyAnswer(db, token, score, now);
   const survey = await getSurvey(db, token);
   const ticket = survey?.ticketPublic === true ? ticketKey(survey.ticketNumber) : null;
-  if (answered !== undefined) return { ok: true, ticket };
+  if (answered !== undefined) {
+    if (survey !== undefined) publishChange(env, survey.ticketNumber, "survey");
+    return { ok: true, ticket };
+  }
   if (survey === undefined) return { ok: false, reason: "unknown", ticket: null };
   return { ok: false, reason: surveyClosed(survey, now) ?? "already_answered", ticket };
 }

@@ -12,6 +12,7 @@ import {
 import { parseTimeScale } from "../domain/sla";
 import { type ImprovementKind, ticketKey, ticketUrl } from "../domain/ticket";
 import type { DeskEnv } from "../env";
+import { publishChange } from "../live/publish";
 import { findLinearIssue, type LinearEnv, type LinearIssue, type OutboxItem } from "../notify";
 import { loadConfig } from "../store/config";
 import { type Database, database, isUniqueViolation } from "../store/db";
@@ -113,6 +114,7 @@ export async function addImprovement(
     source: "manual",
   };
   await linkImprovement(db, { improvement, timerDebt: null, now });
+  publishChange(env, number, "improvement");
   return { ok: true, improvement: viewOf(improvement), created: true };
 }
 
@@ -475,6 +477,7 @@ export async function noteOnLinkedTickets(
     externalId: `${input.source}-comment:${input.commentId}`,
   }));
   const written = new Set(await insertLinkedNotes(db, notes));
+  for (const n of written) publishChange(env, n, "note");
   return {
     changed: numbers.filter((n) => written.has(n)).map(ticketKey),
     unchanged: numbers.filter((n) => !written.has(n)).map(ticketKey),

@@ -2,6 +2,7 @@
  * Ticket commands: what an agent (API or console) or a channel event does to a ticket. Each
  * validates, plans, writes one D1 batch through `store/` and tells the ticket's timer what it owes.
  */
+export { BULK_MAX_TICKETS, type BulkAction, type BulkResult, bulkPatchTickets } from "./bulk";
 export { type ChannelPatchResult, patchFromChannel, queueTicketCalls } from "./channel-events";
 export {
   answerSurvey,

@@ -17,6 +17,7 @@ import { findTeam, policyFor, replyFromAddress } from "../domain/routing";
 import { clockTiming, parseTimeScale } from "../domain/sla";
 import { deskUrl, type TicketStatus, ticketKey } from "../domain/ticket";
 import type { DeskEnv } from "../env";
+import { publishChange } from "../live/publish";
 import type { OutboxItem } from "../notify";
 import { loadConfig } from "../store/config";
 import { type Database, database, isUniqueViolation } from "../store/db";
@@ -27,10 +28,13 @@ import {
   emailThreadIds,
   insertReply,
   type NewEscalationRow,
+  type PatchWrite,
   type SurveyWrite,
 } from "../store/ticket-changes";
 import {
   getTicketRow,
+  type MessageRow,
+  messagesAfter,
   type NewTicketRow,
   QUEUE_PENDING,
   QUEUE_RESOLVED,
@@ -110,49 +114,8 @@ export async function patchTicket(
     if (disclosesSecurity(current, patch) && patch.confirmSecurityDisclosure !== true) {
       return { ok: false, reason: "security_disclosure_unconfirmed" };
     }
-    const now = Date.now();
-    const plan = planPatch(current, patch, config, now, parseTimeScale(env.SLA_TIME_SCALE), agent);
-    const resolving = plan.set.status === "resolved";
-    const reopening =
-      current.status === "resolved" && plan.set.status !== undefined && plan.set.status !== "resolved";
-    const survey = resolving ? await planSurvey(env, db, current, now, config) : null;
-    // The update is guarded by the revision it was planned from, so the revision after it is known.
-    const revisionAfter = current.revision + 1;
-    const deliveries: OutboxItem[] = plan.notify.map((n) => ({
-      id: `reassign:${revisionAfter}:${n.to}`,
-      label: `Slack notice to ${n.to} (reassign)`,
-      delivery: slackNotice(n.to, n.text),
-    }));
-    if (survey?.delivery) deliveries.push(survey.delivery);
-    deliveries.push(
-      ...(await threadFollowUps(db, current, plan, config, revisionAfter, options.idempotency?.channel)),
-    );
-    if (options.alsoDeliver !== undefined)
-      deliveries.push(...options.alsoDeliver({ revision: revisionAfter }));
-    const debt = newTimerDebt(plan.event, deliveries);
-    const row = await applyPatch(db, {
-      number,
-      revision: current.revision,
-      set: plan.set,
-      escalations: plan.escalations,
-      survey: survey?.write ?? null,
-      knowledgeBase: resolving || plan.visibilityChanged ? "reindex" : reopening ? "remove" : null,
-      revokeSurveys: reopening,
-      note:
-        plan.note === null
-          ? null
-          : {
-              id: crypto.randomUUID(),
-              direction: "outbound",
-              kind: "note",
-              author: agent,
-              text: plan.note,
-              createdAt: now,
-            },
-      ...(options.idempotency === undefined ? {} : { idempotency: options.idempotency }),
-      timerDebt: { id: debt.id, payload: debt.payload },
-      now,
-    });
+    const { write, debt } = await planPatchWrite(env, db, current, patch, config, agent, options);
+    const row = await applyPatch(db, write);
     if (row === undefined) continue;
     await payTimerDebt(env, db, debt.id, row, debt.debt);
     return { ok: true, row };
@@ -190,6 +153,65 @@ async function threadFollowUps(
     { revision, ...(status === undefined ? {} : { status }), ...(critical ? { critical } : {}) },
     config,
   );
+}
+
+/**
+ * Everything one patch writes and owes, planned from the ticket as read: the columns, the
+ * escalations, the survey of a resolve, the knowledge-base change, the note, the timer debt. A
+ * single patch and a bulk action from the queue plan each ticket through this one function.
+ */
+export async function planPatchWrite(
+  env: DeskEnv,
+  db: Database,
+  current: TicketRow,
+  patch: TicketPatch,
+  config: Config,
+  agent: string,
+  options: PatchOptions = {},
+): Promise<{ write: PatchWrite; debt: ReturnType<typeof newTimerDebt> }> {
+  const now = Date.now();
+  const plan = planPatch(current, patch, config, now, parseTimeScale(env.SLA_TIME_SCALE), agent);
+  const resolving = plan.set.status === "resolved";
+  const reopening =
+    current.status === "resolved" && plan.set.status !== undefined && plan.set.status !== "resolved";
+  const survey = resolving ? await planSurvey(env, db, current, now, config) : null;
+  // The update is guarded by the revision it was planned from, so the revision after it is known.
+  const revisionAfter = current.revision + 1;
+  const deliveries: OutboxItem[] = plan.notify.map((n) => ({
+    id: `reassign:${revisionAfter}:${n.to}`,
+    label: `Slack notice to ${n.to} (reassign)`,
+    delivery: slackNotice(n.to, n.text),
+  }));
+  if (survey?.delivery) deliveries.push(survey.delivery);
+  deliveries.push(
+    ...(await threadFollowUps(db, current, plan, config, revisionAfter, options.idempotency?.channel)),
+  );
+  if (options.alsoDeliver !== undefined) deliveries.push(...options.alsoDeliver({ revision: revisionAfter }));
+  const debt = newTimerDebt(plan.event, deliveries);
+  const write: PatchWrite = {
+    number: current.number,
+    revision: current.revision,
+    set: plan.set,
+    escalations: plan.escalations,
+    survey: survey?.write ?? null,
+    knowledgeBase: resolving || plan.visibilityChanged ? "reindex" : reopening ? "remove" : null,
+    revokeSurveys: reopening,
+    note:
+      plan.note === null
+        ? null
+        : {
+            id: crypto.randomUUID(),
+            direction: "outbound",
+            kind: "note",
+            author: agent,
+            text: plan.note,
+            createdAt: now,
+          },
+    ...(options.idempotency === undefined ? {} : { idempotency: options.idempotency }),
+    timerDebt: { id: debt.id, payload: debt.payload },
+    now,
+  };
+  return { write, debt };
 }
 
 export interface PatchOptions {
@@ -342,7 +364,11 @@ export type ReplyResult =
   /** `nextUpdateBy` is not a time we can promise (past, too far, unreadable), or on an internal note. */
   | { ok: false; reason: "invalid_next_update"; problem: string }
   /** A resolved ticket owes no update: reopen it first. */
-  | { ok: false; reason: "resolved" };
+  | { ok: false; reason: "resolved" }
+  /** `ifLastMessageId` is not a message of this ticket. */
+  | { ok: false; reason: "unknown_message" }
+  /** `ifLastMessageId` given and newer messages exist: nothing was stored or sent. */
+  | { ok: false; reason: "stale"; newer: MessageRow[] };
 
 /**
  * An internal note changes nothing but the conversation. A public reply is a staff response: it
@@ -352,12 +378,18 @@ export type ReplyResult =
 export async function replyToTicket(
   env: DeskEnv,
   number: number,
-  reply: { text: string; internal: boolean; nextUpdateBy?: string | undefined },
+  reply: {
+    text: string;
+    internal: boolean;
+    nextUpdateBy?: string | undefined;
+    ifLastMessageId?: string | undefined;
+  },
   agent: string,
   options: { idempotencyKey?: string } = {},
 ): Promise<ReplyResult> {
   const db = database(env.DB);
   const once = commandOnce("reply", agent, number, options.idempotencyKey);
+  // A retry of a reply already stored answers with it first: its own message is "newer" now.
   const first = once === undefined ? undefined : await replayOf(env, db, once, number);
   if (first !== undefined) return first;
   const now = Date.now();
@@ -377,6 +409,14 @@ export async function replyToTicket(
   const current = await getTicketRow(db, number);
   if (current === undefined) return { ok: false, reason: "not_found" };
   if (promisedAt !== undefined && current.status === "resolved") return { ok: false, reason: "resolved" };
+  // Collision detection (SPEC §7): the reply was written against a conversation that has moved on.
+  // Checked just before the write; D1 has no interactive transaction, so two replies submitted in
+  // the same few milliseconds can both pass — the check is for people, who are slower than that.
+  if (reply.ifLastMessageId !== undefined) {
+    const after = await messagesAfter(db, number, reply.ifLastMessageId);
+    if (!after.found) return { ok: false, reason: "unknown_message" };
+    if (after.newer.length > 0) return { ok: false, reason: "stale", newer: after.newer };
+  }
   const messageId = crypto.randomUUID();
   const config = promisedAt === undefined ? undefined : await loadConfig(db);
   // The promise clock runs to the promised time (SLA_TIME_SCALE divides its window); the reply
@@ -431,6 +471,7 @@ export async function replyToTicket(
   }
   if (row === undefined) return { ok: false, reason: "not_found" };
   if (debt !== null) await payTimerDebt(env, db, debt.id, row, debt.debt);
+  else publishChange(env, number, "note");
   return { ok: true, row, messageId, replay: false };
 }
 

@@ -51,7 +51,7 @@ const configAccess: typeof requireAgent = (c, next) =>
 app.use("/v1/tickets/*", requireAgent);
 app.use("/v1/config/*", configAccess);
 app.use("/v1/attachments/*", requireAgent);
-app.use("/v1/metrics", requireAgent);
+app.use("/v1/metrics/*", requireAgent);
 app.use("/v1/quarantine/*", requireAgent);
 app.use("/v1/discord/*", requireAgent);
 

@@ -264,12 +264,24 @@ export const replySchema = z
         "Promise the customer the next update (public replies only): an ISO-8601 instant with its offset or a duration such as `PT4H`, at least a minute and at most 90 days away. The reply as sent names the time in the desk's zone; the ticket's promise clock warns the assignee at 75 % and escalates (`promise`) to the team at 100 %.",
       example: "PT4H",
     }),
+    ifLastMessageId: z.string().min(1).max(100).optional().openapi({
+      description:
+        "Collision detection: the id of the newest message the writer has seen. If newer messages (other than system messages) exist, the reply is refused with 409 listing them and nothing is stored or sent.",
+    }),
   })
   .refine((reply) => !(reply.internal && reply.nextUpdateBy !== undefined), {
     path: ["nextUpdateBy"],
     message: "an internal note promises the customer nothing: nextUpdateBy needs a public reply",
   })
   .openapi("Reply");
+
+export const staleReplySchema = problemSchema
+  .extend({
+    lastMessageId: z.string().openapi({ description: "The newest message now: send again with this id." }),
+    messages: z.array(messageViewSchema).openapi({ description: "The messages after `ifLastMessageId`." }),
+  })
+  .partial({ lastMessageId: true, messages: true })
+  .openapi("StaleReply");
 
 export const intakeAcceptedSchema = z
   .object({

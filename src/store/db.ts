@@ -102,3 +102,23 @@ export async function batchAround<M extends Statement>(
   const results = await run(db, [...before, main, ...after]);
   return results[before.length] as M["_"]["result"];
 }
+
+/**
+ * Several `batchAround` groups in ONE batch (one round trip, one transaction): the main result of
+ * each group, in order. For a bulk action whose every item is its own guarded change.
+ */
+export async function batchAroundMany<M extends Statement>(
+  db: Database,
+  groups: readonly { before: readonly Statement[]; main: M; after: readonly Statement[] }[],
+): Promise<M["_"]["result"][]> {
+  if (groups.length === 0) return [];
+  const items: Statement[] = [];
+  const at: number[] = [];
+  for (const g of groups) {
+    items.push(...g.before);
+    at.push(items.length);
+    items.push(g.main, ...g.after);
+  }
+  const results = await run(db, items);
+  return at.map((i) => results[i] as M["_"]["result"]);
+}

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, type SQL, sql } from "drizzle-orm";
 import type { Channel } from "../domain/inbound";
 import { configQuery } from "./config";
-import { batch, batchAll, batchAround, type Database, type Statement } from "./db";
+import { batch, batchAll, batchAround, batchAroundMany, type Database, type Statement } from "./db";
 import { guardedInsert, ticketAtRevision } from "./guarded";
 import { addToKnowledgeBase, removeFromKnowledgeBase } from "./knowledge-base";
 import { keepPromise, promiseQueueDue, promiseUpdate, recordPromiseMade } from "./promises";
@@ -97,6 +97,28 @@ export interface PatchWrite {
  * change, or undefined when the revision had moved (the caller re-plans).
  */
 export async function applyPatch(db: Database, write: PatchWrite): Promise<TicketRow | undefined> {
+  const { before, main, after } = patchStatements(db, write);
+  const rows = await batchAround(db, before, main, after);
+  return rows[0];
+}
+
+/**
+ * Many patches (a bulk action from the queue) in ONE batch: each guarded by its own revision as in
+ * `applyPatch`, so a ticket that changed under the action is left as it was (undefined in its
+ * place) while the others go through.
+ */
+export async function applyPatches(
+  db: Database,
+  writes: readonly PatchWrite[],
+): Promise<(TicketRow | undefined)[]> {
+  const results = await batchAroundMany(
+    db,
+    writes.map((w) => patchStatements(db, w)),
+  );
+  return results.map((rows) => rows[0]);
+}
+
+function patchStatements(db: Database, write: PatchWrite) {
   const { number, revision } = write;
   const guard = ticketAtRevision(number, revision);
   const before: Statement[] = [
@@ -130,8 +152,7 @@ export async function applyPatch(db: Database, write: PatchWrite): Promise<Ticke
       ? [db.run(addToKnowledgeBase(number, ticketAtRevision(number, revision + 1)))]
       : []),
   ];
-  const rows = await batchAround(db, before, update, after);
-  return rows[0];
+  return { before, main: update, after };
 }
 
 /**

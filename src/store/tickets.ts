@@ -29,6 +29,7 @@ export { QUEUE_PENDING, QUEUE_RESOLVED };
 export type TicketRow = typeof tickets.$inferSelect;
 export type NewTicketRow = typeof tickets.$inferInsert;
 export type NewMessageRow = typeof messages.$inferInsert;
+export type MessageRow = typeof messages.$inferSelect;
 export type NewAttachmentRow = typeof attachments.$inferInsert;
 
 /** The ticket a statement in the same batch just inserted: D1 runs a batch as one serialised transaction. */
@@ -737,4 +738,45 @@ export async function insertQuarantine(db: Database, write: QuarantineWrite): Pr
 /** The ticket's subject follows its source (an edited GitHub issue title). */
 export function ticketSubjectUpdate(db: Database, ticketNumber: number, subject: string, at: number) {
   return db.update(tickets).set({ subject, updatedAt: at }).where(eq(tickets.number, ticketNumber));
+}
+
+export type MessagesAfter = { found: false } | { found: true; newer: MessageRow[] };
+
+/**
+ * The messages of a ticket after `messageId` in conversation order (created_at, id), for the
+ * collision check of a reply (`ifLastMessageId`). System messages (acknowledgements, surveys,
+ * delivery notices) are not news an agent must read before replying, so they never count.
+ * Served by messages_ticket (ticket_number, created_at).
+ */
+export async function messagesAfter(db: Database, number: number, messageId: string): Promise<MessagesAfter> {
+  const [given] = await db
+    .select({ createdAt: messages.createdAt, id: messages.id })
+    .from(messages)
+    .where(and(eq(messages.ticketNumber, number), eq(messages.id, messageId)))
+    .limit(1);
+  if (given === undefined) return { found: false };
+  const newer = await db
+    .select()
+    .from(messages)
+    .where(
+      and(
+        eq(messages.ticketNumber, number),
+        sql`${messages.createdAt} >= ${given.createdAt}`,
+        sql`(${messages.createdAt}, ${messages.id}) > (${given.createdAt}, ${given.id})`,
+        sql`${messages.kind} <> 'system'`,
+      ),
+    )
+    .orderBy(asc(messages.createdAt), asc(messages.id))
+    .limit(50);
+  return { found: true, newer };
+}
+
+/** Several tickets by number (a bulk action from the queue): one query on the primary key. */
+export async function getTicketRows(db: Database, numbers: readonly number[]): Promise<TicketRow[]> {
+  if (numbers.length === 0) return [];
+  return db
+    .select()
+    .from(tickets)
+    .where(inArray(tickets.number, [...numbers]))
+    .all();
 }

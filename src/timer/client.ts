@@ -1,4 +1,5 @@
 import { ticketKey } from "../domain/ticket";
+import { type FeedEnv, publishChange } from "../live/publish";
 import type { OutboxItem } from "../notify";
 import type { Database } from "../store/db";
 import type { TicketRow } from "../store/tickets";
@@ -67,9 +68,12 @@ export function newTimerDebt(event: TimerSync["event"], deliveries: OutboxItem[]
  * object reset by a deploy), then delete the debt. When the timer still cannot be reached the
  * debt stays and the reconciler pays it within a minute: the write is stored either way, so the
  * caller answers success. Returns whether the timer has it now.
+ *
+ * Every write that owes a debt is stored by now, so this is also where the live console hears of
+ * it (`publishChange`: fire-and-forget, never slower than a `waitUntil`, never a failure).
  */
 export async function payTimerDebt(
-  env: { TICKET_TIMER: Env["TICKET_TIMER"] },
+  env: { TICKET_TIMER: Env["TICKET_TIMER"] } & FeedEnv,
   db: Database,
   debtId: string,
   row: TicketRow,
@@ -85,10 +89,14 @@ export async function payTimerDebt(
           `${ticketKey(row.number)}: its timer could not be reached; the reconciler will sync it`,
           error,
         );
+        // Stored all the same: the console hears of it.
+        publishChange(env, row.number, debt.event);
         return false;
       }
     }
   }
+  // After the timer has it, so the feed's call never competes with the request's own critical path.
+  publishChange(env, row.number, debt.event);
   try {
     await deleteTimerDebts(db, [debtId]);
   } catch (error) {

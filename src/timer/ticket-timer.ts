@@ -22,6 +22,7 @@ import {
   type StepsAt,
 } from "../domain/sla";
 import { ticketKey, ticketUrl } from "../domain/ticket";
+import { publishChange } from "../live/publish";
 import { type DeliveryOutcome, deliver, type OutboxItem, outboxItemSchema } from "../notify";
 import { configFromRow } from "../store/config";
 import { database } from "../store/db";
@@ -313,6 +314,7 @@ export class TicketTimer extends DurableObject<Env> {
       for (const notice of plan.notices) notices.push({ step, notice });
     }
     await recordLadderSteps(db, { ticketNumber: ticket.number, breached, level, records });
+    publishChange(this.env, ticket.number, "escalation");
     this.ctx.storage.transactionSync(() => {
       const fresh = this.state();
       if (fresh === null) return;
@@ -612,6 +614,7 @@ export class TicketTimer extends DurableObject<Env> {
       };
     });
     await recordDeliveryOutcomes(database(this.env.DB), state.ticket_number, records, now);
+    publishChange(this.env, state.ticket_number, "delivery");
     this.ctx.storage.transactionSync(() => {
       for (const row of rows) {
         this.sql.exec("DELETE FROM outbox WHERE id = ?", row.id);

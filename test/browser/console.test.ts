@@ -268,7 +268,7 @@ describe("the agent console in Chromium", () => {
     expect(await metric("effort")).toBe("6.0 / 7");
     expect(await metric("improvements-linked")).toBe("1");
     expect(await metric("improvements")).toBe("100%");
-    expect(await page.locator("svg[role=img]").count()).toBe(14);
+    expect(await page.locator("svg[role=img]").count()).toBe(19);
     await shot("metrics");
   });
 

@@ -95,6 +95,7 @@ const ENDPOINTS: Endpoint[] = [
   },
   { method: "POST", path: "/v1/tickets/{key}/escalations", json: () => ({ to: "incident" }), ok: 201 },
   { method: "GET", path: "/v1/metrics", ok: 200 },
+  { method: "GET", path: "/v1/metrics/trend", ok: 200 },
   { method: "GET", path: "/v1/quarantine", ok: 200 },
   // `{id}` is an attachment's id, no quarantined mail's: let through, the promotion finds nothing.
   { method: "POST", path: "/v1/quarantine/{id}/promote", ok: 404 },

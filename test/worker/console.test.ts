@@ -520,9 +520,10 @@ describe("console pages", () => {
       ).toBe(true);
     }
     const svgs = page.all("svg");
-    // Per channel and per team: first response, resolution, effort, improvements, shipped changes,
-    // promises kept.
-    expect(svgs.length).toBe(14);
+    // 14 bar charts for the window (first response, resolution, effort, improvements, shipped
+    // changes, promises kept, per channel and per team) and 5 weekly trend lines (SPEC §15).
+    expect(svgs.length).toBe(19);
+    expect(page.all("tr").filter((tr) => /^\d{4}-W\d{2}/.test(tr.text.trim()))).toHaveLength(12);
     for (const svg of svgs) expect(svg.attrs.role).toBe("img");
     expect(page.elements.some((e) => e.attrs.id === "by-channel-first")).toBe(true);
     expect(page.elements.some((e) => e.attrs.id === "by-team-table")).toBe(true);

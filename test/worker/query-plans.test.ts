@@ -174,6 +174,9 @@ describe("every hot query is served by an index", () => {
   it("metrics, search and quarantine", async () => {
     await assertIndexed(await recorded("/v1/metrics"));
     await assertIndexed(await recorded("/v1/metrics?team=support&channel=api"));
+    // The weekly trend (SPEC §15): each week's window on tickets_created.
+    await assertIndexed(await recorded("/v1/metrics/trend?weeks=12"));
+    await assertIndexed(await recorded("/v1/metrics/trend?weeks=4&channel=email"));
     await assertIndexed(await recorded("/v1/search?q=latency", { noAuth: true }));
     await assertIndexed(await recorded("/v1/quality", { noAuth: true }));
     await assertIndexed(await recorded("/v1/quarantine"));

@@ -3,6 +3,7 @@ import { CHANNELS } from "../../domain/inbound";
 import { DEFAULT_WINDOW_MS } from "../../domain/metrics";
 import { database } from "../../store/db";
 import { computeMetrics } from "../../store/metrics";
+import { computeTrend } from "../../store/metrics-trend";
 import type { AuthVariables } from "../auth";
 import { problem } from "../errors";
 import { problemResponse } from "../schemas";
@@ -80,20 +81,69 @@ const metricsRoute = createRoute({
   },
 });
 
+export const trendQuerySchema = z.object({
+  weeks: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(52)
+    .default(12)
+    .openapi({ description: "How many ISO weeks, the current one included (1–52, default 12)." }),
+  team: z.string().max(64).optional(),
+  channel: z.enum(CHANNELS).optional(),
+});
+
+const trendSchema = z
+  .object({
+    weeks: z.array(
+      z.object({
+        week: z.string().openapi({ example: "2026-W49" }),
+        from: z.string(),
+        to: z.string(),
+        ...metricSet,
+      }),
+    ),
+  })
+  .openapi("MetricsTrend");
+
+const trendRoute = createRoute({
+  method: "get",
+  path: "/trend",
+  tags: ["metrics"],
+  summary: "The four metrics per ISO week (UTC, Monday first), oldest first, for tickets created that week",
+  security: [{ bearer: [] }],
+  request: { query: trendQuerySchema },
+  responses: {
+    200: { description: "One entry per week", content: { "application/json": { schema: trendSchema } } },
+    400: problemResponse("Bad number of weeks"),
+  },
+});
+
 export const metricsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariables }>({
   defaultHook: validationHook,
-}).openapi(metricsRoute, async (c) => {
-  const query = c.req.valid("query");
-  const now = Date.now();
-  const to = query.to === undefined ? now : Date.parse(query.to);
-  const from = query.from === undefined ? to - DEFAULT_WINDOW_MS : Date.parse(query.from);
-  if (from >= to) return problem(c, 400, "`from` must be before `to`.");
-  const report = await computeMetrics(database(c.env.DB), {
-    from,
-    to,
-    team: query.team,
-    channel: query.channel,
-    now,
+})
+  .openapi(trendRoute, async (c) => {
+    const query = c.req.valid("query");
+    const weeks = await computeTrend(database(c.env.DB), {
+      weeks: query.weeks,
+      now: Date.now(),
+      team: query.team,
+      channel: query.channel,
+    });
+    return c.json({ weeks }, 200);
+  })
+  .openapi(metricsRoute, async (c) => {
+    const query = c.req.valid("query");
+    const now = Date.now();
+    const to = query.to === undefined ? now : Date.parse(query.to);
+    const from = query.from === undefined ? to - DEFAULT_WINDOW_MS : Date.parse(query.from);
+    if (from >= to) return problem(c, 400, "`from` must be before `to`.");
+    const report = await computeMetrics(database(c.env.DB), {
+      from,
+      to,
+      team: query.team,
+      channel: query.channel,
+      now,
+    });
+    return c.json(report, 200);
   });
-  return c.json(report, 200);
-});

@@ -12,6 +12,7 @@ import {
   messageViewSchema,
   problemResponse,
   replySchema,
+  staleReplySchema,
   ticketKeyParamSchema,
   ticketListQuerySchema,
   ticketListSchema,
@@ -136,9 +137,15 @@ const replyRoute = createRoute({
         "application/json": { schema: z.object({ message: messageViewSchema, ticket: ticketSummarySchema }) },
       },
     },
-    400: problemResponse("Empty or invalid reply, or a `nextUpdateBy` that cannot be promised"),
+    400: problemResponse(
+      "Empty or invalid reply, a `nextUpdateBy` that cannot be promised, or an `ifLastMessageId` that is not a message of this ticket",
+    ),
     404: problemResponse("No such ticket"),
-    409: problemResponse("`nextUpdateBy` on a resolved ticket (reopen it first)"),
+    409: {
+      description:
+        "Nothing was stored or sent. Either `ifLastMessageId` is not the newest message — the body lists the newer messages (`messages`, `lastMessageId`); send again with `lastMessageId` (or without `ifLastMessageId`) to send anyway — or `nextUpdateBy` was given on a resolved ticket (reopen it first).",
+      content: { "application/problem+json": { schema: staleReplySchema } },
+    },
   },
 });
 
@@ -280,6 +287,28 @@ export const ticketsApp = new OpenAPIHono<{ Bindings: Env; Variables: AuthVariab
             409,
             `${key} is resolved: it owes no update. Reopen it to promise one; nothing was sent.`,
           );
+        case "unknown_message":
+          return problem(c, 400, `ifLastMessageId is not a message of ${key}.`, {
+            issues: [{ path: "ifLastMessageId", message: "not a message of this ticket" }],
+          });
+        case "stale": {
+          const ticket = await getTicketView(database(c.env.DB), number, { publicUrl: c.env.PUBLIC_URL });
+          const ids = new Set(result.newer.map((m) => m.id));
+          const newer = ticket?.messages.filter((m) => ids.has(m.id)) ?? [];
+          const who = [...new Set(newer.map((m) => m.author))].join(", ");
+          return c.json(
+            {
+              type: "https://switchboard.dev/problems/stale-reply",
+              title: "Conflict",
+              status: 409,
+              detail: `${newer.length} newer message${newer.length === 1 ? "" : "s"} on ${key} (from ${who}) since the one you replied to: nothing was sent. Read them; to send anyway, send again with ifLastMessageId set to lastMessageId, or without it.`,
+              lastMessageId: ticket?.messages.at(-1)?.id ?? "",
+              messages: newer,
+            },
+            409,
+            { "content-type": "application/problem+json" },
+          );
+        }
       }
     }
     const view = await getTicketView(database(c.env.DB), number, { publicUrl: c.env.PUBLIC_URL });

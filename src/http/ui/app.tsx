@@ -4,6 +4,9 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { rereadQuarantined } from "../../channels/registry";
 import {
   addImprovement,
+  BULK_MAX_TICKETS,
+  type BulkAction,
+  bulkPatchTickets,
   escalateTicket,
   patchTicket,
   promoteQuarantined,
@@ -21,6 +24,7 @@ import { database } from "../../store/db";
 import { topRootCauses } from "../../store/improvements";
 import { searchKnowledgeBase } from "../../store/knowledge-base";
 import { computeMetrics } from "../../store/metrics";
+import { computeTrend } from "../../store/metrics-trend";
 import { listQuarantine } from "../../store/quarantine";
 import { getTicketRow, getTicketView, queuePage, ticketSummary } from "../../store/tickets";
 import { callerForToken, parseApiTokens } from "../auth";
@@ -58,13 +62,14 @@ import {
   requireCsrf,
 } from "./auth";
 import { safeNext } from "./format";
+import { liveUpgrade } from "./live";
 import { KnowledgeBaseArticle, KnowledgeBasePage } from "./pages/kb";
 import { LoginPage } from "./pages/login";
 import { MetricsPage } from "./pages/metrics";
 import { QualityPage } from "./pages/quality";
 import { QuarantinePage } from "./pages/quarantine";
 import { type QueueFilters, QueuePage } from "./pages/queue";
-import { TicketPage } from "./pages/ticket";
+import { TicketPage, type TicketPageProps } from "./pages/ticket";
 import {
   createSession,
   LOGIN_COOKIE,
@@ -129,7 +134,7 @@ for (const path of [
   "/",
   "/login",
   "/logout",
-  "/queue",
+  "/queue/*",
   "/tickets/*",
   "/metrics",
   "/quarantine/*",
@@ -138,7 +143,7 @@ for (const path of [
 ]) {
   uiApp.use(path, consoleHeaders);
 }
-for (const path of ["/logout", "/queue", "/tickets/*", "/metrics", "/quarantine/*", "/attachments/*"]) {
+for (const path of ["/logout", "/queue/*", "/tickets/*", "/metrics", "/quarantine/*", "/attachments/*"]) {
   uiApp.use(path, requireConsoleAgent);
 }
 // The knowledge base is public: a budget per client address (rate-limit.ts, README "Limits").
@@ -187,9 +192,13 @@ const formLimit = bodyLimit({
 uiApp.post("/login", formLimit);
 uiApp.post("/logout", formLimit, requireCsrf);
 uiApp.post("/tickets/*", formLimit, requireCsrf);
+uiApp.post("/queue/*", formLimit, requireCsrf);
 uiApp.post("/quarantine/*", formLimit, requireCsrf);
 
 uiApp.get("/", async (c) => c.redirect((await identify(c)).ok ? "/queue" : "/login", 302));
+
+// The live console's WebSocket (live.ts): signed in like a page, refused without a session.
+uiApp.get("/live", liveUpgrade);
 
 // ---- sign-in ---------------------------------------------------------------------------------
 
@@ -331,11 +340,15 @@ uiApp.get("/queue", async (c) => {
     q: raw.q ?? "",
   };
   const given = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== ""));
-  const parsed = ticketListQuerySchema.safeParse(given);
+  // "Mine": assigned to the signed-in agent (the session's name: the token's, or the Access agent's id).
+  const mine = raw.mine === "1";
+  const parsed = ticketListQuerySchema.safeParse({ ...given, ...(mine ? { assignee: c.var.agent } : {}) });
   const status = parsed.success ? parseStatuses(parsed.data.status) : "invalid";
   const cursor =
     parsed.success && parsed.data.cursor !== undefined ? decodeCursor(parsed.data.cursor) : undefined;
   const config = await loadConfig(db);
+  const url = new URL(c.req.url);
+  const bulk = BULK_OUTCOMES[raw.bulk ?? ""];
   const common = {
     nonce: nonceOf(c),
     agent: c.var.agent,
@@ -344,6 +357,10 @@ uiApp.get("/queue", async (c) => {
     teams: teamsOf(config),
     now: Date.now(),
     pausedUntil: pausedUntilOf(config, Date.now()),
+    mine,
+    agents: consoleAgents(c.env, config),
+    backHref: `/queue${url.search}`,
+    ...(bulk === undefined ? {} : { flash: bulk(raw) }),
   };
   if (!parsed.success || status === "invalid" || cursor === null) {
     return render(
@@ -364,7 +381,9 @@ uiApp.get("/queue", async (c) => {
   }
   const q = parsed.data;
   const { rows, next } = await queuePage(db, { ...q, status }, cursor);
-  const kept = new URLSearchParams(Object.entries(given).filter(([k]) => k !== "cursor"));
+  const kept = new URLSearchParams(
+    Object.entries(given).filter(([k]) => !["cursor", "bulk", "n", "raced"].includes(k)),
+  );
   const firstHref = cursor === undefined ? null : `/queue${kept.size > 0 ? `?${kept}` : ""}`;
   let nextHref: string | null = null;
   if (next !== null) {
@@ -376,6 +395,65 @@ uiApp.get("/queue", async (c) => {
     c,
     <QueuePage {...common} tickets={rows.map(ticketSummary)} nextHref={nextHref} firstHref={firstHref} />,
   );
+});
+
+/** Who can be assigned: the agents of API_TOKENS and the configured agents (never integrations). */
+function consoleAgents(env: Env, config: Awaited<ReturnType<typeof loadConfig>>): string[] {
+  return [
+    ...new Set([...agentNames(parseApiTokens(env.API_TOKENS)), ...config.agents.map((a) => a.id)]),
+  ].sort();
+}
+
+/** The queue's message after a bulk action, by code and counts (numbers only: nothing from the URL is echoed). */
+const BULK_OUTCOMES: Record<string, (q: Record<string, string>) => { kind: "ok" | "error"; text: string }> = {
+  assigned: (q) => ({ kind: "ok", text: `${count(q.n)} ticket(s) assigned.${racedText(q.raced)}` }),
+  resolved: (q) => ({
+    kind: "ok",
+    text: `${count(q.n)} ticket(s) resolved; each customer is sent the survey.${racedText(q.raced)}`,
+  }),
+  none: () => ({ kind: "error", text: "Select at least one ticket first." }),
+  invalid: () => ({ kind: "error", text: "That bulk action is not valid; nothing was changed." }),
+};
+function count(n: string | undefined): number {
+  const value = Number(n);
+  return Number.isSafeInteger(value) && value >= 0 ? value : 0;
+}
+function racedText(raced: string | undefined): string {
+  const n = count(raced);
+  return n === 0 ? "" : ` ${n} changed meanwhile and were left as they were: check them and try again.`;
+}
+
+uiApp.post("/queue/bulk", async (c) => {
+  const form = await c.req.parseBody({ all: true });
+  const one = (name: string) => (typeof form[name] === "string" ? form[name] : undefined);
+  const backRaw = safeNext(one("back"));
+  const backUrl = new URL(backRaw.startsWith("/queue") ? backRaw : "/queue", "https://desk.invalid");
+  for (const k of ["bulk", "n", "raced", "cursor"]) backUrl.searchParams.delete(k);
+  const to = (params: Record<string, string>) => {
+    for (const [k, v] of Object.entries(params)) backUrl.searchParams.set(k, v);
+    return c.redirect(`${backUrl.pathname}${backUrl.search}`, 303);
+  };
+  const raw = form.ticket;
+  const keys = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter(
+    (k): k is string => typeof k === "string",
+  );
+  const numbers = keys.map(parseTicketKey).filter((n): n is number => n !== null);
+  if (numbers.length === 0) return to({ bulk: "none" });
+  if (numbers.length > BULK_MAX_TICKETS || numbers.length !== keys.length) return to({ bulk: "invalid" });
+  const kind = one("action");
+  const assignee = one("assignee") ?? "";
+  const config = await loadConfig(database(c.env.DB));
+  let action: BulkAction;
+  if (kind === "resolve") action = { kind: "resolve" };
+  else if (kind === "assign" && (assignee === "" || consoleAgents(c.env, config).includes(assignee)))
+    action = { kind: "assign", assignee: assignee === "" ? null : assignee };
+  else return to({ bulk: "invalid" });
+  const result = await bulkPatchTickets(c.env, numbers, action, c.var.agent);
+  return to({
+    bulk: action.kind === "resolve" ? "resolved" : "assigned",
+    n: String(result.changed.length),
+    raced: String(result.raced.length),
+  });
 });
 
 // ---- one ticket ------------------------------------------------------------------------------
@@ -394,16 +472,32 @@ function noTicket(c: ConsoleContext) {
 uiApp.get("/tickets/:key", async (c) => {
   const number = parseTicketKey(c.req.param("key"));
   if (number === null) return noTicket(c);
+  const done = DONE[c.req.query("done") ?? ""];
+  const error = ERRORS[c.req.query("error") ?? ""];
+  return ticketPage(c, number, {
+    flash:
+      error !== undefined
+        ? { kind: "error", text: error }
+        : done !== undefined
+          ? { kind: "ok", text: done }
+          : undefined,
+  });
+});
+
+async function ticketPage(
+  c: ConsoleContext,
+  number: number,
+  extra: Pick<TicketPageProps, "flash" | "collision">,
+  status: 200 | 409 = 200,
+) {
   const db = database(c.env.DB);
   const [ticket, config] = await Promise.all([
     getTicketView(db, number, { publicUrl: c.env.PUBLIC_URL ?? "" }),
     loadConfig(db),
   ]);
   if (ticket === null) return noTicket(c);
-  const done = DONE[c.req.query("done") ?? ""];
-  const error = ERRORS[c.req.query("error") ?? ""];
   // Integrations are not people: they are never offered as an assignee.
-  const agents = [...agentNames(parseApiTokens(c.env.API_TOKENS)), ...config.agents.map((a) => a.id)];
+  const agents = consoleAgents(c.env, config);
   return render(
     c,
     <TicketPage
@@ -416,16 +510,11 @@ uiApp.get("/tickets/:key", async (c) => {
       now={Date.now()}
       timeZone={promiseTimeZone(config, ticket.policy)}
       pausedUntil={ticket.responseDueAt === null ? null : pausedUntilOf(config, Date.now())(ticket)}
-      flash={
-        error !== undefined
-          ? { kind: "error", text: error }
-          : done !== undefined
-            ? { kind: "ok", text: done }
-            : undefined
-      }
+      {...extra}
     />,
+    status,
   );
-});
+}
 
 /** POST-redirect-GET back to the ticket with a message code. */
 function back(c: ConsoleContext, key: string, outcome: { done: string } | { error: string }, anchor = "") {
@@ -495,12 +584,15 @@ uiApp.post("/tickets/:key/replies", async (c) => {
   if (number === null) return noTicket(c);
   const field = await formOf(c);
   const internal = field("internal") === "true";
+  const seen = field("ifLastMessageId");
   const nextUpdateBy = internal ? undefined : await nextUpdateOf(c, number, field);
   if (nextUpdateBy === null) return back(c, key, { error: "invalid_next_update" }, "#respond-heading");
   const parsed = replySchema.safeParse({
     text: field("text") ?? "",
     internal,
     ...(nextUpdateBy === undefined ? {} : { nextUpdateBy }),
+    // The public form says which message its page had seen last (collision detection).
+    ...(seen === undefined || seen === "" ? {} : { ifLastMessageId: seen }),
   });
   if (!parsed.success) return back(c, key, { error: "invalid_reply" }, "#respond-heading");
   const result = await replyToTicket(
@@ -518,6 +610,18 @@ uiApp.post("/tickets/:key/replies", async (c) => {
         return back(c, key, { error: "invalid_next_update" }, "#respond-heading");
       case "resolved":
         return back(c, key, { error: "resolved_promise" }, "#respond-heading");
+      case "unknown_message":
+        return back(c, key, { error: "conflict" }, "#respond-heading");
+      case "stale": {
+        const view = await getTicketView(database(c.env.DB), number, { publicUrl: c.env.PUBLIC_URL ?? "" });
+        const ids = new Set(result.newer.map((m) => m.id));
+        return ticketPage(
+          c,
+          number,
+          { collision: { newer: view?.messages.filter((m) => ids.has(m.id)) ?? [], text: parsed.data.text } },
+          409,
+        );
+      }
     }
   }
   return back(c, key, { done: parsed.data.internal ? "note" : "reply" }, `#msg-${result.messageId}`);
@@ -634,10 +738,11 @@ uiApp.get("/metrics", async (c) => {
     team: team === "" ? undefined : team.slice(0, 64),
     channel: error === undefined ? channel : undefined,
   };
-  const [report, config, rootCauses] = await Promise.all([
+  const [report, config, rootCauses, trend] = await Promise.all([
     computeMetrics(db, { from, to, now, ...scope }),
     loadConfig(db),
     topRootCauses(db, { from, to, limit: ROOT_CAUSES_SHOWN, ...scope }),
+    computeTrend(db, { weeks: 12, now, ...scope }),
   ]);
   const preset = (days: number) => {
     const params = new URLSearchParams({ from: day(now - (days - 1) * DAY_MS), to: today });
@@ -656,6 +761,7 @@ uiApp.get("/metrics", async (c) => {
       form={{ from: day(from), to: day(to - DAY_MS), team, channel: channel ?? "" }}
       teams={teamsOf(config)}
       presets={[preset(1), preset(7), preset(30), preset(90)]}
+      trend={trend}
       error={error}
     />,
     error === undefined ? 200 : 400,

@@ -1,5 +1,6 @@
 import type { Child } from "hono/jsx";
-import { CHANNEL_LABELS, countdownText, shortDuration } from "./format";
+import { CHANNEL_LABELS, countdownText, dateTime, shortDuration } from "./format";
+import { LIVE_SCRIPT } from "./live-script";
 
 /**
  * The console's only script: live SLA countdowns. It rewrites every `<time data-countdown>` once a
@@ -29,6 +30,19 @@ export const COUNTDOWN_SCRIPT = `(() => {
   };
   tick();
   setInterval(tick, 1000);
+})();`;
+
+/** Public pages (the knowledge base) show times in the reader's zone too; nothing else runs there. */
+export const LOCAL_TIME_SCRIPT = `(() => {
+  const f = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" });
+  for (const t of document.querySelectorAll("time[data-local]")) {
+    const d = new Date(t.dateTime);
+    if (Number.isNaN(d.getTime())) continue;
+    t.title = d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+    t.textContent = f.format(d);
+  }
+  for (const z of document.querySelectorAll("[data-zone]")) z.textContent = "times in your time zone (UTC in each time's tooltip)";
 })();`;
 
 export const CONSOLE_CSS = `
@@ -140,6 +154,22 @@ aside form .field { margin-bottom: .6rem; }
 .kb-results { list-style: none; padding: 0; display: grid; gap: .75rem; }
 mark { background: #fde68a; color: inherit; padding: 0 .1rem; }
 .login { max-width: 26rem; margin: 3rem auto; }
+.presence { background: #eef4ff; border: 1px solid #b2c7f5; border-radius: var(--radius); padding: .45rem .8rem; margin: 0 0 1rem; }
+.presence .typing { color: var(--accent); font-style: italic; }
+.live-status { font-size: .8rem; color: var(--muted); margin: 0 0 .5rem; }
+.fresh { animation: fresh 2.5s ease-out; }
+@keyframes fresh { from { background: #fff7cc; } to { background: transparent; } }
+.collision { border: 2px solid var(--danger); }
+.collision ol { margin: .5rem 0; padding-left: 1.2rem; }
+.collision .body { white-space: pre-wrap; overflow-wrap: anywhere; margin: .2rem 0 .6rem; }
+.views { display: flex; gap: .5rem; margin: 0 0 1rem; flex-wrap: wrap; }
+.views a { padding: .3rem .8rem; border: 1px solid var(--line); border-radius: 999px; background: #fff; text-decoration: none; }
+.views a[aria-current="page"] { background: var(--accent); color: #fff; border-color: var(--accent); }
+.bulk { display: flex; flex-wrap: wrap; gap: .5rem; align-items: flex-end; margin: 0 0 .75rem; }
+.bulk .field { min-width: 10rem; }
+.shortcuts kbd { border: 1px solid #9aa5b1; border-bottom-width: 2px; border-radius: .25rem; padding: 0 .3rem; font-size: .8rem; background: #fff; }
+.shortcuts dl { display: grid; grid-template-columns: auto 1fr; gap: .2rem .75rem; margin: .5rem 0 0; font-size: .9rem; }
+.shortcuts dd { margin: 0; }
 footer.bottom { max-width: 78rem; margin: 2rem auto; padding: 0 1rem; color: var(--muted); font-size: .8rem; }
 @media (max-width: 60rem) {
   .ticket-layout { grid-template-columns: minmax(0, 1fr); }
@@ -167,6 +197,8 @@ export interface LayoutProps {
   agent?: string;
   /** CSRF token for the sign-out form. */
   csrf?: string;
+  /** What the page follows live over /live (`queue` or `ticket:SUP-12`); none: no socket. */
+  live?: string;
   children?: Child;
 }
 
@@ -191,7 +223,7 @@ export function Layout(props: LayoutProps) {
         <title>{`${props.title} · Switchboard`}</title>
         <style nonce={props.nonce} dangerouslySetInnerHTML={{ __html: CONSOLE_CSS }} />
       </head>
-      <body>
+      <body data-live={signedIn ? props.live : undefined} data-agent={signedIn ? props.agent : undefined}>
         <a class="skip" href="#main">
           Skip to content
         </a>
@@ -240,13 +272,30 @@ export function Layout(props: LayoutProps) {
         <main id="main" tabindex={-1}>
           {props.children}
         </main>
-        <footer class="bottom">Switchboard support desk · times in UTC</footer>
+        <footer class="bottom">
+          Switchboard support desk · <span data-zone="">times in UTC</span>
+        </footer>
         {/* Constants of this module, never customer content: written as they are (JSX would escape the quotes). */}
         {signedIn ? (
-          <script nonce={props.nonce} dangerouslySetInnerHTML={{ __html: COUNTDOWN_SCRIPT }} />
-        ) : null}
+          <>
+            <script nonce={props.nonce} dangerouslySetInnerHTML={{ __html: COUNTDOWN_SCRIPT }} />
+            <script nonce={props.nonce} dangerouslySetInnerHTML={{ __html: LIVE_SCRIPT }} />
+          </>
+        ) : (
+          <script nonce={props.nonce} dangerouslySetInnerHTML={{ __html: LOCAL_TIME_SCRIPT }} />
+        )}
       </body>
     </html>
+  );
+}
+
+/** A moment: UTC from the server, the agent's own zone once the page script runs (UTC in the title). */
+export function LocalTime(props: { at: string | null | undefined }) {
+  if (props.at === null || props.at === undefined || props.at === "") return <>—</>;
+  return (
+    <time datetime={props.at} data-local="" title={dateTime(props.at)}>
+      {dateTime(props.at)}
+    </time>
   );
 }
 

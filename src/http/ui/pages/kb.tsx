@@ -1,8 +1,8 @@
 import { KB_MAX_TERMS, KB_MIN_TERM_CHARS, SEARCH_MAX_QUERY_CHARS } from "../../../domain/search";
 import type { TicketView } from "../../../domain/ticket";
 import type { KnowledgeBaseHit } from "../../../store/knowledge-base";
-import { dateTime, highlightRuns } from "../format";
-import { ChannelBadge, Layout } from "../layout";
+import { highlightRuns } from "../format";
+import { ChannelBadge, Layout, LocalTime } from "../layout";
 
 interface Chrome {
   nonce: string;
@@ -85,7 +85,7 @@ export function KnowledgeBasePage(
                   )}
                 </p>
                 <p class="muted">
-                  {hit.key} · resolved {dateTime(hit.resolvedAt)}
+                  {hit.key} · resolved <LocalTime at={hit.resolvedAt} />
                 </p>
               </li>
             ))}
@@ -109,7 +109,7 @@ export function KnowledgeBaseArticle(props: Chrome & { ticket: TicketView }) {
       </p>
       <h1>{t.subject === "" ? t.key : t.subject}</h1>
       <p class="muted">
-        <ChannelBadge channel={t.channel} /> {t.key} · resolved {dateTime(t.resolvedAt)}
+        <ChannelBadge channel={t.channel} /> {t.key} · resolved <LocalTime at={t.resolvedAt} />
       </p>
       <ol class="conversation">
         {messages.map((m) => (
@@ -117,9 +117,9 @@ export function KnowledgeBaseArticle(props: Chrome & { ticket: TicketView }) {
             <article class={`msg ${m.kind === "staff" ? "staff" : "inbound"}`}>
               <header>
                 <span class="author">{m.kind === "staff" ? "Support" : "Question"}</span>
-                <time class="muted" datetime={m.createdAt}>
-                  {dateTime(m.createdAt)}
-                </time>
+                <span class="muted">
+                  <LocalTime at={m.createdAt} />
+                </span>
               </header>
               <p class="body">{m.text}</p>
             </article>

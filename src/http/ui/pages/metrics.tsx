@@ -1,7 +1,8 @@
 import { CHANNELS } from "../../../domain/inbound";
 import type { MetricSet, MetricsReport } from "../../../domain/metrics";
 import type { RootCause } from "../../../store/improvements";
-import { type Bar, BarChart } from "../charts";
+import type { TrendWeek } from "../../../store/metrics-trend";
+import { type Bar, BarChart, TrendChart } from "../charts";
 import { CHANNEL_LABELS, decimal, percent, seconds } from "../format";
 import { Flash, Layout } from "../layout";
 
@@ -23,6 +24,100 @@ export interface MetricsPageProps {
   teams: { id: string; name: string }[];
   presets: { label: string; href: string }[];
   error?: string;
+  /** The four metrics per ISO week, oldest first (GET /v1/metrics/trend). */
+  trend: TrendWeek[];
+}
+
+function Trend(props: { weeks: TrendWeek[] }) {
+  const w = props.weeks;
+  const label = (t: TrendWeek) => t.week.slice(5);
+  return (
+    <section aria-labelledby="trend-heading">
+      <h2 id="trend-heading">Weekly trend (last {w.length} ISO weeks, UTC, tickets created each week)</h2>
+      <div class="charts">
+        <TrendChart
+          id="trend-first-response"
+          title="First response: median"
+          points={w.map((t) => ({
+            label: label(t),
+            value: t.firstResponse.medianSeconds,
+            text: seconds(t.firstResponse.medianSeconds),
+          }))}
+        />
+        <TrendChart
+          id="trend-within-target"
+          title="First response: within target"
+          color="#1a7f37"
+          points={w.map((t) => ({
+            label: label(t),
+            value: t.firstResponse.withinTargetRate,
+            text: percent(t.firstResponse.withinTargetRate),
+          }))}
+        />
+        <TrendChart
+          id="trend-resolution"
+          title="Resolution: median"
+          color="#6b21a8"
+          points={w.map((t) => ({
+            label: label(t),
+            value: t.resolution.medianSeconds,
+            text: seconds(t.resolution.medianSeconds),
+          }))}
+        />
+        <TrendChart
+          id="trend-effort"
+          title="Customer effort: average (7 = very easy)"
+          color="#a15c07"
+          points={w.map((t) => ({
+            label: label(t),
+            value: t.customerEffort.average,
+            text: t.customerEffort.average === null ? "—" : `${decimal(t.customerEffort.average)} / 7`,
+          }))}
+        />
+        <TrendChart
+          id="trend-improvements"
+          title="Issues → improvements"
+          color="#b42318"
+          points={w.map((t) => ({
+            label: label(t),
+            value: t.issuesToImprovements.ratio,
+            text: percent(t.issuesToImprovements.ratio),
+          }))}
+        />
+      </div>
+      <div class="table-wrap">
+        <table id="trend-table">
+          <caption class="visually-hidden">Weekly trend: the numbers behind the charts</caption>
+          <thead>
+            <tr>
+              <th scope="col">Week</th>
+              <th scope="col">Tickets</th>
+              <th scope="col">First response (median)</th>
+              <th scope="col">Within target</th>
+              <th scope="col">Resolution (median)</th>
+              <th scope="col">Customer effort</th>
+              <th scope="col">Issues → improvements</th>
+            </tr>
+          </thead>
+          <tbody>
+            {w.map((t) => (
+              <tr>
+                <th scope="row">{t.week}</th>
+                <td>{t.tickets}</td>
+                <td>{seconds(t.firstResponse.medianSeconds)}</td>
+                <td>{percent(t.firstResponse.withinTargetRate)}</td>
+                <td>{seconds(t.resolution.medianSeconds)}</td>
+                <td>
+                  {t.customerEffort.average === null ? "—" : `${decimal(t.customerEffort.average)} / 7`}
+                </td>
+                <td>{percent(t.issuesToImprovements.ratio)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
 }
 
 function Card(props: {
@@ -341,6 +436,7 @@ export function MetricsPage(props: MetricsPageProps) {
         label={(k) => CHANNEL_LABELS[k] ?? k}
       />
       <Breakdown id="by-team" title="By team" sets={r.byTeam} label={teamName} />
+      <Trend weeks={props.trend} />
     </Layout>
   );
 }

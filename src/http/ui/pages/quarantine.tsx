@@ -1,5 +1,4 @@
-import { dateTime } from "../format";
-import { Flash, Layout } from "../layout";
+import { Flash, Layout, LocalTime } from "../layout";
 
 /** One quarantined mail as the page shows it (the API's `QuarantinedMessage`). */
 export interface QuarantinedItem {
@@ -75,7 +74,7 @@ export function QuarantinePage(props: QuarantinePageProps) {
               {props.messages.map((m) => (
                 <tr data-quarantine={m.id}>
                   <td data-label="Received">
-                    <time datetime={m.receivedAt}>{dateTime(m.receivedAt)}</time>
+                    <LocalTime at={m.receivedAt} />
                   </td>
                   <td data-label="From">
                     {m.sender ?? <span class="muted">unknown</span>}

@@ -25,6 +25,13 @@ export interface QueueProps {
   firstHref: string | null;
   now: number;
   error?: string;
+  /** The "Mine" view: tickets assigned to the signed-in agent. */
+  mine: boolean;
+  /** Agents a bulk action can assign to. */
+  agents: string[];
+  flash?: { kind: "ok" | "error"; text: string };
+  /** Where the bulk form comes back to (this view with its filters). */
+  backHref: string;
   /** SPEC §14: when a ticket's clock, paused outside business hours, resumes (ISO); absent when it counts. */
   pausedUntil?: (ticket: Summary) => string | null;
 }
@@ -72,10 +79,27 @@ function Due(props: { ticket: Summary; now: number; pausedUntil?: QueueProps["pa
 export function QueuePage(props: QueueProps) {
   const f = props.filters;
   return (
-    <Layout title="Queue" nonce={props.nonce} section="queue" agent={props.agent} csrf={props.csrf}>
-      <h1>Queue</h1>
+    <Layout
+      title={props.mine ? "My tickets" : "Queue"}
+      nonce={props.nonce}
+      section="queue"
+      agent={props.agent}
+      csrf={props.csrf}
+      live="queue"
+    >
+      <h1>{props.mine ? "My tickets" : "Queue"}</h1>
+      <nav class="views" aria-label="Queue views">
+        <a href="/queue" aria-current={props.mine ? undefined : "page"} id="view-all">
+          All tickets
+        </a>
+        <a href="/queue?mine=1" aria-current={props.mine ? "page" : undefined} id="view-mine">
+          Mine (assigned to {props.agent})
+        </a>
+      </nav>
+      {props.flash === undefined ? null : <Flash kind={props.flash.kind}>{props.flash.text}</Flash>}
       <search>
         <form method="get" action="/queue" class="card filters" aria-label="Filter the queue">
+          {props.mine ? <input type="hidden" name="mine" value="1" /> : null}
           <div class="row">
             <Select id="status" label="Status" value={f.status} options={STATUS_OPTIONS} />
             <Select
@@ -123,67 +147,136 @@ export function QueuePage(props: QueueProps) {
       <p class="muted" id="queue-order">
         Most urgent first: breached and soonest-due tickets lead; tickets that owe no reply come last.
       </p>
-      {props.tickets.length === 0 ? (
-        <p class="card">No tickets match these filters.</p>
-      ) : (
-        <div class="table-wrap">
-          <table class="queue" aria-describedby="queue-order">
-            <caption class="visually-hidden">Tickets, most urgent first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Ticket</th>
-                <th scope="col">Subject</th>
-                <th scope="col">Channel</th>
-                <th scope="col">Priority</th>
-                <th scope="col">Status</th>
-                <th scope="col">Team</th>
-                <th scope="col">Assignee</th>
-                <th scope="col">Reply</th>
-              </tr>
-            </thead>
-            <tbody>
-              {props.tickets.map((t) => (
-                <tr class={t.breached ? "breached-row" : undefined} data-ticket={t.key}>
-                  <td data-label="Ticket">
-                    <a href={`/tickets/${t.key}`}>{t.key}</a>
-                  </td>
-                  <td class="subject">
-                    <a href={`/tickets/${t.key}`}>{t.subject === "" ? "(no subject)" : t.subject}</a>
-                    {t.breached ? (
-                      <>
-                        {" "}
-                        <span class="badge breached">SLA breached</span>
-                      </>
-                    ) : null}
-                  </td>
-                  <td data-label="Channel">
-                    <ChannelBadge channel={t.channel} />
-                  </td>
-                  <td data-label="Priority">
-                    <span class={`badge p-${t.priority}`}>{t.priority}</span>
-                  </td>
-                  <td data-label="Status">
-                    <span class={`badge st-${t.status}`}>{t.status}</span>
-                  </td>
-                  <td data-label="Team">{t.team}</td>
-                  <td data-label="Assignee">{t.assignee ?? <span class="muted">unassigned</span>}</td>
-                  <td data-label="Reply">
-                    <Due ticket={t} now={props.now} pausedUntil={props.pausedUntil} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <nav class="pager" aria-label="Queue pages">
-        {props.firstHref === null ? <span /> : <a href={props.firstHref}>« First page</a>}
-        {props.nextHref === null ? null : (
-          <a href={props.nextHref} rel="next">
-            Next page »
-          </a>
+      <p id="live-status" class="live-status" aria-live="polite" />
+      <div id="queue-live">
+        <p id="queue-count" class="muted" aria-live="polite">
+          {props.tickets.length === 1 ? "1 ticket" : `${props.tickets.length} tickets`} on this page
+          {props.nextHref === null ? "" : " (more on the next page)"}
+        </p>
+        {props.tickets.length === 0 ? (
+          <p class="card">No tickets match these filters.</p>
+        ) : (
+          <form method="post" action="/queue/bulk" aria-label="Bulk actions on the selected tickets">
+            <input type="hidden" name="_csrf" value={props.csrf} />
+            <input type="hidden" name="back" value={props.backHref} />
+            <fieldset class="bulk card">
+              <legend>Selected tickets</legend>
+              <div class="field">
+                <label for="bulk-assignee">Assign to</label>
+                <select id="bulk-assignee" name="assignee">
+                  <option value="">Unassigned</option>
+                  {props.agents.map((a) => (
+                    <option value={a} selected={a === props.agent}>
+                      {a}
+                    </option>
+                  ))}
+                </select>
+              </div>
+              <button type="submit" name="action" value="assign" class="secondary">
+                Assign selected
+              </button>
+              <button type="submit" name="action" value="resolve" class="secondary">
+                Resolve selected
+              </button>
+            </fieldset>
+            <div class="table-wrap">
+              <table class="queue" aria-describedby="queue-order">
+                <caption class="visually-hidden">Tickets, most urgent first</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">
+                      <span class="visually-hidden">Select</span>
+                    </th>
+                    <th scope="col">Ticket</th>
+                    <th scope="col">Subject</th>
+                    <th scope="col">Channel</th>
+                    <th scope="col">Priority</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Team</th>
+                    <th scope="col">Assignee</th>
+                    <th scope="col">Reply</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {props.tickets.map((t) => (
+                    <tr class={t.breached ? "breached-row" : undefined} data-ticket={t.key}>
+                      <td>
+                        <input
+                          type="checkbox"
+                          name="ticket"
+                          value={t.key}
+                          id={`select-${t.key}`}
+                          aria-label={`Select ${t.key}`}
+                        />
+                      </td>
+                      <td data-label="Ticket">
+                        <a href={`/tickets/${t.key}`}>{t.key}</a>
+                      </td>
+                      <td class="subject">
+                        <a href={`/tickets/${t.key}`}>{t.subject === "" ? "(no subject)" : t.subject}</a>
+                        {t.breached ? (
+                          <>
+                            {" "}
+                            <span class="badge breached">SLA breached</span>
+                          </>
+                        ) : null}
+                      </td>
+                      <td data-label="Channel">
+                        <ChannelBadge channel={t.channel} />
+                      </td>
+                      <td data-label="Priority">
+                        <span class={`badge p-${t.priority}`}>{t.priority}</span>
+                      </td>
+                      <td data-label="Status">
+                        <span class={`badge st-${t.status}`}>{t.status}</span>
+                      </td>
+                      <td data-label="Team">{t.team}</td>
+                      <td data-label="Assignee">{t.assignee ?? <span class="muted">unassigned</span>}</td>
+                      <td data-label="Reply">
+                        <Due ticket={t} now={props.now} pausedUntil={props.pausedUntil} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </form>
         )}
-      </nav>
+        <nav class="pager" aria-label="Queue pages">
+          {props.firstHref === null ? <span /> : <a href={props.firstHref}>« First page</a>}
+          {props.nextHref === null ? null : (
+            <a href={props.nextHref} rel="next">
+              Next page »
+            </a>
+          )}
+        </nav>
+      </div>
+      <details class="card shortcuts">
+        <summary>Keyboard shortcuts</summary>
+        <dl>
+          <dt>
+            <kbd>j</kbd> / <kbd>k</kbd>
+          </dt>
+          <dd>next / previous ticket</dd>
+          <dt>
+            <kbd>x</kbd>
+          </dt>
+          <dd>select the ticket for a bulk action</dd>
+          <dt>
+            <kbd>o</kbd>
+          </dt>
+          <dd>open the ticket</dd>
+          <dt>
+            <kbd>m</kbd>
+          </dt>
+          <dd>my tickets (the Mine view)</dd>
+          <dt>
+            <kbd>/</kbd>
+          </dt>
+          <dd>search the subjects</dd>
+        </dl>
+        <p class="muted">Not while typing in a field. The queue updates by itself when tickets change.</p>
+      </details>
     </Layout>
   );
 }

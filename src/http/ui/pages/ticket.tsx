@@ -2,7 +2,7 @@ import { PRIORITIES } from "../../../domain/inbound";
 import { NEXT_UPDATE_CHOICES } from "../../../domain/promise";
 import type { MessageView, TicketView } from "../../../domain/ticket";
 import { bytes, CHANNEL_LABELS, dateTime, LEVEL_LABELS, shortDuration } from "../format";
-import { ChannelBadge, Countdown, Flash, Layout } from "../layout";
+import { ChannelBadge, Countdown, Flash, Layout, LocalTime } from "../layout";
 
 export interface TicketPageProps {
   nonce: string;
@@ -17,6 +17,11 @@ export interface TicketPageProps {
   flash?: { kind: "ok" | "error"; text: string };
   /** SPEC §14: when the reply clock, paused outside business hours, resumes (ISO); null when it counts. */
   pausedUntil?: string | null;
+  /**
+   * A public reply refused because the conversation moved on while it was written (SPEC §7
+   * `ifLastMessageId`): what arrived, and the agent's text, to send deliberately or rework.
+   */
+  collision?: { newer: MessageView[]; text: string };
 }
 
 const KIND_LABELS: Record<MessageView["kind"], string> = {
@@ -66,7 +71,7 @@ function Message(props: { message: MessageView; channel: string; ticketSubject: 
   const cls = m.kind === "customer" || m.kind === "community" ? "inbound" : m.kind;
   const headingId = `msg-${m.id}`;
   return (
-    <li>
+    <li data-message-id={m.id}>
       <article class={`msg ${cls}`} aria-labelledby={headingId} data-kind={m.kind}>
         <header>
           <span class="author" id={headingId}>
@@ -96,10 +101,14 @@ function Message(props: { message: MessageView; channel: string; ticketSubject: 
             <ChannelBadge channel={props.channel} />
           )}
           {m.sender === null || m.sender === m.author ? null : <span class="muted">{m.sender}</span>}
-          <time class="muted" datetime={m.createdAt}>
-            {dateTime(m.createdAt)}
-          </time>
-          {m.editedAt === null ? null : <span class="muted">edited {dateTime(m.editedAt)}</span>}
+          <span class="muted">
+            <LocalTime at={m.createdAt} />
+          </span>
+          {m.editedAt === null ? null : (
+            <span class="muted">
+              edited <LocalTime at={m.editedAt} />
+            </span>
+          )}
           {m.deletedAt === null ? null : <span class="badge">deleted by the sender</span>}
           <Delivery message={m} />
         </header>
@@ -140,6 +149,28 @@ function Message(props: { message: MessageView; channel: string; ticketSubject: 
   );
 }
 
+/** What arrived while a refused reply was being written, and from whom (escaped like the conversation). */
+function Collision(props: { newer: MessageView[] }) {
+  const n = props.newer.length;
+  const who = [...new Set(props.newer.map((m) => m.author))].join(", ");
+  return (
+    <div class="flash error collision" role="alert" id="collision">
+      <strong>
+        Not sent: while you were writing, {n} new message{n === 1 ? "" : "s"} arrived (from {who}).
+      </strong>{" "}
+      Read {n === 1 ? "it" : "them"}, then send your reply anyway or change it first.
+      <ol>
+        {props.newer.map((m) => (
+          <li>
+            <strong>{m.author}</strong> · {KIND_LABELS[m.kind]} · <LocalTime at={m.createdAt} />
+            <p class="body">{m.text}</p>
+          </li>
+        ))}
+      </ol>
+    </div>
+  );
+}
+
 function Select(props: {
   id: string;
   name: string;
@@ -170,6 +201,7 @@ export function TicketPage(props: TicketPageProps) {
   const teams = props.teams.some((team) => team.id === t.team)
     ? props.teams
     : [...props.teams, { id: t.team, name: t.team }];
+  const lastMessageId = t.messages.at(-1)?.id;
   const firstResponseAfter =
     t.firstResponseAt === null ? null : Date.parse(t.firstResponseAt) - Date.parse(t.createdAt);
   return (
@@ -179,14 +211,17 @@ export function TicketPage(props: TicketPageProps) {
       section="ticket"
       agent={props.agent}
       csrf={props.csrf}
+      live={`ticket:${t.key}`}
     >
       <p>
         <a href="/queue">« Queue</a>
       </p>
+      <p id="live-status" class="live-status" aria-live="polite" />
       <h1>
         <span class="muted">{t.key}</span> {t.subject === "" ? "(no subject)" : t.subject}
       </h1>
-      <p class="row">
+      <p id="presence" class="presence" hidden aria-live="polite" />
+      <p class="row" id="ticket-badges">
         <ChannelBadge channel={t.channel} />
         <span class={`badge st-${t.status}`}>{t.status}</span>
         <span class={`badge p-${t.priority}`}>priority {t.priority}</span>
@@ -216,11 +251,16 @@ export function TicketPage(props: TicketPageProps) {
           </section>
           <section aria-labelledby="respond-heading">
             <h2 id="respond-heading">Respond</h2>
+            <p id="live-notice" class="flash error" role="status" hidden />
+            {props.collision === undefined ? null : <Collision newer={props.collision.newer} />}
             <div class="composer">
               <form method="post" action={`${base}/replies`} class="public">
                 <Csrf token={props.csrf} />
                 <Once />
                 <input type="hidden" name="internal" value="false" />
+                {lastMessageId === undefined ? null : (
+                  <input type="hidden" name="ifLastMessageId" id="reply-last-id" value={lastMessageId} />
+                )}
                 <h3>Public reply</h3>
                 <p class="hint" id="reply-hint">
                   Sent to {requester} via {channelName}. Stops the SLA clock and moves the ticket to pending.
@@ -232,7 +272,9 @@ export function TicketPage(props: TicketPageProps) {
                   required
                   maxlength={65536}
                   aria-describedby="reply-hint"
-                />
+                >
+                  {props.collision?.text ?? ""}
+                </textarea>
                 <fieldset class="next-update" aria-describedby="next-update-hint">
                   <legend>Promise the next update</legend>
                   <p class="hint" id="next-update-hint">
@@ -256,7 +298,9 @@ export function TicketPage(props: TicketPageProps) {
                   <input type="datetime-local" id="next-update-at" name="nextUpdateAt" />
                 </fieldset>
                 <p>
-                  <button type="submit">Send public reply</button>
+                  <button type="submit">
+                    {props.collision === undefined ? "Send public reply" : "Send anyway"}
+                  </button>
                 </p>
               </form>
               <form method="post" action={`${base}/replies`} class="internal">
@@ -283,7 +327,7 @@ export function TicketPage(props: TicketPageProps) {
               </form>
             </div>
           </section>
-          <section aria-labelledby="history-heading">
+          <section aria-labelledby="history-heading" id="history-section">
             <h2 id="history-heading">Escalation history</h2>
             {t.escalations.length === 0 ? (
               <p class="muted">No escalations yet.</p>
@@ -302,7 +346,9 @@ export function TicketPage(props: TicketPageProps) {
                   <tbody>
                     {t.escalations.map((e) => (
                       <tr>
-                        <td>{dateTime(e.at)}</td>
+                        <td>
+                          <LocalTime at={e.at} />
+                        </td>
                         <td>{e.kind}</td>
                         <td>{e.level}</td>
                         <td>{e.target}</td>
@@ -316,7 +362,7 @@ export function TicketPage(props: TicketPageProps) {
           </section>
         </div>
         <aside aria-label="Ticket controls">
-          <section class="card" aria-labelledby="sla-heading">
+          <section class="card" aria-labelledby="sla-heading" id="sla-card">
             <h2 id="sla-heading">SLA clocks</h2>
             <dl class="meta">
               <dt>Reply</dt>
@@ -342,28 +388,38 @@ export function TicketPage(props: TicketPageProps) {
               <dt>Policy</dt>
               <dd>{t.policy}</dd>
               <dt>Created</dt>
-              <dd>{dateTime(t.createdAt)}</dd>
+              <dd>
+                <LocalTime at={t.createdAt} />
+              </dd>
               <dt>First response</dt>
               <dd>
-                {t.firstResponseAt === null
-                  ? "not yet"
-                  : `${dateTime(t.firstResponseAt)} (after ${shortDuration(firstResponseAfter ?? 0)})`}
+                {t.firstResponseAt === null ? (
+                  "not yet"
+                ) : (
+                  <>
+                    <LocalTime at={t.firstResponseAt} /> (after {shortDuration(firstResponseAfter ?? 0)})
+                  </>
+                )}
               </dd>
               <dt>Resolved</dt>
-              <dd>{t.resolvedAt === null ? "no" : dateTime(t.resolvedAt)}</dd>
+              <dd>{t.resolvedAt === null ? "no" : <LocalTime at={t.resolvedAt} />}</dd>
               <dt>Breached</dt>
               <dd class={t.breached ? "overdue" : undefined}>{t.breached ? "yes" : "no"}</dd>
               <dt>Customer effort</dt>
               <dd id="customer-effort">
-                {t.customerEffort === null
-                  ? "no survey yet"
-                  : t.customerEffort.score === null
-                    ? `survey sent ${dateTime(t.customerEffort.sentAt)}, no answer yet`
-                    : `${t.customerEffort.score} / 7`}
+                {t.customerEffort === null ? (
+                  "no survey yet"
+                ) : t.customerEffort.score === null ? (
+                  <>
+                    survey sent <LocalTime at={t.customerEffort.sentAt} />, no answer yet
+                  </>
+                ) : (
+                  `${t.customerEffort.score} / 7`
+                )}
               </dd>
             </dl>
           </section>
-          <section class="card" aria-labelledby="update-heading">
+          <section class="card" aria-labelledby="update-heading" id="owner-card">
             <h2 id="update-heading">Status and owner</h2>
             <form method="post" action={base}>
               <Csrf token={props.csrf} />
@@ -505,7 +561,7 @@ export function TicketPage(props: TicketPageProps) {
               </button>
             </form>
           </section>
-          <section class="card" aria-labelledby="improvements-heading">
+          <section class="card" aria-labelledby="improvements-heading" id="improvements-section">
             <h2 id="improvements-heading">Improvements</h2>
             {t.improvements.length === 0 ? (
               <p class="muted">None linked yet.</p>
@@ -577,8 +633,32 @@ export function TicketPage(props: TicketPageProps) {
               </button>
             </form>
           </section>
+          <Shortcuts />
         </aside>
       </div>
     </Layout>
+  );
+}
+
+function Shortcuts() {
+  return (
+    <section class="card shortcuts" aria-labelledby="shortcuts-heading">
+      <h2 id="shortcuts-heading">Keyboard shortcuts</h2>
+      <dl>
+        <dt>
+          <kbd>r</kbd>
+        </dt>
+        <dd>write a public reply</dd>
+        <dt>
+          <kbd>n</kbd>
+        </dt>
+        <dd>write an internal note</dd>
+        <dt>
+          <kbd>u</kbd>
+        </dt>
+        <dd>back to the queue</dd>
+      </dl>
+      <p class="muted">Not while typing in a field. Other agents on this ticket are shown at the top.</p>
+    </section>
   );
 }
