@@ -259,6 +259,9 @@ export class DiscordGateway extends DurableObject<Env> {
       if (now - this.lastFrameAt > 2 * this.heartbeatIntervalMs + 5_000) {
         await this.drop("no frame from the Gateway for two heartbeat intervals");
       }
+    } else if (this.socket !== null && now - this.lastFrameAt > WATCHDOG_MS) {
+      // Connected but no HELLO for half a minute: try again.
+      await this.drop("no HELLO from the Gateway");
     } else if (this.socket === null && this.state !== "failed" && this.connecting === null) {
       await this.connectGateway();
     }
