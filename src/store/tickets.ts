@@ -203,9 +203,15 @@ export async function insertNewTicket(db: Database, write: NewTicketWrite): Prom
         .insert(threadKeys)
         .values({ channel: write.channel, key, ticketNumber: JUST_INSERTED, createdAt: now }),
     ),
-    db.insert(messages).values({ ...write.message, ticketNumber: JUST_INSERTED }),
+    // The customer's message and the acknowledgement are one statement (two rows): every statement
+    // of a batch has a fixed cost, and this batch runs for every new ticket.
+    db
+      .insert(messages)
+      .values([
+        { ...write.message, ticketNumber: JUST_INSERTED },
+        ...(write.acknowledgement === undefined ? [] : [acknowledgementRow(write.acknowledgement)]),
+      ]),
     ...write.attachments.map((a) => db.insert(attachments).values({ ...a, ticketNumber: JUST_INSERTED })),
-    ...(write.acknowledgement === undefined ? [] : [acknowledgementInsert(db, write.acknowledgement)]),
     newTicketDebtInsert(db, { ...write.timerDebt, createdAt: now }, JUST_INSERTED),
     ...(write.promotedFrom === undefined ? [] : [promotionUpdate(db, write.promotedFrom, JUST_INSERTED)]),
   ]);
@@ -214,19 +220,19 @@ export async function insertNewTicket(db: Database, write: NewTicketWrite): Prom
   return row;
 }
 
-function acknowledgementInsert(db: Database, ack: NonNullable<NewTicketWrite["acknowledgement"]>) {
+function acknowledgementRow(ack: NonNullable<NewTicketWrite["acknowledgement"]>) {
   const [before, after = ""] = ack.template.split("{key}");
-  return db.insert(messages).values({
+  return {
     id: ack.id,
     ticketNumber: JUST_INSERTED,
-    direction: "outbound",
-    kind: "system",
+    direction: "outbound" as const,
+    kind: "system" as const,
     author: "switchboard",
     text: sql`${before ?? ""} || ${`${TICKET_PREFIX}-`} || ${JUST_INSERTED} || ${after}`,
     createdAt: ack.createdAt,
     deliveryStatus: ack.deliveryStatus,
     externalId: ack.externalId ?? null,
-  });
+  };
 }
 
 export interface AppendWrite {

@@ -8,6 +8,7 @@ import { ticketKey, ticketUrl } from "../domain/ticket";
 import { type DeliveryOutcome, deliver, type OutboxItem, outboxItemSchema } from "../notify";
 import { configFromRow } from "../store/config";
 import { database } from "../store/db";
+import { meteredEnv, meterObjectInvocation } from "../store/metered";
 import { decideCappedPages } from "../store/paging";
 import {
   type DeliveryRecord,
@@ -81,7 +82,8 @@ export class TicketTimer extends DurableObject<Env> {
   /** Alarm handlers running now (the runtime's own, or one a test fired), so tests can wait for them. */
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
+    // meteredEnv: the benchmark's D1 meter (D1_METERING=1); otherwise env as it is.
+    super(ctx, meteredEnv(env));
     this.sql = ctx.storage.sql;
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS state (
@@ -106,10 +108,12 @@ export class TicketTimer extends DurableObject<Env> {
 
   /** Bring the timer in line with the ticket after a write, and queue the calls that write owes. */
   async sync(input: TimerSync): Promise<void> {
+    const metered = meterObjectInvocation(this.env);
     const sync = timerSyncSchema.parse(input);
     const now = Date.now();
     const key = ticketKey(sync.ticketNumber);
-    this.ctx.storage.transactionSync(() => {
+    // The state as this sync leaves it, so schedule() need not read it back (runs for every write).
+    const synced = this.ctx.storage.transactionSync(() => {
       const state = this.state() ?? this.initialState(sync.ticketNumber);
       if (sync.revision >= state.revision) {
         state.revision = sync.revision;
@@ -136,8 +140,10 @@ export class TicketTimer extends DurableObject<Env> {
       }
       this.saveState(state);
       for (const item of [...sync.deliveries, ...followUps]) this.enqueue(item, now);
+      return state;
     });
-    await this.schedule(now);
+    await this.schedule(now, synced);
+    metered();
   }
 
   /** For the API and tests: what the timer is waiting for, and whether anything is due right now. */
@@ -162,9 +168,10 @@ export class TicketTimer extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    const metered = meterObjectInvocation(this.env);
     const now = Date.now();
     const state = this.state();
-    if (state === null) return;
+    if (state === null) return metered();
     // If this run fails (D1 down, a bug), a wake-up is already booked: the runtime's own retries
     // give up after six, this never does. `schedule()` replaces it when the run succeeds.
     await this.ctx.storage.setAlarm(now + RETRY_AFTER_FAILURE_MS);
@@ -172,6 +179,7 @@ export class TicketTimer extends DurableObject<Env> {
     await this.drainOutbox(now);
     await this.recordOutcomes();
     await this.schedule(Date.now());
+    metered();
   }
 
   private async fireDueSteps(state: StateRow, now: number): Promise<void> {
@@ -418,24 +426,24 @@ export class TicketTimer extends DurableObject<Env> {
     });
   }
 
-  private async schedule(now: number): Promise<void> {
-    const state = this.state();
+  /** Keep the one alarm at the earliest thing due. `known`: the state just saved (its clock is all this reads). */
+  private async schedule(now: number, known?: StateRow): Promise<void> {
+    const state = known ?? this.state();
     const candidates: number[] = [];
     const clock = state === null ? null : clockOf(state);
     if (clock !== null) {
       const next = nextStepAt(clock);
       if (next !== null) candidates.push(next);
     }
-    const pending = this.sql
-      .exec<{ next: number | null }>(
-        "SELECT min(next_at) AS next FROM outbox WHERE status IN ('pending', 'sending')",
+    // One pass over the outbox: the earliest call still to make, and whether outcomes wait to be recorded.
+    const outbox = this.sql
+      .exec<{ next: number | null; unrecorded: number | null }>(
+        `SELECT min(CASE WHEN status IN ('pending', 'sending') THEN next_at END) AS next,
+                sum(status = 'record') AS unrecorded FROM outbox`,
       )
-      .one().next;
-    if (pending !== null) candidates.push(pending);
-    const unrecorded = this.sql
-      .exec<{ n: number }>("SELECT count(*) AS n FROM outbox WHERE status = 'record'")
-      .one().n;
-    if (unrecorded > 0) candidates.push(now + 5_000);
+      .one();
+    if (outbox.next !== null) candidates.push(outbox.next);
+    if ((outbox.unrecorded ?? 0) > 0) candidates.push(now + 5_000);
     if (candidates.length === 0) {
       await this.ctx.storage.deleteAlarm();
       return;
