@@ -64,7 +64,6 @@ export async function payTimerDebt(
 ): Promise<boolean> {
   for (let attempt = 1; attempt <= 2; attempt++) {
     try {
-      if ((globalThis as any).ABLATE_SYNC) break;
       await syncTimer(env, row, debt.event, debt.deliveries);
       break;
     } catch (error) {
@@ -78,7 +77,7 @@ export async function payTimerDebt(
     }
   }
   try {
-    if (!(globalThis as any).ABLATE_DELETE) await deleteTimerDebts(db, [debtId]);
+    await deleteTimerDebts(db, [debtId]);
   } catch (error) {
     // Paying it again is harmless (the timer ignores what it has); the reconciler will.
     console.warn(`${ticketKey(row.number)}: a paid timer debt could not be deleted`, error);
