@@ -42,11 +42,24 @@ export function percentile(values, p) {
 /** A local stand-in for Slack, PagerDuty, GitHub, Discord, Linear and callbacks: answers success at once. */
 export function startFakeServices() {
   const calls = { total: 0 };
+  /** The latest Slack messages the desk posted (`chat.postMessage` bodies), newest last. */
+  const slackPosts = [];
   const server = http.createServer((req, res) => {
-    req.resume();
+    const chunks = [];
+    req.on("data", (c) => {
+      if (chunks.length < 64) chunks.push(c);
+    });
     req.on("end", () => {
       const url = req.url ?? "";
       calls.total += 1;
+      if (url.includes("/slack/") && url.includes("chat.postMessage")) {
+        try {
+          slackPosts.push(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+          if (slackPosts.length > 20_000) slackPosts.splice(0, 10_000);
+        } catch {
+          // not JSON: not ours to read
+        }
+      }
       res.setHeader("content-type", "application/json");
       if (url.includes("/slack/")) res.end(JSON.stringify({ ok: true, ts: `${Date.now() / 1000}` }));
       else if (url.includes("/pagerduty/")) {
@@ -59,6 +72,7 @@ export function startFakeServices() {
     });
   });
   server.calls = calls;
+  server.slackPosts = slackPosts;
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
 }
 
@@ -84,12 +98,12 @@ export function d1File(persist, file) {
   if (result.status !== 0) throw new Error(`d1 execute --file failed: ${result.stderr}`);
 }
 
-export function migrate(persist) {
+export function migrate(persist, source = root) {
   const result = spawnSync(
     wrangler,
     ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist],
     {
-      cwd: root,
+      cwd: source,
       encoding: "utf8",
       env: { ...process.env, CI: "true" },
     },
@@ -131,20 +145,24 @@ export function deskVars(port, fakeBase, slaTimeScale, extra = {}) {
   };
 }
 
-let bundleDir;
+const bundles = new Map();
 
-/** wrangler's own build of the Worker, as `wrangler deploy` would upload it; built once per run. */
-export function bundle() {
-  if (bundleDir !== undefined) return bundleDir;
+/**
+ * wrangler's own build of the Worker, as `wrangler deploy` would upload it; built once per run.
+ * `source`: another checkout of the project to build instead (bench/compare.mjs).
+ */
+export function bundle(source = root) {
+  const known = bundles.get(source);
+  if (known !== undefined) return known;
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "switchboard-bundle-"));
   const build = spawnSync(wrangler, ["deploy", "--dry-run", "--outdir", outdir], {
-    cwd: root,
+    cwd: source,
     encoding: "utf8",
     env: { ...process.env, CI: "true" },
   });
   if (build.status !== 0) throw new Error(`wrangler deploy --dry-run failed: ${build.stderr}`);
   process.on("exit", () => fs.rmSync(outdir, { recursive: true, force: true }));
-  bundleDir = outdir;
+  bundles.set(source, outdir);
   return outdir;
 }
 
@@ -207,16 +225,21 @@ export function cpuNsOf(pids) {
  * What `wrangler dev` adds on top, a proxy Worker in a second workerd and a request log line sent
  * to Node for every request, is left out: it is development tooling, not the desk.
  */
-export async function startMiniflare(persist, fakeBase, slaTimeScale, { inspectorPort, vars = {} } = {}) {
+export async function startMiniflare(
+  persist,
+  fakeBase,
+  slaTimeScale,
+  { inspectorPort, vars = {}, source = root } = {},
+) {
   const port = await freePort();
-  const outdir = bundle();
+  const outdir = bundle(source);
   const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
   const { Miniflare } = await import(
     pathToFileURL(
       path.join(root, "node_modules", "wrangler", "node_modules", "miniflare", "dist", "src", "index.js"),
     ).href
   );
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(root, "wrangler.toml"));
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(source, "wrangler.toml"));
   const before = new Set(workerdPids());
   const mf = new Miniflare({
     ...workerOptions,
@@ -308,12 +331,12 @@ export async function putConfig(base) {
 
 /** For bench/profile.mjs: a fresh desk of its own (migrated D1 on tmpfs, fake services), torn down by stop(). */
 export const bench = {
-  async startDesk({ slaTimeScale = 1, inspectorPort, vars } = {}) {
+  async startDesk({ slaTimeScale = 1, inspectorPort, vars, source = root } = {}) {
     const fake = await startFakeServices();
     const fakeBase = `http://127.0.0.1:${fake.address().port}`;
     const persist = fs.mkdtempSync(path.join(stateRoot, "switchboard-profile-"));
-    migrate(persist);
-    const desk = await startMiniflare(persist, fakeBase, slaTimeScale, { inspectorPort, vars });
+    migrate(persist, source);
+    const desk = await startMiniflare(persist, fakeBase, slaTimeScale, { inspectorPort, vars, source });
     return {
       ...desk,
       persist,

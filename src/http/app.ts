@@ -37,6 +37,7 @@ app.use(async (c, next) => {
   c.res.headers.set("x-d1-rows-read", String(meter.rowsRead));
   c.res.headers.set("x-d1-rows-written", String(meter.rowsWritten));
   c.res.headers.set("x-d1-statements", String(meter.statements.length));
+  c.res.headers.set("x-d1-round-trips", String(meter.roundTrips));
   // The isolate's totals so far (queue batches, crons and timer objects included), for the cost meters.
   c.res.headers.set("x-isolate-d1-rows-read", String(isolateMeter.rowsRead));
   c.res.headers.set("x-isolate-d1-rows-written", String(isolateMeter.rowsWritten));

@@ -8,11 +8,13 @@
 export interface Meter {
   rowsRead: number;
   rowsWritten: number;
+  /** Calls to D1: a batch is one, however many statements it carries. */
+  roundTrips: number;
   statements: { sql: string; params: unknown[] }[];
 }
 
 export function newMeter(): Meter {
-  return { rowsRead: 0, rowsWritten: 0, statements: [] };
+  return { rowsRead: 0, rowsWritten: 0, roundTrips: 0, statements: [] };
 }
 
 function count(meter: Meter, result: unknown): void {
@@ -42,6 +44,7 @@ function wrapStatement(
     bind: (...values: unknown[]) => wrapStatement(meter, statement.bind(...values), sql, values),
     async first(column?: string) {
       meter.statements.push({ sql, params });
+      meter.roundTrips += 1;
       const result = await statement.all();
       count(meter, result);
       const row = (result.results[0] ?? null) as Record<string, unknown> | null;
@@ -49,18 +52,21 @@ function wrapStatement(
     },
     async all() {
       meter.statements.push({ sql, params });
+      meter.roundTrips += 1;
       const result = await statement.all();
       count(meter, result);
       return result;
     },
     async run() {
       meter.statements.push({ sql, params });
+      meter.roundTrips += 1;
       const result = await statement.run();
       count(meter, result);
       return result;
     },
     async raw(options?: { columnNames?: boolean }) {
       meter.statements.push({ sql, params });
+      meter.roundTrips += 1;
       const result = await statement.all();
       count(meter, result);
       const rows = result.results as Record<string, unknown>[];
@@ -76,6 +82,7 @@ export function meteredD1(d1: D1Database, meter: Meter): D1Database {
   const proxy = {
     prepare: (sql: string) => wrapStatement(meter, d1.prepare(sql), sql, []),
     async batch(statements: D1PreparedStatement[]) {
+      meter.roundTrips += 1;
       const inner = statements.map((s) => {
         const recorded = (s as unknown as { [RECORDED]?: Recorded })[RECORDED];
         if (recorded !== undefined) meter.statements.push({ sql: recorded.sql, params: recorded.params });

@@ -20,7 +20,7 @@ import {
   threadKeys,
   tickets,
 } from "./schema";
-import { newTicketDebtInsert, timerDebtInsert } from "./timer-syncs";
+import { newTicketDebtInsert, paidDebtDeletes, timerDebtInsert } from "./timer-syncs";
 
 export { QUEUE_PENDING, QUEUE_RESOLVED };
 
@@ -94,18 +94,33 @@ export async function lookupForIntake(
     tickets,
     eq(tickets.number, threadKeys.ticketNumber),
   );
-  // Only what is needed goes into the batch: every statement is a D1 read.
+  // Only what is needed goes into the batch: its reads, and after them the deletes of timer debts
+  // this isolate's earlier writes have paid (timer-syncs.ts, paidDebtDeletes), so those cost no
+  // round trip of their own.
+  const paid = paidDebtDeletes(db);
   let seenRows: IdempotencyRecord[];
   let configRows: { text: string }[] = [];
   let threadRows: { key: string; ticket: TicketRow }[] = [];
-  if (withConfig && keys.length > 0) {
-    [seenRows, configRows, threadRows] = await batch(db, [seenQuery, configQuery(db), threadQuery]);
-  } else if (withConfig) {
-    [seenRows, configRows] = await batch(db, [seenQuery, configQuery(db)]);
-  } else if (keys.length > 0) {
-    [seenRows, threadRows] = await batch(db, [seenQuery, threadQuery]);
-  } else {
-    seenRows = await seenQuery.all();
+  try {
+    if (withConfig && keys.length > 0) {
+      [seenRows, configRows, threadRows] = await batch(db, [
+        seenQuery,
+        configQuery(db),
+        threadQuery,
+        ...paid.statements,
+      ]);
+    } else if (withConfig) {
+      [seenRows, configRows] = await batch(db, [seenQuery, configQuery(db), ...paid.statements]);
+    } else if (keys.length > 0) {
+      [seenRows, threadRows] = await batch(db, [seenQuery, threadQuery, ...paid.statements]);
+    } else if (paid.statements.length > 0) {
+      [seenRows] = await batch(db, [seenQuery, ...paid.statements]);
+    } else {
+      seenRows = await seenQuery.all();
+    }
+  } catch (error) {
+    paid.failed();
+    throw error;
   }
   const seen = seenRows[0];
   const configRow = configRows[0];
