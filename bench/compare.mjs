@@ -56,7 +56,7 @@ function kindsFor(desk, run) {
   };
 }
 
-async function meters(desk, make) {
+async function meters(make) {
   const { url, init } = make(1_000_000 + Math.floor(Math.random() * 1e6));
   // Let a previous write's deferred delete (if this build defers it) go out first, on its own.
   await new Promise((r) => setTimeout(r, 150));
@@ -93,7 +93,9 @@ async function main() {
       const order = r % 2 === 0 ? ["before", "after"] : ["after", "before"];
       for (const name of order) {
         const figures = await cpuPerRequest(desks[name], kinds[name], { rounds: 1, perRound: PER_ROUND });
-        for (const [kind, x] of Object.entries(figures)) (rounds[name][kind] ??= []).push(x.rounds[0]);
+        for (const [kind, x] of Object.entries(figures)) {
+          rounds[name][kind] = [...(rounds[name][kind] ?? []), x.rounds[0]];
+        }
       }
     }
     const lines = [
@@ -108,8 +110,8 @@ async function main() {
       const a = rounds.after[kind];
       const ratios = a.map((x, i) => x / b[i]);
       const minusHealthz = (xs, name) => xs.map((x, i) => x - rounds[name].healthz[i]);
-      const mb = kind === "healthz" ? null : await meters(before, kinds.before[kind]);
-      const ma = kind === "healthz" ? null : await meters(after, kinds.after[kind]);
+      const mb = kind === "healthz" ? null : await meters(kinds.before[kind]);
+      const ma = kind === "healthz" ? null : await meters(kinds.after[kind]);
       const fmt = (m) =>
         m === null ? "—" : `${m.statements} / ${m.roundTrips ?? "?"} / ${m.rowsRead} / ${m.rowsWritten}`;
       result.kinds[kind] = {
