@@ -332,6 +332,9 @@ async function main() {
     // 2. D1 cost per intake and per queue page, from D1's own meta.
     log("D1 rows per operation…");
     const rows = async (url, init) => {
+      // A write's paid-debt delete rides along with the next lookup or goes 50 ms later
+      // (store/timer-syncs.ts): wait it out, so each figure is the request's own.
+      await sleep(150);
       const r = await fetch(url, init);
       await r.arrayBuffer();
       return {
@@ -1034,6 +1037,7 @@ function printTable(r) {
 /** D1 cost of the three intake shapes on a desk (rows as D1 reports them). */
 async function intakeRows(base, auth, run) {
   const rows = async (body) => {
+    await sleep(150);
     const r = await fetch(`${base}/v1/messages`, {
       method: "POST",
       headers: { ...auth, "content-type": "application/json" },
