@@ -2,6 +2,7 @@ import { receiveEmail } from "./channels/email";
 import { consumeIntakeBatch, type IntakeJob } from "./channels/queue";
 import { runScheduled } from "./channels/registry";
 import { app } from "./http/app";
+import { meteredEnv } from "./store/metered";
 import { RECONCILE_GRACE_MS, reconcileTimers } from "./timer/reconcile";
 import { retimeClocks } from "./timer/retime";
 
@@ -15,9 +16,11 @@ export { TicketTimer } from "./timer/ticket-timer";
 export default {
   fetch: app.fetch,
   // Email Routing: every message for the desk's addresses.
-  email: receiveEmail,
+  email: (message, env) => receiveEmail(message, meteredEnv(env)),
   // wrangler.toml [triggers]: every minute the reconciler; hourly, each channel's hook (GitHub's weekly triage).
-  async scheduled(controller, env) {
+  async scheduled(controller, unmetered) {
+    // Benchmark only (D1_METERING=1): count this run's D1 rows too; otherwise `env` as it is.
+    const env = meteredEnv(unmetered);
     const run = await reconcileTimers(env, { olderThan: controller.scheduledTime - RECONCILE_GRACE_MS });
     if (run.paid + run.failed + run.dropped > 0) {
       console.log(
@@ -35,6 +38,6 @@ export default {
   },
   // INTAKE_QUEUE (wrangler.toml [[queues.consumers]]): jobs the webhooks acknowledged.
   async queue(batch, env) {
-    await consumeIntakeBatch(batch, env);
+    await consumeIntakeBatch(batch, meteredEnv(env));
   },
 } satisfies ExportedHandler<Env, IntakeJob>;

@@ -1,7 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
-import { meteredD1, newMeter } from "../store/metered";
+import { isolateMeter, meteredD1, newMeter } from "../store/metered";
 import { type AuthVariables, requireAgent, requireConfigWriter } from "./auth";
 import { jsonBodyLimit, MAX_COMMAND_BODY_BYTES, MAX_CONFIG_BODY_BYTES, surveyFormLimit } from "./body-limits";
 import { problem } from "./errors";
@@ -39,6 +39,12 @@ app.use(async (c, next) => {
   c.res.headers.set("x-d1-rows-read", String(meter.rowsRead));
   c.res.headers.set("x-d1-rows-written", String(meter.rowsWritten));
   c.res.headers.set("x-d1-statements", String(meter.statements.length));
+  c.res.headers.set("x-d1-round-trips", String(meter.roundTrips));
+  // The isolate's totals so far (queue batches, crons and timer objects included), for the cost meters.
+  c.res.headers.set("x-isolate-d1-rows-read", String(isolateMeter.rowsRead));
+  c.res.headers.set("x-isolate-d1-rows-written", String(isolateMeter.rowsWritten));
+  c.res.headers.set("x-isolate-do-requests", String(isolateMeter.doRequests));
+  c.res.headers.set("x-isolate-do-wall-ms", String(isolateMeter.doWallMs));
 });
 
 // No token, no D1: a liveness probe that says only that the Worker answers.

@@ -22,7 +22,7 @@ import {
   threadKeys,
   tickets,
 } from "./schema";
-import { newTicketDebtInsert, timerDebtInsert } from "./timer-syncs";
+import { newTicketDebtInsert, paidDebtDeletes, timerDebtInsert } from "./timer-syncs";
 
 export { QUEUE_PENDING, QUEUE_RESOLVED };
 
@@ -97,18 +97,33 @@ export async function lookupForIntake(
     tickets,
     eq(tickets.number, threadKeys.ticketNumber),
   );
-  // Only what is needed goes into the batch: every statement is a D1 read.
+  // Only what is needed goes into the batch: its reads, and after them the deletes of timer debts
+  // this isolate's earlier writes have paid (timer-syncs.ts, paidDebtDeletes), so those cost no
+  // round trip of their own.
+  const paid = paidDebtDeletes(db);
   let seenRows: IdempotencyRecord[];
   let configRows: { text: string }[] = [];
   let threadRows: { key: string; ticket: TicketRow }[] = [];
-  if (withConfig && keys.length > 0) {
-    [seenRows, configRows, threadRows] = await batch(db, [seenQuery, configQuery(db), threadQuery]);
-  } else if (withConfig) {
-    [seenRows, configRows] = await batch(db, [seenQuery, configQuery(db)]);
-  } else if (keys.length > 0) {
-    [seenRows, threadRows] = await batch(db, [seenQuery, threadQuery]);
-  } else {
-    seenRows = await seenQuery.all();
+  try {
+    if (withConfig && keys.length > 0) {
+      [seenRows, configRows, threadRows] = await batch(db, [
+        seenQuery,
+        configQuery(db),
+        threadQuery,
+        ...paid.statements,
+      ]);
+    } else if (withConfig) {
+      [seenRows, configRows] = await batch(db, [seenQuery, configQuery(db), ...paid.statements]);
+    } else if (keys.length > 0) {
+      [seenRows, threadRows] = await batch(db, [seenQuery, threadQuery, ...paid.statements]);
+    } else if (paid.statements.length > 0) {
+      [seenRows] = await batch(db, [seenQuery, ...paid.statements]);
+    } else {
+      seenRows = await seenQuery.all();
+    }
+  } catch (error) {
+    paid.failed();
+    throw error;
   }
   const seen = seenRows[0];
   const configRow = configRows[0];
@@ -206,9 +221,15 @@ export async function insertNewTicket(db: Database, write: NewTicketWrite): Prom
         .insert(threadKeys)
         .values({ channel: write.channel, key, ticketNumber: JUST_INSERTED, createdAt: now }),
     ),
-    db.insert(messages).values({ ...write.message, ticketNumber: JUST_INSERTED }),
+    // The customer's message and the acknowledgement are one statement (two rows): every statement
+    // of a batch has a fixed cost, and this batch runs for every new ticket.
+    db
+      .insert(messages)
+      .values([
+        { ...write.message, ticketNumber: JUST_INSERTED },
+        ...(write.acknowledgement === undefined ? [] : [acknowledgementRow(write.acknowledgement)]),
+      ]),
     ...write.attachments.map((a) => db.insert(attachments).values({ ...a, ticketNumber: JUST_INSERTED })),
-    ...(write.acknowledgement === undefined ? [] : [acknowledgementInsert(db, write.acknowledgement)]),
     newTicketDebtInsert(db, { ...write.timerDebt, createdAt: now }, JUST_INSERTED),
     ...(write.promotedFrom === undefined ? [] : [promotionUpdate(db, write.promotedFrom, JUST_INSERTED)]),
   ]);
@@ -217,19 +238,19 @@ export async function insertNewTicket(db: Database, write: NewTicketWrite): Prom
   return row;
 }
 
-function acknowledgementInsert(db: Database, ack: NonNullable<NewTicketWrite["acknowledgement"]>) {
+function acknowledgementRow(ack: NonNullable<NewTicketWrite["acknowledgement"]>) {
   const [before, after = ""] = ack.template.split("{key}");
-  return db.insert(messages).values({
+  return {
     id: ack.id,
     ticketNumber: JUST_INSERTED,
-    direction: "outbound",
-    kind: "system",
+    direction: "outbound" as const,
+    kind: "system" as const,
     author: "switchboard",
     text: sql`${before ?? ""} || ${`${TICKET_PREFIX}-`} || ${JUST_INSERTED} || ${after}`,
     createdAt: ack.createdAt,
     deliveryStatus: ack.deliveryStatus,
     externalId: ack.externalId ?? null,
-  });
+  };
 }
 
 export interface AppendWrite {

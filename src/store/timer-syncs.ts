@@ -52,6 +52,58 @@ export async function deleteTimerDebts(db: Database, ids: readonly string[]): Pr
   await db.delete(timerSyncs).where(inArray(timerSyncs.id, [...ids]));
 }
 
+/**
+ * Paid debts whose rows are still to be deleted, in this isolate. Deleting a paid debt is a D1 round
+ * trip of its own after every write; instead the delete rides along with the next intake lookup this
+ * isolate sends (`paidDebtDeletes`), and whatever no lookup took within `PAID_DEBT_FLUSH_MS` is
+ * deleted on its own (`flushPaidDebts`, run after the response by the caller's `waitUntil`). A row
+ * that outlives both (the isolate was evicted in between) is paid again by the reconciler, which is
+ * harmless: the timer is told D1's current state and ignores calls it already has.
+ */
+const paidDebts = new Set<string>();
+/** At most this many ids ride along in one statement (D1 binds at most 100 parameters). */
+const PAID_DEBTS_PER_STATEMENT = 90;
+export const PAID_DEBT_FLUSH_MS = 50;
+
+export function notePaidDebt(id: string): void {
+  paidDebts.add(id);
+}
+
+function takePaidDebts(): string[] {
+  const ids = [...paidDebts].slice(0, PAID_DEBTS_PER_STATEMENT);
+  for (const id of ids) paidDebts.delete(id);
+  return ids;
+}
+
+/**
+ * The delete of paid debts for the caller's next batch, and what to do if that batch fails (the
+ * ids go back, for the next one). Empty when nothing is owed a delete.
+ */
+export function paidDebtDeletes(db: Database): { statements: Statement[]; failed: () => void } {
+  const ids = takePaidDebts();
+  if (ids.length === 0) return { statements: [], failed: () => {} };
+  return {
+    statements: [db.delete(timerSyncs).where(inArray(timerSyncs.id, ids))],
+    failed: () => {
+      for (const id of ids) paidDebts.add(id);
+    },
+  };
+}
+
+/** After `PAID_DEBT_FLUSH_MS`, delete the paid debts no batch has taken. Never throws. */
+export async function flushPaidDebts(db: Database): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, PAID_DEBT_FLUSH_MS));
+  for (let ids = takePaidDebts(); ids.length > 0; ids = takePaidDebts()) {
+    try {
+      await deleteTimerDebts(db, ids);
+    } catch (error) {
+      // Paying again is harmless (the timer ignores what it has); the reconciler will.
+      console.warn("paid timer debts could not be deleted; the reconciler pays them again", error);
+      return;
+    }
+  }
+}
+
 /** Debts older than `before`, oldest first (index `timer_syncs_created`: nothing behind reads nothing). */
 export async function overdueTimerDebts(
   db: Database,

@@ -26,6 +26,7 @@ import { publishChange } from "../live/publish";
 import { type DeliveryOutcome, deliver, type OutboxItem, outboxItemSchema } from "../notify";
 import { configFromRow } from "../store/config";
 import { database } from "../store/db";
+import { meteredEnv, meterObjectInvocation } from "../store/metered";
 import { decideCappedPages } from "../store/paging";
 import { recordPromiseSteps } from "../store/promises";
 import {
@@ -116,7 +117,8 @@ export class TicketTimer extends DurableObject<Env> {
   /** Alarm handlers running now (the runtime's own, or one a test fired), so tests can wait for them. */
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
+    // meteredEnv: the benchmark's D1 meter (D1_METERING=1); otherwise env as it is.
+    super(ctx, meteredEnv(env));
     this.sql = ctx.storage.sql;
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS state (
@@ -155,10 +157,12 @@ export class TicketTimer extends DurableObject<Env> {
 
   /** Bring the timer in line with the ticket after a write, and queue the calls that write owes. */
   async sync(input: TimerSync): Promise<void> {
+    const metered = meterObjectInvocation(this.env);
     const sync = timerSyncSchema.parse(input);
     const now = Date.now();
     const key = ticketKey(sync.ticketNumber);
-    this.ctx.storage.transactionSync(() => {
+    // The state as this sync leaves it, so schedule() need not read it back (runs for every write).
+    const synced = this.ctx.storage.transactionSync(() => {
       const state = this.state() ?? this.initialState(sync.ticketNumber);
       if (sync.promise !== undefined) this.adoptPromise(sync.revision, sync.promise);
       if (sync.revision >= state.revision) {
@@ -188,8 +192,10 @@ export class TicketTimer extends DurableObject<Env> {
       }
       this.saveState(state);
       for (const item of [...sync.deliveries, ...followUps]) this.enqueue(item, now);
+      return state;
     });
-    await this.schedule(now);
+    await this.schedule(now, synced);
+    metered();
   }
 
   /** For the API and tests: what the timer is waiting for, and whether anything is due right now. */
@@ -219,9 +225,10 @@ export class TicketTimer extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    const metered = meterObjectInvocation(this.env);
     const now = Date.now();
     const state = this.state();
-    if (state === null) return;
+    if (state === null) return metered();
     // If this run fails (D1 down, a bug), a wake-up is already booked: the runtime's own retries
     // give up after six, this never does. `schedule()` replaces it when the run succeeds.
     await this.ctx.storage.setAlarm(now + RETRY_AFTER_FAILURE_MS);
@@ -230,6 +237,7 @@ export class TicketTimer extends DurableObject<Env> {
     await this.drainOutbox(now);
     await this.recordOutcomes();
     await this.schedule(Date.now());
+    metered();
   }
 
   private async fireDueSteps(state: StateRow, now: number): Promise<void> {
@@ -623,8 +631,9 @@ export class TicketTimer extends DurableObject<Env> {
     });
   }
 
-  private async schedule(now: number): Promise<void> {
-    const state = this.state();
+  /** Keep the one alarm at the earliest thing due. `known`: the state just saved (its clock is all this reads). */
+  private async schedule(now: number, known?: StateRow): Promise<void> {
+    const state = known ?? this.state();
     const candidates: number[] = [];
     const clock = state === null ? null : clockOf(state);
     if (clock !== null) {
@@ -634,16 +643,15 @@ export class TicketTimer extends DurableObject<Env> {
     const promise = this.promiseClock();
     const promiseNext = promise === null ? null : nextPromiseStepAt(promise);
     if (promiseNext !== null) candidates.push(promiseNext);
-    const pending = this.sql
-      .exec<{ next: number | null }>(
-        "SELECT min(next_at) AS next FROM outbox WHERE status IN ('pending', 'sending')",
+    // One pass over the outbox: the earliest call still to make, and whether outcomes wait to be recorded.
+    const outbox = this.sql
+      .exec<{ next: number | null; unrecorded: number | null }>(
+        `SELECT min(CASE WHEN status IN ('pending', 'sending') THEN next_at END) AS next,
+                sum(status = 'record') AS unrecorded FROM outbox`,
       )
-      .one().next;
-    if (pending !== null) candidates.push(pending);
-    const unrecorded = this.sql
-      .exec<{ n: number }>("SELECT count(*) AS n FROM outbox WHERE status = 'record'")
-      .one().n;
-    if (unrecorded > 0) candidates.push(now + 5_000);
+      .one();
+    if (outbox.next !== null) candidates.push(outbox.next);
+    if ((outbox.unrecorded ?? 0) > 0) candidates.push(now + 5_000);
     if (candidates.length === 0) {
       await this.ctx.storage.deleteAlarm();
       return;
