@@ -1,4 +1,5 @@
 import type { MetricSet } from "./metrics";
+import { isoWeekLabel, isoWeekStart } from "./weeks";
 
 /**
  * The public response-quality report (SPEC §16): the four metrics and the promise-keeping rate
@@ -85,20 +86,10 @@ const DAY_MS = 86_400_000;
 
 /** The ISO week (`2026-W49`) of a UTC instant: weeks start on Monday; week 1 holds the year's first Thursday. */
 export function isoWeek(instant: number): string {
-  const date = new Date(instant);
-  const day = (date.getUTCDay() + 6) % 7; // Monday 0 … Sunday 6
-  const thursday = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() - day + 3);
-  const year = new Date(thursday).getUTCFullYear();
-  const week = 1 + Math.floor((thursday - Date.UTC(year, 0, 1)) / (7 * DAY_MS));
-  return `${year}-W${String(week).padStart(2, "0")}`;
+  return isoWeekLabel(isoWeekStart(instant));
 }
 
-/** Monday 00:00 UTC of the ISO week `instant` falls in. */
-export function isoWeekStart(instant: number): number {
-  const date = new Date(instant);
-  const day = (date.getUTCDay() + 6) % 7;
-  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() - day);
-}
+export { isoWeekStart };
 
 /** The ISO weeks that overlap [from, to), each clipped to it, oldest first. */
 export function weeksOf(from: number, to: number): { week: string; from: number; to: number }[] {
