@@ -153,7 +153,7 @@ function pageRecord(step: string, detail: string) {
 }
 
 /** Who gets the warning: the assignee directly when we can reach them, else the team's channel. */
-export function assigneeAddress(ctx: Pick<PlanContext, "ticket" | "config">): string | null {
+function assigneeAddress(ctx: Pick<PlanContext, "ticket" | "config">): string | null {
   return directAddress(ctx.config, ctx.ticket);
 }
 
@@ -188,6 +188,38 @@ function directAddress(
   return SLACK_USER_ID.test(assignee) ? assignee : null;
 }
 
+/**
+ * A `warning` step of either ladder (response clock or promise clock): the assignee directly when
+ * we can reach them, else the team's channel naming the assignee; the team when unassigned.
+ */
+export function warningPlan(
+  w: {
+    ticket: EscalationTicket;
+    config: Config;
+    step: string;
+    level: number;
+    detail: string;
+    toTeam: (text: string) => Notice[];
+  },
+  text: string,
+): StepPlan {
+  const { ticket, step, level, detail } = w;
+  if (ticket.assignee === null) {
+    return {
+      records: [{ step, kind: "warning", level, target: `team:${ticket.team}`, detail }],
+      notices: w.toTeam(text),
+      breached: false,
+    };
+  }
+  const direct = assigneeAddress({ ticket, config: w.config });
+  const mention = direct === null ? slackLine(ticket.assignee) : `<@${direct}>`;
+  return {
+    records: [{ step, kind: "warning", level, target: `agent:${ticket.assignee}`, detail }],
+    notices: direct !== null ? [{ via: "chat", to: direct, text }] : w.toTeam(`${mention}: ${text}`),
+    breached: false,
+  };
+}
+
 export function planStep(step: LadderStep, ctx: PlanContext): StepPlan {
   const team = findTeam(ctx.config, ctx.ticket.team);
   const teamChannel = team?.slackChannel ?? null;
@@ -217,31 +249,11 @@ export function planStep(step: LadderStep, ctx: PlanContext): StepPlan {
         ],
         breached: false,
       };
-    case "warning": {
-      const direct = assigneeAddress(ctx);
-      const text = `:hourglass_flowing_sand: 75 % of the response time is gone. ${head}`;
-      if (ctx.ticket.assignee !== null) {
-        const mention = direct === null ? slackLine(ctx.ticket.assignee) : `<@${direct}>`;
-        return {
-          records: [
-            {
-              step,
-              kind: "warning",
-              level,
-              target: `agent:${ctx.ticket.assignee}`,
-              detail: "75 % of target",
-            },
-          ],
-          notices: direct !== null ? [{ via: "chat", to: direct, text }] : toTeam(`${mention}: ${text}`),
-          breached: false,
-        };
-      }
-      return {
-        records: [{ step, kind: "warning", level, target: teamTarget, detail: "75 % of target" }],
-        notices: toTeam(text),
-        breached: false,
-      };
-    }
+    case "warning":
+      return warningPlan(
+        { ticket: ctx.ticket, config: ctx.config, step, level, detail: "75 % of target", toTeam },
+        `:hourglass_flowing_sand: 75 % of the response time is gone. ${head}`,
+      );
     case "breach": {
       const text = `:red_circle: Response deadline missed. ${head}`;
       const records: EscalationRecord[] = [

@@ -1,5 +1,5 @@
 import type { Config, PolicyName } from "./config";
-import { assigneeAddress, type EscalationTicket, type StepPlan, slackLine } from "./escalation";
+import { type EscalationTicket, type StepPlan, slackLine, warningPlan } from "./escalation";
 import { findTeam } from "./routing";
 import { formatDeadline, policyCalendar, zoneOffsetMs } from "./sla";
 
@@ -134,37 +134,10 @@ export function planPromiseStep(step: PromiseStep, ctx: PromiseStepContext): Ste
   const toTeam = (text: string) =>
     teamChannel === null ? [] : [{ via: "chat" as const, to: teamChannel, text, claimable: true }];
   if (step === "warning") {
-    const text = `:hourglass_flowing_sand: 75 % of the time to the promised update is gone. ${head}`;
-    if (ctx.ticket.assignee !== null) {
-      const direct = assigneeAddress({ ticket: ctx.ticket, config: ctx.config });
-      const mention = direct === null ? slackLine(ctx.ticket.assignee) : `<@${direct}>`;
-      return {
-        records: [
-          {
-            step,
-            kind: "warning",
-            level,
-            target: `agent:${ctx.ticket.assignee}`,
-            detail: "75 % of the promised update",
-          },
-        ],
-        notices: direct !== null ? [{ via: "chat", to: direct, text }] : toTeam(`${mention}: ${text}`),
-        breached: false,
-      };
-    }
-    return {
-      records: [
-        {
-          step,
-          kind: "warning",
-          level,
-          target: `team:${ctx.ticket.team}`,
-          detail: "75 % of the promised update",
-        },
-      ],
-      notices: toTeam(text),
-      breached: false,
-    };
+    return warningPlan(
+      { ticket: ctx.ticket, config: ctx.config, step, level, detail: "75 % of the promised update", toTeam },
+      `:hourglass_flowing_sand: 75 % of the time to the promised update is gone. ${head}`,
+    );
   }
   return {
     records: [
