@@ -446,7 +446,12 @@ async function appendMessage(
   );
   const event = isCustomer ? "customer-message" : isStaff ? "staff-response" : "updated";
   // SPEC §1: anything that looks security-sensitive is forced private — a follow-up as much as the first message.
-  const security = isCustomer ? securityFlip(env, ticket, message, config, "follow-up", messageId) : null;
+  // Anyone who is not staff can put security-sensitive words on the ticket: a community member's
+  // message in a public thread is re-checked like the requester's (public means public on purpose).
+  const security =
+    isCustomer || author === "community"
+      ? securityFlip(env, ticket, message, config, "follow-up", messageId, author)
+      : null;
   const debt = newTimerDebt(event, security?.deliveries ?? []);
   const row = await appendToTicket(db, {
     timerDebt: { id: debt.id, payload: debt.payload },
@@ -530,6 +535,8 @@ function securityFlip(
   what: "follow-up" | "edit",
   /** Unique per message or edit event: the notice is sent once for it. */
   causeId: string,
+  /** Whose words: the requester's, or a community member's (Discord). */
+  who: "customer" | "community",
 ): {
   keyword: string;
   note: { id: string; direction: "outbound"; kind: "note"; author: string; text: string };
@@ -560,7 +567,7 @@ function securityFlip(
       kind: "note",
       author: "switchboard",
       text:
-        `Marked security-sensitive and private: a customer ${what} mentions “${keyword}”. ` +
+        `Marked security-sensitive and private: a ${who === "community" ? "community member's" : "customer"} ${what} mentions “${keyword}”. ` +
         `The ticket left the knowledge base; only an agent can make it public again.${told}`,
     },
     deliveries:
@@ -660,7 +667,7 @@ export async function changeInboundMessage(
   const config = configFromRow(configRow);
   // An edit is classified like a follow-up, but only when it edits a customer's own message.
   const security =
-    input.change.type === "edit" && stored?.kind === "customer"
+    input.change.type === "edit" && (stored?.kind === "customer" || stored?.kind === "community")
       ? securityFlip(
           env,
           ticket,
@@ -668,6 +675,7 @@ export async function changeInboundMessage(
           config,
           "edit",
           input.idempotencyKey,
+          stored.kind,
         )
       : null;
   const debt = security === null ? null : newTimerDebt("updated", security.deliveries);

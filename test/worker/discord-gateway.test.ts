@@ -375,6 +375,33 @@ describe("Gateway events into intake (SPEC §12)", { timeout: 20_000 }, () => {
     ticket = await ticketWhen(opened.key, (t) => t.status === "pending", "the second staff response");
   });
 
+  it("a community member's message with security words makes the public ticket private (visibility re-checked)", async () => {
+    await ready();
+    const threadId = snowflake();
+    await dispatch(
+      threadCreate(threadId, "Token leaks into logs"),
+      messageCreate(CUSTOMER, "Our bearer token shows up in the request log.", {
+        id: threadId,
+        channelId: threadId,
+      }),
+    );
+    const opened = await ticketWithSubject("Token leaks into logs");
+    expect(opened.visibility).toBe("public");
+    await dispatch(
+      messageCreate(HELPER, "That is a known vulnerability, here is how to exploit it.", {
+        channelId: threadId,
+      }),
+    );
+    const ticket = await ticketWhen(opened.key, (t) => t.visibility === "private", "the security re-check");
+    expect(ticket.status).toBe("open");
+    expect(ticket.messages.find((m) => m.kind === "community")?.author).toBe("Grace");
+    expect(
+      ticket.messages.some(
+        (m) => m.kind === "note" && m.text.includes("a community member's follow-up mentions"),
+      ),
+    ).toBe(true);
+  });
+
   it("MESSAGE_UPDATE edits, MESSAGE_DELETE marks deleted; a thread that is no ticket's changes nothing", async () => {
     await ready();
     const threadId = snowflake();
