@@ -427,9 +427,15 @@ describe("Gateway events into intake (SPEC §12)", { timeout: 20_000 }, () => {
         editedAt: string | null;
         deletedAt: string | null;
       };
+    // The starter post and the follow-up can share a millisecond, so find the starter by its text.
     await ticketWhen(
       opened.key,
-      (t) => (t.messages[0] as unknown as { deletedAt: string | null }).deletedAt !== null,
+      (t) =>
+        (
+          t.messages.find((m) => m.text === "original post") as unknown as
+            | { deletedAt: string | null }
+            | undefined
+        )?.deletedAt != null,
       "the deletion",
     );
     expect(byText("a corrected follow-up").editedAt).not.toBeNull();
