@@ -40,6 +40,10 @@ export const feedEventSchema = z.object({
 });
 export type FeedEvent = z.infer<typeof feedEventSchema>;
 
+/** A coalesced publish (live/publish.ts): at most this many changes in one object call. */
+export const MAX_EVENTS_PER_PUBLISH = 200;
+export const feedEventsSchema = z.array(feedEventSchema).min(1).max(MAX_EVENTS_PER_PUBLISH);
+
 /** What a page subscribes to: the queue (every ticket) or one ticket (its changes and its presence). */
 export const feedViewSchema = z.union([z.literal("queue"), z.string().regex(/^ticket:[A-Z]+-\d{1,12}$/)]);
 export type FeedView = z.infer<typeof feedViewSchema>;
