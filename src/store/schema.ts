@@ -272,6 +272,12 @@ export const config = sqliteTable("config", {
   document: text("document", { mode: "json" }).notNull(),
   updatedAt: integer("updated_at").notNull(),
   updatedBy: text("updated_by"),
+  /**
+   * A new random id with every save: the key each isolate caches the validated document by, so a
+   * lookup of a version it holds reads no document text (store/config.ts). Null on rows saved
+   * before it existed: those are always read whole.
+   */
+  version: text("version"),
 });
 
 export const quarantine = sqliteTable(

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, type SQL, sql } from "drizzle-orm";
 import type { Channel } from "../domain/inbound";
-import { configQuery } from "./config";
+import { type ConfigRow, configQuery } from "./config";
 import { batch, batchAll, batchAround, batchAroundMany, type Database, type Statement } from "./db";
 import { guardedInsert, ticketAtRevision } from "./guarded";
 import { addToKnowledgeBase, removeFromKnowledgeBase } from "./knowledge-base";
@@ -398,7 +398,7 @@ export async function firstCustomerText(db: Database, ticketNumber: number): Pro
 export async function ticketWithConfig(
   db: Database,
   number: number,
-): Promise<{ ticket: TicketRow | undefined; configRow: { text: string } | undefined }> {
+): Promise<{ ticket: TicketRow | undefined; configRow: ConfigRow | undefined }> {
   const [ticketRows, configRows] = await batch(db, [
     db.select().from(tickets).where(eq(tickets.number, number)).limit(1),
     configQuery(db),

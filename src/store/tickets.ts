@@ -3,7 +3,7 @@ import type { Channel, Priority } from "../domain/inbound";
 import { subjectFilterProblem, subjectPattern } from "../domain/search";
 import type { StepsAt } from "../domain/sla";
 import { iso, TICKET_PREFIX, type TicketStatus, type TicketView, ticketKey } from "../domain/ticket";
-import { configQuery } from "./config";
+import { type ConfigRow, configQuery } from "./config";
 import { batch, batchAround, type Database, type Statement } from "./db";
 import { guardedInsert } from "./guarded";
 import { rebuildKnowledgeBaseEntry, removeFromKnowledgeBase } from "./knowledge-base";
@@ -75,7 +75,7 @@ export type IdempotencyRecord = NonNullable<Awaited<ReturnType<typeof findIdempo
 export interface IntakeLookup {
   seen: IdempotencyRecord | undefined;
   /** The stored routing document's row, when the caller asked for it. */
-  configRow: { text: string } | undefined;
+  configRow: ConfigRow | undefined;
   /** The ticket the first matching thread key (in the caller's order) belongs to, and that key's position. */
   thread: { ticket: TicketRow; index: number } | null;
 }
@@ -102,7 +102,7 @@ export async function lookupForIntake(
   // round trip of their own.
   const paid = paidDebtDeletes(db);
   let seenRows: IdempotencyRecord[];
-  let configRows: { text: string }[] = [];
+  let configRows: ConfigRow[] = [];
   let threadRows: { key: string; ticket: TicketRow }[] = [];
   try {
     if (withConfig && keys.length > 0) {
