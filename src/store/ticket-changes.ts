@@ -438,13 +438,16 @@ export interface DeliveryRecord {
   outcome: FinalDeliveryOutcome;
 }
 
-/** Make finished deliveries visible on the ticket: each message's status, and a system message per failure. */
+/**
+ * Make finished deliveries visible on the ticket: each message's status, and a system message per
+ * failure. Returns whether the ticket changed (a notice to a team that went through changes nothing).
+ */
 export async function recordDeliveryOutcomes(
   db: Database,
   ticketNumber: number,
   records: readonly DeliveryRecord[],
   now: number,
-): Promise<void> {
+): Promise<boolean> {
   const statements = records.flatMap(({ messageId, failureId, label, outcome }): Statement[] => [
     ...(messageId === undefined
       ? []
@@ -484,4 +487,5 @@ export async function recordDeliveryOutcomes(
         ]),
   ]);
   await batchAll(db, statements);
+  return statements.length > 0;
 }

@@ -621,8 +621,9 @@ export class TicketTimer extends DurableObject<Env> {
         outcome: JSON.parse(row.outcome ?? "{}") as FinalDeliveryOutcome,
       };
     });
-    await recordDeliveryOutcomes(database(this.env.DB), state.ticket_number, records, now);
-    publishChange(this.env, state.ticket_number, "delivery");
+    const changed = await recordDeliveryOutcomes(database(this.env.DB), state.ticket_number, records, now);
+    // Only when the ticket shows something new (a message's delivery status, a failure notice).
+    if (changed) publishChange(this.env, state.ticket_number, "delivery");
     this.ctx.storage.transactionSync(() => {
       for (const row of rows) {
         this.sql.exec("DELETE FROM outbox WHERE id = ?", row.id);
