@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, is, SQL, sql } from "drizzle-orm";
 import type { Channel, Priority } from "../domain/inbound";
 import { subjectFilterProblem, subjectPattern } from "../domain/search";
 import type { StepsAt } from "../domain/sla";
@@ -7,6 +7,7 @@ import { type ConfigRow, configQuery } from "./config";
 import { batch, batchAround, type Database, type Statement } from "./db";
 import { guardedInsert } from "./guarded";
 import { rebuildKnowledgeBaseEntry, removeFromKnowledgeBase } from "./knowledge-base";
+import { prepared, slot, slots, slotValues } from "./prepared";
 import { keepPromise, promiseQueueDue } from "./promises";
 import { promotionUpdate } from "./quarantine";
 import {
@@ -35,16 +36,24 @@ export type NewAttachmentRow = typeof attachments.$inferInsert;
 /** The ticket a statement in the same batch just inserted: D1 runs a batch as one serialised transaction. */
 const JUST_INSERTED = sql`(select max(${tickets.number}) from ${tickets})`;
 
+/** A message's idempotency record (every message reads it first: built once, prepared.ts). */
 function idempotencyQuery(db: Database, channel: Channel, key: string) {
-  return db
-    .select()
-    .from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.channel, channel), eq(idempotencyKeys.key, key)))
-    .limit(1);
+  return prepared(
+    db,
+    "idempotency:select",
+    (d) =>
+      d
+        .select()
+        .from(idempotencyKeys)
+        .where(and(eq(idempotencyKeys.channel, slot("channel")), eq(idempotencyKeys.key, slot("key"))))
+        .limit(1),
+    { channel, key },
+  );
 }
 
 export async function findIdempotencyRecord(db: Database, channel: Channel, key: string) {
-  return idempotencyQuery(db, channel, key).get();
+  const [rows] = await batch(db, [idempotencyQuery(db, channel, key)]);
+  return rows[0];
 }
 
 /** The thread-key rows for `keys` on a channel (each key once). */
@@ -93,9 +102,25 @@ export async function lookupForIntake(
   withConfig: boolean,
 ): Promise<IntakeLookup> {
   const seenQuery = idempotencyQuery(db, channel, idempotencyKey);
-  const threadQuery = threadKeysQuery(db, { key: threadKeys.key, ticket: tickets }, channel, keys).innerJoin(
-    tickets,
-    eq(tickets.number, threadKeys.ticketNumber),
+  const wanted = [...new Set(keys)];
+  const threadQuery = prepared(
+    db,
+    `thread:lookup:${wanted.length}`,
+    (d) =>
+      d
+        .select({ key: threadKeys.key, ticket: tickets })
+        .from(threadKeys)
+        .where(
+          and(
+            eq(threadKeys.channel, slot("channel")),
+            inArray(
+              threadKeys.key,
+              wanted.map((_, i) => slot(`k${i}`)),
+            ),
+          ),
+        )
+        .innerJoin(tickets, eq(tickets.number, threadKeys.ticketNumber)),
+    { channel, ...Object.fromEntries(wanted.map((k, i) => [`k${i}`, k])) },
   );
   // Only what is needed goes into the batch: its reads, and after them the deletes of timer debts
   // this isolate's earlier writes have paid (timer-syncs.ts, paidDebtDeletes), so those cost no
@@ -119,7 +144,7 @@ export async function lookupForIntake(
     } else if (paid.statements.length > 0) {
       [seenRows] = await batch(db, [seenQuery, ...paid.statements]);
     } else {
-      seenRows = await seenQuery.all();
+      [seenRows] = await batch(db, [seenQuery]);
     }
   } catch (error) {
     paid.failed();
@@ -205,30 +230,46 @@ export interface NewTicketWrite {
 /** Everything one new-ticket message writes, in one atomic batch. Returns the new ticket's row. */
 export async function insertNewTicket(db: Database, write: NewTicketWrite): Promise<TicketRow> {
   const now = write.ticket.createdAt;
-  const [inserted] = await db.batch([
-    db.insert(tickets).values(write.ticket).returning(),
-    db.insert(idempotencyKeys).values({
-      channel: write.channel,
-      key: write.idempotencyKey,
-      ticketNumber: JUST_INSERTED,
-      messageId: write.message.id,
-      created: true,
-      responseDueAt: write.ticket.responseDueAt ?? null,
-      createdAt: now,
-    }),
+  const [inserted] = await batch(db, [
+    ticketInsert(db, write.ticket),
+    prepared(
+      db,
+      "idempotency:insert-new",
+      (d) =>
+        d.insert(idempotencyKeys).values({
+          channel: slot("channel"),
+          key: slot("key"),
+          ticketNumber: JUST_INSERTED,
+          messageId: slot("messageId"),
+          created: true,
+          responseDueAt: slot("responseDueAt"),
+          createdAt: slot("createdAt"),
+        }),
+      {
+        channel: write.channel,
+        key: write.idempotencyKey,
+        messageId: write.message.id,
+        responseDueAt: write.ticket.responseDueAt ?? null,
+        createdAt: now,
+      },
+    ),
     ...write.threadKeys.map((key) =>
-      db
-        .insert(threadKeys)
-        .values({ channel: write.channel, key, ticketNumber: JUST_INSERTED, createdAt: now }),
+      prepared(
+        db,
+        "thread-key:insert-new",
+        (d) =>
+          d.insert(threadKeys).values({
+            channel: slot("channel"),
+            key: slot("key"),
+            ticketNumber: JUST_INSERTED,
+            createdAt: slot("createdAt"),
+          }),
+        { channel: write.channel, key, createdAt: now },
+      ),
     ),
     // The customer's message and the acknowledgement are one statement (two rows): every statement
     // of a batch has a fixed cost, and this batch runs for every new ticket.
-    db
-      .insert(messages)
-      .values([
-        { ...write.message, ticketNumber: JUST_INSERTED },
-        ...(write.acknowledgement === undefined ? [] : [acknowledgementRow(write.acknowledgement)]),
-      ]),
+    newTicketMessagesInsert(db, write),
     ...write.attachments.map((a) => db.insert(attachments).values({ ...a, ticketNumber: JUST_INSERTED })),
     newTicketDebtInsert(db, { ...write.timerDebt, createdAt: now }, JUST_INSERTED),
     ...(write.promotedFrom === undefined ? [] : [promotionUpdate(db, write.promotedFrom, JUST_INSERTED)]),
@@ -236,6 +277,76 @@ export async function insertNewTicket(db: Database, write: NewTicketWrite): Prom
   const row = inserted[0];
   if (row === undefined) throw new Error("ticket insert returned no row");
   return row;
+}
+
+/** A value drizzle writes as SQL rather than as a parameter (none on the intake path today). */
+function hasSql(row: Record<string, unknown>): boolean {
+  return Object.values(row).some((v) => is(v, SQL));
+}
+
+/** The new ticket's row, returned: one prepared statement per set of columns given (prepared.ts). */
+function ticketInsert(db: Database, ticket: NewTicketWrite["ticket"]) {
+  if (hasSql(ticket)) return db.insert(tickets).values(ticket).returning();
+  const { shape, values } = slots(ticket);
+  return prepared(
+    db,
+    `ticket:insert:${shape}`,
+    (d) => d.insert(tickets).values(values).returning(),
+    slotValues(ticket),
+  );
+}
+
+/** The customer's message and (if any) the acknowledgement, as one two-row insert. */
+function newTicketMessagesInsert(db: Database, write: NewTicketWrite) {
+  const message = { ...write.message, ticketNumber: undefined };
+  const ack = write.acknowledgement;
+  if (hasSql(message)) {
+    return db
+      .insert(messages)
+      .values([
+        { ...write.message, ticketNumber: JUST_INSERTED },
+        ...(ack === undefined ? [] : [acknowledgementRow(ack)]),
+      ]);
+  }
+  const { shape, values } = slots(message, "m_");
+  const messageValues = slotValues(message, "m_");
+  if (ack === undefined) {
+    return prepared(
+      db,
+      `message:insert-new:${shape}`,
+      (d) => d.insert(messages).values({ ...values, ticketNumber: JUST_INSERTED }),
+      messageValues,
+    );
+  }
+  const [before, after = ""] = ack.template.split("{key}");
+  return prepared(
+    db,
+    `message:insert-new-ack:${shape}`,
+    (d) =>
+      d.insert(messages).values([
+        { ...values, ticketNumber: JUST_INSERTED },
+        {
+          id: slot("a_id"),
+          ticketNumber: JUST_INSERTED,
+          direction: "outbound" as const,
+          kind: "system" as const,
+          author: "switchboard",
+          text: sql`${sql.placeholder("a_before")} || ${`${TICKET_PREFIX}-`} || ${JUST_INSERTED} || ${sql.placeholder("a_after")}`,
+          createdAt: slot("a_createdAt"),
+          deliveryStatus: slot("a_deliveryStatus"),
+          externalId: slot("a_externalId"),
+        },
+      ]),
+    {
+      ...messageValues,
+      a_id: ack.id,
+      a_before: before ?? "",
+      a_after: after,
+      a_createdAt: ack.createdAt,
+      a_deliveryStatus: ack.deliveryStatus,
+      a_externalId: ack.externalId ?? null,
+    },
+  );
 }
 
 function acknowledgementRow(ack: NonNullable<NewTicketWrite["acknowledgement"]>) {
@@ -281,22 +392,45 @@ export interface AppendWrite {
 export async function appendToTicket(db: Database, write: AppendWrite): Promise<TicketRow> {
   const n = write.ticketNumber;
   const statements: Statement[] = [
-    db.insert(idempotencyKeys).values({
-      channel: write.channel,
-      key: write.idempotencyKey,
-      ticketNumber: n,
-      messageId: write.message.id,
-      created: false,
-      createdAt: write.now,
-    }),
+    prepared(
+      db,
+      "idempotency:insert-append",
+      (d) =>
+        d.insert(idempotencyKeys).values({
+          channel: slot("channel"),
+          key: slot("key"),
+          ticketNumber: slot("ticketNumber"),
+          messageId: slot("messageId"),
+          created: false,
+          createdAt: slot("createdAt"),
+        }),
+      {
+        channel: write.channel,
+        key: write.idempotencyKey,
+        ticketNumber: n,
+        messageId: write.message.id,
+        createdAt: write.now,
+      },
+    ),
     timerDebtInsert(db, { ...write.timerDebt, ticketNumber: n, createdAt: write.now }),
-    db.insert(messages).values(write.message),
+    messageInsert(db, write.message),
     ...write.attachments.map((a) => db.insert(attachments).values(a)),
     ...write.newThreadKeys.map((key) =>
-      db
-        .insert(threadKeys)
-        .values({ channel: write.channel, key, ticketNumber: n, createdAt: write.now })
-        .onConflictDoNothing(),
+      prepared(
+        db,
+        "thread-key:insert-append",
+        (d) =>
+          d
+            .insert(threadKeys)
+            .values({
+              channel: slot("channel"),
+              key: slot("key"),
+              ticketNumber: slot("ticketNumber"),
+              createdAt: slot("createdAt"),
+            })
+            .onConflictDoNothing(),
+        { channel: write.channel, key, ticketNumber: n, createdAt: write.now },
+      ),
     ),
     // A customer writing again reopens a resolved ticket: it leaves the knowledge base until resolved
     // again, and a survey still open asks about a resolution that no longer holds.
@@ -332,6 +466,18 @@ export async function appendToTicket(db: Database, write: AppendWrite): Promise<
   const [row] = await batchAround(db, statements, update);
   if (row === undefined) throw new Error(`ticket ${n} vanished during append`);
   return row;
+}
+
+/** One message row: one prepared statement per set of columns given (prepared.ts). */
+function messageInsert(db: Database, message: NewMessageRow) {
+  if (hasSql(message)) return db.insert(messages).values(message);
+  const { shape, values } = slots(message);
+  return prepared(
+    db,
+    `message:insert:${shape}`,
+    (d) => d.insert(messages).values(values),
+    slotValues(message),
+  );
 }
 
 export type TicketSet = { [K in keyof NewTicketRow]?: NewTicketRow[K] | SQL };

@@ -1,6 +1,7 @@
 import { asc, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
 import type { Database, Statement } from "./db";
 import { guardedInsert } from "./guarded";
+import { prepared, slot } from "./prepared";
 import { tickets, timerSyncs } from "./schema";
 
 /**
@@ -16,7 +17,20 @@ export function timerDebtInsert(
   debt: { id: string; ticketNumber: number; payload: string; createdAt: number },
   guard?: SQL,
 ): Statement {
-  if (guard === undefined) return db.insert(timerSyncs).values(debt);
+  if (guard === undefined) {
+    return prepared(
+      db,
+      "timer-debt:insert",
+      (d) =>
+        d.insert(timerSyncs).values({
+          id: slot("id"),
+          ticketNumber: slot("ticketNumber"),
+          payload: slot("payload"),
+          createdAt: slot("createdAt"),
+        }),
+      { id: debt.id, ticketNumber: debt.ticketNumber, payload: debt.payload, createdAt: debt.createdAt },
+    );
+  }
   return db.run(guardedInsert(timerSyncs, debt, guard));
 }
 
@@ -30,12 +44,19 @@ export function newTicketDebtInsert(
   debt: { id: string; payload: string; placeholder: string; createdAt: number },
   justInserted: SQL,
 ): Statement {
-  return db.insert(timerSyncs).values({
-    id: debt.id,
-    ticketNumber: justInserted,
-    payload: sql`replace(${debt.payload}, ${debt.placeholder}, ${justInserted})`,
-    createdAt: debt.createdAt,
-  });
+  return prepared(
+    db,
+    // `justInserted` is the same SQL for every caller (tickets.ts JUST_INSERTED).
+    "timer-debt:insert-new",
+    (d) =>
+      d.insert(timerSyncs).values({
+        id: slot("id"),
+        ticketNumber: justInserted,
+        payload: sql`replace(${slot("payload")}, ${slot("placeholder")}, ${justInserted})`,
+        createdAt: slot("createdAt"),
+      }),
+    { id: debt.id, payload: debt.payload, placeholder: debt.placeholder, createdAt: debt.createdAt },
+  );
 }
 
 /** Record a debt on its own (a write that is only the debt). */
@@ -83,11 +104,28 @@ export function paidDebtDeletes(db: Database): { statements: Statement[]; failed
   const ids = takePaidDebts();
   if (ids.length === 0) return { statements: [], failed: () => {} };
   return {
-    statements: [db.delete(timerSyncs).where(inArray(timerSyncs.id, ids))],
+    statements: [paidDebtDelete(db, ids)],
     failed: () => {
       for (const id of ids) paidDebts.add(id);
     },
   };
+}
+
+/** The paid debts' delete; prepared for the usual few ids (it rides along with every intake lookup). */
+function paidDebtDelete(db: Database, ids: readonly string[]): Statement {
+  if (ids.length > 16) return db.delete(timerSyncs).where(inArray(timerSyncs.id, [...ids]));
+  return prepared(
+    db,
+    `timer-debt:delete:${ids.length}`,
+    (d) =>
+      d.delete(timerSyncs).where(
+        inArray(
+          timerSyncs.id,
+          ids.map((_, i) => slot(`id${i}`)),
+        ),
+      ),
+    Object.fromEntries(ids.map((id, i) => [`id${i}`, id])),
+  );
 }
 
 /** After `PAID_DEBT_FLUSH_MS`, delete the paid debts no batch has taken. Never throws. */
