@@ -1,6 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import { type Config, configSchema, DEFAULT_CONFIG, type PolicyName } from "../domain/config";
 import { batch, type Database } from "./db";
+import { prepared, slot } from "./prepared";
 import { clockRetimeInserts } from "./retime";
 import { config as configTable } from "./schema";
 
@@ -27,20 +28,27 @@ export type ConfigRow = { text: string | null; version: string | null };
 export function configQuery(db: Database) {
   // Nothing matches "": a row saved before versions existed (null), or a first read, comes whole.
   const known = latestVersion ?? "";
-  return db
-    .select({
-      text: sql<
-        string | null
-      >`case when ${configTable.version} = ${known} then null else ${configTable.document} end`,
-      version: configTable.version,
-    })
-    .from(configTable)
-    .where(eq(configTable.id, ROUTING));
+  return prepared(
+    db,
+    "config:select",
+    (d) =>
+      d
+        .select({
+          text: sql<
+            string | null
+          >`case when ${configTable.version} = ${slot("known")} then null else ${configTable.document} end`,
+          version: configTable.version,
+        })
+        .from(configTable)
+        .where(eq(configTable.id, ROUTING)),
+    { known },
+  );
 }
 
 /** The stored routing document, or the shipped default on a fresh install. One row read. */
 export async function loadConfig(db: Database): Promise<Config> {
-  return configFromRow(await configQuery(db).get());
+  const [rows] = await batch(db, [configQuery(db)]);
+  return configFromRow(rows[0]);
 }
 
 /** The configuration a `configQuery` row holds (the default when there is none). */

@@ -4,6 +4,7 @@ import { type ConfigRow, configQuery } from "./config";
 import { batch, batchAll, batchAround, batchAroundMany, type Database, type Statement } from "./db";
 import { guardedInsert, ticketAtRevision } from "./guarded";
 import { addToKnowledgeBase, removeFromKnowledgeBase } from "./knowledge-base";
+import { prepared, slot, slots, slotValues } from "./prepared";
 import { keepPromise, promiseQueueDue, promiseUpdate, recordPromiseMade } from "./promises";
 import {
   escalations,
@@ -400,7 +401,17 @@ export async function ticketWithConfig(
   number: number,
 ): Promise<{ ticket: TicketRow | undefined; configRow: ConfigRow | undefined }> {
   const [ticketRows, configRows] = await batch(db, [
-    db.select().from(tickets).where(eq(tickets.number, number)).limit(1),
+    prepared(
+      db,
+      "ticket:select",
+      (d) =>
+        d
+          .select()
+          .from(tickets)
+          .where(eq(tickets.number, slot("number")))
+          .limit(1),
+      { number },
+    ),
     configQuery(db),
   ]);
   return { ticket: ticketRows[0], configRow: configRows[0] };
@@ -411,15 +422,30 @@ export async function recordLadderSteps(
   db: Database,
   write: { ticketNumber: number; breached: boolean; level: number; records: NewEscalationRow[] },
 ): Promise<void> {
+  // Every ladder step runs these: prepared once (prepared.ts), the breach flag being part of the shape.
   await batch(db, [
-    db
-      .update(tickets)
-      .set({
-        breached: write.breached ? true : sql`${tickets.breached}`,
-        escalationLevel: sql`max(${tickets.escalationLevel}, ${write.level})`,
-      })
-      .where(eq(tickets.number, write.ticketNumber)),
-    ...write.records.map((r) => db.insert(escalations).values(r).onConflictDoNothing()),
+    prepared(
+      db,
+      `ladder:ticket:${write.breached}`,
+      (d) =>
+        d
+          .update(tickets)
+          .set({
+            breached: write.breached ? true : sql`${tickets.breached}`,
+            escalationLevel: sql`max(${tickets.escalationLevel}, ${slot("level")})`,
+          })
+          .where(eq(tickets.number, slot("number"))),
+      { level: write.level, number: write.ticketNumber },
+    ),
+    ...write.records.map((r) => {
+      const { shape, values } = slots(r);
+      return prepared(
+        db,
+        `ladder:escalation:${shape}`,
+        (d) => d.insert(escalations).values(values).onConflictDoNothing(),
+        slotValues(r),
+      );
+    }),
   ]);
 }
 

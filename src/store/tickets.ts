@@ -458,11 +458,7 @@ export async function appendToTicket(db: Database, write: AppendWrite): Promise<
             ),
         ]),
   ];
-  const update = db
-    .update(tickets)
-    .set(ticketUpdateForMessage(write))
-    .where(eq(tickets.number, n))
-    .returning();
+  const update = appendUpdate(db, write);
   const [row] = await batchAround(db, statements, update);
   if (row === undefined) throw new Error(`ticket ${n} vanished during append`);
   return row;
@@ -491,15 +487,63 @@ export function revokeOpenSurveys(ticketNumber: number, now: number, guard: SQL 
     where ticket_number = ${ticketNumber} and answered_at is null and revoked_at is null and ${guard}`;
 }
 
-function ticketUpdateForMessage(write: AppendWrite): TicketSet {
+/**
+ * The ticket's update for a message that joins it, returning the row: one prepared statement per
+ * kind of message (customer, staff, other; security or not), its values in placeholders.
+ */
+function appendUpdate(db: Database, write: AppendWrite) {
+  const kind =
+    write.customerClock !== undefined ? "customer" : write.staffResponseAt !== undefined ? "staff" : "other";
+  const steps = write.customerClock?.stepsAt;
+  return prepared(
+    db,
+    `ticket:append:${kind}:${write.security === undefined ? "public" : "security"}`,
+    (d) =>
+      d
+        .update(tickets)
+        .set(
+          ticketUpdateForMessage(write, {
+            now: sql`${slot("now")}`,
+            startedAt: sql`${slot("startedAt")}`,
+            dueAt: sql`${slot("dueAt")}`,
+            steps: sql`${slot("steps")}`,
+            staffAt: sql`${slot("staffAt")}`,
+          }),
+        )
+        .where(eq(tickets.number, slot("number")))
+        .returning(),
+    {
+      number: write.ticketNumber,
+      now: write.now,
+      ...(kind === "customer"
+        ? {
+            startedAt: write.customerClock?.startedAt,
+            dueAt: write.customerClock?.dueAt,
+            steps: steps === undefined || steps === null ? null : JSON.stringify(steps),
+          }
+        : {}),
+      ...(kind === "staff" ? { staffAt: write.staffResponseAt } : {}),
+    },
+  );
+}
+
+/** The values of a message's ticket update, as SQL (placeholders, from `appendUpdate`). */
+interface AppendValues {
+  now: SQL;
+  startedAt: SQL;
+  dueAt: SQL;
+  steps: SQL;
+  staffAt: SQL;
+}
+
+function ticketUpdateForMessage(write: AppendWrite, v: AppendValues): TicketSet {
   const base = {
-    updatedAt: write.now,
+    updatedAt: v.now,
     revision: sql`${tickets.revision} + 1`,
     ...(write.security === undefined ? {} : { visibility: "private" as const, security: true }),
   };
   if (write.customerClock !== undefined) {
-    const { startedAt, dueAt, stepsAt } = write.customerClock;
-    const steps = stepsAt === undefined || stepsAt === null ? null : JSON.stringify(stepsAt);
+    const { startedAt, dueAt, steps } = v;
     // A clock starts only when no reply is owed; SQL decides, so two racing messages start one clock.
     return {
       ...base,
@@ -513,7 +557,7 @@ function ticketUpdateForMessage(write: AppendWrite): TicketSet {
       clockStepsAt: sql`case when ${tickets.clockStartedAt} is null then ${steps} else ${tickets.clockStepsAt} end`,
     };
   }
-  if (write.staffResponseAt !== undefined) return { ...base, ...staffResponseUpdate(write.staffResponseAt) };
+  if (write.staffResponseAt !== undefined) return { ...base, ...staffResponseUpdate(v.staffAt) };
   return base;
 }
 
@@ -523,7 +567,7 @@ export function owedResponseDueAt(row: TicketRow): number | null {
 }
 
 /** A staff public reply stops the running clock, keeps a promised update, and moves open → pending. */
-export function staffResponseUpdate(at: number) {
+export function staffResponseUpdate(at: number | SQL) {
   return {
     status: sql`case when ${tickets.status} = 'open' then 'pending' else ${tickets.status} end`,
     firstResponseAt: sql`coalesce(${tickets.firstResponseAt}, ${at})`,
