@@ -13,6 +13,8 @@
 //   queue     one Queue `send()` (what a queued Slack/GitHub webhook costs at the least)
 //   fetch     one outbound `fetch` to a local HTTP server (a Slack/PagerDuty call)
 // and each is reported as CPU per request minus `none`'s, least of the rounds (contention only adds).
+// `alarmFloor`: how late the runtime's own alarms are when 2,000 fall due within 5 s, each doing the
+// least a ladder step does, with and without sixteen senders making the least a new ticket costs.
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
@@ -24,13 +26,27 @@ import { DurableObject } from "cloudflare:workers";
 export class Probe extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
-    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY, v TEXT)");
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY, v TEXT, at INTEGER, late INTEGER)");
   }
   async sync(v) {
     this.ctx.storage.sql.exec("INSERT OR REPLACE INTO state (id, v) VALUES (1, ?)", v);
     await this.ctx.storage.setAlarm(Date.now() + 3600_000);
   }
-  async alarm() {}
+  async arm(at) {
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO state (id, v, at) VALUES (1, 'armed', ?)", at);
+    await this.ctx.storage.setAlarm(at);
+  }
+  // The least a ladder step does: note when it woke, read the ticket (one D1 round trip).
+  async alarm() {
+    const now = Date.now();
+    const row = this.ctx.storage.sql.exec("SELECT at FROM state WHERE id = 1").toArray()[0];
+    if (row === undefined || row.at === null) return;
+    this.ctx.storage.sql.exec("UPDATE state SET late = ? WHERE id = 1", now - row.at);
+    await this.env.DB.prepare("select 1 as one").all();
+  }
+  async late() {
+    return this.ctx.storage.sql.exec("SELECT late FROM state WHERE id = 1").toArray()[0]?.late ?? null;
+  }
 }
 export default {
   async fetch(request, env) {
@@ -44,6 +60,14 @@ export default {
     else if (op === "object") await env.PROBE.get(env.PROBE.idFromName("one")).sync(i);
     else if (op === "queue") await env.Q.send({ i });
     else if (op === "fetch") await (await fetch(env.FAKE)).arrayBuffer();
+    else if (op === "arm") await env.PROBE.get(env.PROBE.idFromName("alarm:" + i)).arm(Number(url.searchParams.get("at")));
+    else if (op === "late") return Response.json(await env.PROBE.get(env.PROBE.idFromName("alarm:" + i)).late());
+    else if (op === "intake") {
+      // What a new ticket costs the runtime at the least: a lookup, a batch of writes, a new timer object.
+      await env.DB.prepare("select 1 as one").all();
+      await env.DB.batch(Array.from({ length: 5 }, (_, k) => env.DB.prepare("insert into t (v) values (?)").bind(i + ":" + k)));
+      await env.PROBE.get(env.PROBE.idFromName("intake:" + i)).sync(i);
+    }
     else if (op === "setup") await env.DB.prepare("create table if not exists t (id integer primary key, v text)").run();
     return new Response("ok");
   },
@@ -52,8 +76,7 @@ export default {
 
 export const OPS = ["none", "d1", "d1batch5", "newObject", "object", "queue", "fetch"];
 
-/** CPU per request of each op minus `none`'s (ms, least of `rounds`), with the median beside it. */
-export async function calibrate({ rounds = 5, perRound = 40 } = {}) {
+async function startProbe() {
   const { Miniflare } = await import(
     pathToFileURL(
       path.join(root, "node_modules", "wrangler", "node_modules", "miniflare", "dist", "src", "index.js"),
@@ -78,10 +101,80 @@ export async function calibrate({ rounds = 5, perRound = 40 } = {}) {
     host: "127.0.0.1",
     port,
   });
+  await mf.ready;
+  const base = `http://127.0.0.1:${port}`;
+  const pids = childWorkerd().filter((p) => !before.has(p));
+  await (await fetch(`${base}/?op=setup`)).arrayBuffer();
+  return {
+    base,
+    pids,
+    async stop() {
+      await mf.dispose();
+      fake.close();
+      fs.rmSync(persist, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The runtime's own alarm lateness: `alarms` objects whose alarms fall due evenly over `windowMs`,
+ * each doing the least a ladder step does (one D1 round trip), while `senders` clients keep making
+ * the least a new ticket costs (a lookup, a batch of five writes, a new object). p50 / p99 / max ms.
+ */
+export async function alarmFloor({ alarms = 2000, windowMs = 5000, senders = 0 } = {}) {
+  const probe = await startProbe();
   try {
-    const base = `http://127.0.0.1:${await mf.ready.then(() => port)}`;
-    const pids = childWorkerd().filter((p) => !before.has(p));
-    await (await fetch(`${base}/?op=setup`)).arrayBuffer();
+    const { base } = probe;
+    const t0 = Date.now() + 4000 + alarms * 8;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < alarms) {
+          const i = next++;
+          const at = t0 + Math.floor((i * windowMs) / alarms);
+          await (await fetch(`${base}/?op=arm&i=${i}&at=${at}`)).arrayBuffer();
+        }
+      }),
+    );
+    const armedLate = Math.max(0, Date.now() - t0);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, t0 - 1000 - Date.now())));
+    let stop = false;
+    let load = 0;
+    await Promise.all([
+      ...Array.from({ length: senders }, async () => {
+        while (!stop) await (await fetch(`${base}/?op=intake&i=${load++}`)).arrayBuffer();
+      }),
+      new Promise((resolve) => setTimeout(resolve, Math.max(0, t0 + windowMs + 500 - Date.now()))).then(
+        () => {
+          stop = true;
+        },
+      ),
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const late = [];
+    for (let i = 0; i < alarms; i++) late.push(await (await fetch(`${base}/?op=late&i=${i}`)).json());
+    const fired = late.filter((x) => x !== null).sort((a, b) => a - b);
+    const at = (p) =>
+      fired.length === 0 ? null : fired[Math.min(fired.length - 1, Math.floor(p * fired.length))];
+    return {
+      alarms,
+      windowMs,
+      senders,
+      intakesDuringWindow: load,
+      armedLateMs: armedLate,
+      fired: fired.length,
+      latenessMs: { p50: at(0.5), p99: at(0.99), max: fired.at(-1) ?? null },
+    };
+  } finally {
+    await probe.stop();
+  }
+}
+
+/** CPU per request of each op minus `none`'s (ms, least of `rounds`), with the median beside it. */
+export async function calibrate({ rounds = 5, perRound = 40 } = {}) {
+  const probe = await startProbe();
+  try {
+    const { base, pids } = probe;
     let serial = 0;
     const runOp = async (op, n) => {
       for (let k = 0; k < n; k++) await (await fetch(`${base}/?op=${op}&i=${serial++}`)).arrayBuffer();
@@ -109,9 +202,7 @@ export async function calibrate({ rounds = 5, perRound = 40 } = {}) {
       `request minus a bare request's, least (and median) of ${rounds} rounds × ${perRound}.`;
     return out;
   } finally {
-    await mf.dispose();
-    fake.close();
-    fs.rmSync(persist, { recursive: true, force: true });
+    await probe.stop();
   }
 }
 
@@ -133,4 +224,5 @@ function childWorkerd() {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   console.log(JSON.stringify(await calibrate(), null, 1));
+  for (const senders of [0, 16]) console.log(JSON.stringify(await alarmFloor({ senders })));
 }
