@@ -116,6 +116,7 @@ describe("every hot query is served by an index", () => {
     "?breached=true",
     "?q=latency",
     "?team=platform&status=open&limit=5",
+    "?channel=github&status=resolved&limit=5",
   ])("the queue: GET /v1/tickets%s", async (query) => {
     const first = await recorded(`/v1/tickets${query}`);
     await assertIndexed(first);
