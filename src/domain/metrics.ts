@@ -158,13 +158,14 @@ export function bucketEnd(lower: number): number {
 
 /**
  * Where percentile p of the n values a histogram counts lies: the value at rank `lower` (from 0)
- * and the next one, interpolated by `fraction` (as `percentile` does); both lie in
- * [`from`, `to`), at offset `offset` among the values there. Buckets are lower bounds → counts.
+ * and, if there is one, the next (`take` is 2, else 1), interpolated by `fraction` as `percentile`
+ * does. Both lie in [`from`, `to`), which holds `count` of the values; the first is at `offset`
+ * among them. Buckets are lower bounds (`durationBucket`) → counts.
  */
 export function locatePercentile(
   histogram: ReadonlyMap<number, number>,
   p: number,
-): { lower: number; fraction: number; from: number; to: number; offset: number } | null {
+): { fraction: number; from: number; to: number; offset: number; take: 1 | 2; count: number } | null {
   const buckets = [...histogram.entries()].filter(([, n]) => n > 0).sort(([a], [b]) => a - b);
   const n = buckets.reduce((sum, [, count]) => sum + count, 0);
   if (n === 0) return null;
@@ -172,15 +173,19 @@ export function locatePercentile(
   const lower = Math.floor(position);
   const upper = Math.min(lower + 1, n - 1);
   let below = 0;
-  let from: number | null = null;
-  let offset = 0;
+  let start: { bucket: number; below: number } | null = null;
   for (const [bucket, count] of buckets) {
-    if (from === null && lower < below + count) {
-      from = bucket;
-      offset = lower - below;
+    if (start === null && lower < below + count) start = { bucket, below };
+    if (start !== null && upper < below + count) {
+      return {
+        fraction: position - lower,
+        from: start.bucket,
+        to: bucketEnd(bucket),
+        offset: lower - start.below,
+        take: upper > lower ? 2 : 1,
+        count: below + count - start.below,
+      };
     }
-    if (from !== null && upper < below + count)
-      return { lower, fraction: position - lower, from, to: bucketEnd(bucket), offset };
     below += count;
   }
   throw new Error("a histogram's ranks ran past its count");

@@ -94,7 +94,14 @@ const cellOf = (r: string) =>
 function addRow(r: string): string {
   const counts = countOf(r);
   const due = dueDayOf(r);
-  const columns = ["day", "channel", "team", ...METRIC_DAY_COUNTS, "unanswered_due_day", ...Object.keys(HISTOGRAMS)];
+  const columns = [
+    "day",
+    "channel",
+    "team",
+    ...METRIC_DAY_COUNTS,
+    "unanswered_due_day",
+    ...Object.keys(HISTOGRAMS),
+  ];
   const values = [
     daySqlText(`${r}.created_at`),
     `${r}.channel`,

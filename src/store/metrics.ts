@@ -116,11 +116,14 @@ interface WantedGroup {
   n: number;
 }
 
-/** One walk: `limit 2 offset offset` over the group's durations in [from, to) (no bounds: all). */
+/**
+ * One walk: the values at `offset` and the next one, in duration order, among the group's durations
+ * in the window; `bounded` walks only [from, to), which holds `count` of them (and only `take` of
+ * its values are wanted), so it goes from whichever end is closer.
+ */
 interface Walk {
   offset: number;
-  from?: number;
-  to?: number;
+  bounded?: { from: number; to: number; count: number; take: 1 | 2 };
 }
 
 /** A group's two percentiles: where each one's walk starts, and its interpolation. */
@@ -211,9 +214,8 @@ function rankedPlan(histograms: Map<string, Record<Duration, Histogram>>): Recor
       const n = [...group.h[duration].values()].reduce((sum, c) => sum + c, 0);
       const walk = (at: NonNullable<typeof p50>) => ({
         offset: at.offset,
-        from: at.from,
-        to: at.to,
         fraction: at.fraction,
+        bounded: { from: at.from, to: at.to, count: at.count, take: at.take },
       });
       out[duration].push({ dim: group.dim, g: group.g, n, p50: walk(p50), p90: walk(p90) });
     }
@@ -291,14 +293,22 @@ function rankStatement(
   const column = sql.raw(duration);
   const at = (w: PlannedGroup, walk: Walk) => {
     const { index, where } = walkIndex(dim, w.g, q);
-    const bounds =
-      walk.from === undefined || walk.to === undefined
-        ? sql``
-        : sql` and (${column} - created_at) >= ${walk.from} and (${column} - created_at) < ${walk.to}`;
+    const d = sql`(${column} - created_at)`;
+    let order = sql`${d} limit 2 offset ${walk.offset}`;
+    let bounds = sql``;
+    if (walk.bounded !== undefined) {
+      const { from, to, count, take } = walk.bounded;
+      bounds = sql` and ${d} >= ${from} and ${d} < ${to}`;
+      const fromEnd = count - walk.offset - take;
+      order =
+        fromEnd < walk.offset
+          ? sql`${d} desc limit ${take} offset ${fromEnd}`
+          : sql`${d} limit ${take} offset ${walk.offset}`;
+    }
     const conditions = where.length === 0 ? sql`` : sql` and ${sql.join(where, sql` and `)}`;
-    return sql`(select json_group_array(d) from (select (${column} - created_at) as d from tickets t indexed by ${sql.raw(RANK_INDEXES[duration][index])}
+    return sql`(select json_group_array(d) from (select ${d} as d from tickets t indexed by ${sql.raw(RANK_INDEXES[duration][index])}
         where ${column} is not null${conditions}${bounds} and created_at >= ${q.from} and created_at < ${q.to}
-        order by (${column} - created_at) limit 2 offset ${walk.offset}))`;
+        order by ${order}))`;
   };
   return sql.join(
     chunk.map((w, i) => sql`select ${i} as i, ${at(w, w.p50)} as lo, ${at(w, w.p90)} as hi`),
