@@ -4,8 +4,8 @@
 // desk on it as often as needed (each start applies any new migration first, so a migration's
 // backfill is timed on the big desk too).
 //
-//   node bench/metrics-scale.mjs seed DIR [--tickets 1000000]   tickets only (no messages), over N/100,000 months
-//   node bench/metrics-scale.mjs time DIR [--runs 5] [--only default,team]
+//   node bench/metrics-scale.mjs seed DIR [--tickets 1000000] [--days D]   tickets only (no messages), over N/100,000 months
+//   node bench/metrics-scale.mjs time DIR [--runs 5] [--only default,team] [--base ms] [--dump DIR] [--source DIR]
 //
 // The tickets are the ones `--tickets N` seeds (bench/seed.mjs), without their messages: the
 // metrics never read messages. Figures: p50 / p99 of the wall time per request, D1 rows read
@@ -34,7 +34,7 @@ async function seed() {
   const n = Number(flag("tickets", 1_000_000));
   fs.mkdirSync(dir, { recursive: true });
   migrate(dir);
-  const spanDays = Math.max(25, Math.round((n / 100_000) * 30));
+  const spanDays = Number(flag("days", Math.max(25, Math.round((n / 100_000) * 30))));
   log(`seeding ${n} tickets over ${spanDays} days into ${dir}…`);
   const seeded = seedTickets(dir, n, { spanDays, log });
   log(`seeded in ${seeded.seconds} s`, JSON.stringify(seeded.bytes));
@@ -46,7 +46,12 @@ async function time() {
   migrate(dir);
   log(`migrations applied in ${round((performance.now() - t0) / 1000)} s`);
   const fake = await startFakeServices();
-  const desk = await startMiniflare(dir, `http://127.0.0.1:${fake.address().port}`, 1);
+  // `--source DIR`: another checkout of the project (e.g. `git archive <ref> | tar -x -C DIR`, with
+  // node_modules linked) serves the same database, for before/after figures.
+  const source = flag("source", undefined);
+  const desk = await startMiniflare(dir, `http://127.0.0.1:${fake.address().port}`, 1, {
+    ...(source === undefined ? {} : { source: path.resolve(source) }),
+  });
   const auth = { authorization: `Bearer ${TOKEN}` };
   const day = 86_400_000;
   // Fixed windows end at `--base` (ms; default: now), so two builds can be compared on the same tickets.
@@ -116,7 +121,7 @@ if (command === "seed" && dir) await seed();
 else if (command === "time" && dir) await time();
 else {
   console.error(
-    "usage: node bench/metrics-scale.mjs seed|time DIR [--tickets N] [--runs N] [--only a,b] [--base ms] [--dump dir]",
+    "usage: node bench/metrics-scale.mjs seed|time DIR [--tickets N] [--runs N] [--only a,b] [--base ms] [--dump dir] [--source DIR]",
   );
   process.exit(2);
 }

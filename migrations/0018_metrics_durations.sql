@@ -16,7 +16,7 @@ CREATE TABLE `metrics_days` (
 	`first_response` text DEFAULT '{}' NOT NULL,
 	`resolution` text DEFAULT '{}' NOT NULL,
 	PRIMARY KEY(`day`, `channel`, `team`)
-);;--> statement-breakpoint
+) WITHOUT ROWID;;--> statement-breakpoint
 -- Triggers that keep metrics_days in step with tickets, improvements and surveys, then the backfill
 -- of what is there already. Written by metricsDaysMigrationSql() in src/store/metrics-days.ts
 -- (test/unit/metrics-days-sql.test.ts checks that this file still carries exactly that text).

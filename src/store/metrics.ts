@@ -1,4 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import {
   coverWindow,
   DAY_MS,
@@ -107,8 +108,12 @@ const RANK_INDEXES: Record<Duration, Record<Dimension, string>> = {
   },
 };
 
-/** D1 binds at most 100 parameters per statement; each group below takes at most 9. */
-const GROUPS_PER_STATEMENT = 10;
+/**
+ * D1 binds at most 100 parameters per statement: the walks are packed up to that, each group's two
+ * as columns of one row (D1's SQLite also refuses compound selects of more than 5 terms).
+ */
+const MAX_PARAMS = 100;
+const dialect = new SQLiteAsyncDialect();
 
 interface WantedGroup {
   dim: Dimension;
@@ -225,7 +230,7 @@ function rankedPlan(histograms: Map<string, Record<Duration, Histogram>>): Recor
 
 /**
  * Median and p90 of both durations for the desk, each channel and each team, each read as two
- * index entries at its rank by the walks planned: one statement per ten groups, one batch.
+ * index entries at its rank by the walks planned: as many groups per statement as D1 binds, one batch.
  */
 async function walkPercentiles(
   db: Database,
@@ -234,31 +239,46 @@ async function walkPercentiles(
 ): Promise<[PercentileRow[], PercentileRow[]]> {
   const statements: { duration: Duration; chunk: PlannedGroup[]; query: SQL }[] = [];
   for (const duration of ["first_response_at", "resolved_at"] as const) {
-    for (const dim of ["all", "channel", "team"] as const) {
-      const ofDim = plan[duration].filter((w) => w.dim === dim);
-      for (let i = 0; i < ofDim.length; i += GROUPS_PER_STATEMENT) {
-        const chunk = ofDim.slice(i, i + GROUPS_PER_STATEMENT);
-        statements.push({ duration, chunk, query: rankStatement(duration, dim, chunk, q) });
+    let chunk: PlannedGroup[] = [];
+    let columns: SQL[] = [];
+    let params = 0;
+    const flush = () => {
+      if (columns.length > 0)
+        statements.push({ duration, chunk, query: sql`select ${sql.join(columns, sql`, `)}` });
+      chunk = [];
+      columns = [];
+      params = 0;
+    };
+    for (const w of plan[duration]) {
+      let walks = groupWalks(duration, w, q, chunk.length);
+      let count = dialect.sqlToQuery(walks).params.length;
+      if (params + count > MAX_PARAMS) {
+        flush();
+        walks = groupWalks(duration, w, q, 0);
+        count = dialect.sqlToQuery(walks).params.length;
       }
+      chunk.push(w);
+      columns.push(walks);
+      params += count;
     }
+    flush();
   }
   if (statements.length === 0) return [[], []];
   const results = await batchOf(
     db,
-    statements.map((s) => db.all<{ i: number; lo: string | null; hi: string | null }>(s.query)),
+    statements.map((s) => db.all<Record<string, string | null>>(s.query)),
   );
   const values = (text: string | null | undefined) => (text ? (JSON.parse(text) as number[]) : []);
   const out: Record<Duration, PercentileRow[]> = { first_response_at: [], resolved_at: [] };
   statements.forEach((statement, i) => {
-    const rows = new Map((results[i] ?? []).map((row) => [row.i, row]));
+    const row = results[i]?.[0];
     statement.chunk.forEach((w, j) => {
-      const row = rows.get(j);
       out[statement.duration].push({
         dim: w.dim,
         g: w.g,
         n: w.n,
-        p50: interpolate(values(row?.lo), w.p50.fraction),
-        p90: interpolate(values(row?.hi), w.p90.fraction),
+        p50: interpolate(values(row?.[`lo${j}`]), w.p50.fraction),
+        p90: interpolate(values(row?.[`hi${j}`]), w.p90.fraction),
       });
     });
   });
@@ -283,17 +303,13 @@ function walkIndex(dim: Dimension, g: string, q: MetricsQuery): { index: Dimensi
   return { index: "all", where: extra(null) };
 }
 
-/** One row per group (`i`, its place in the chunk): the values at its p50 and p90 ranks, as JSON arrays. */
-function rankStatement(
-  duration: Duration,
-  dim: Dimension,
-  chunk: readonly PlannedGroup[],
-  q: MetricsQuery,
-): SQL {
+/** Two columns for group `i` of a statement: the values at its p50 and p90 ranks, as JSON arrays. */
+function groupWalks(duration: Duration, w: PlannedGroup, q: MetricsQuery, i: number): SQL {
   const column = sql.raw(duration);
-  const at = (w: PlannedGroup, walk: Walk) => {
-    const { index, where } = walkIndex(dim, w.g, q);
-    const d = sql`(${column} - created_at)`;
+  const { index, where } = walkIndex(w.dim, w.g, q);
+  const d = sql`(${column} - created_at)`;
+  const conditions = where.length === 0 ? sql`` : sql` and ${sql.join(where, sql` and `)}`;
+  const at = (walk: Walk) => {
     let order = sql`${d} limit 2 offset ${walk.offset}`;
     let bounds = sql``;
     if (walk.bounded !== undefined) {
@@ -305,15 +321,11 @@ function rankStatement(
           ? sql`${d} desc limit ${take} offset ${fromEnd}`
           : sql`${d} limit ${take} offset ${walk.offset}`;
     }
-    const conditions = where.length === 0 ? sql`` : sql` and ${sql.join(where, sql` and `)}`;
     return sql`(select json_group_array(d) from (select ${d} as d from tickets t indexed by ${sql.raw(RANK_INDEXES[duration][index])}
         where ${column} is not null${conditions}${bounds} and created_at >= ${q.from} and created_at < ${q.to}
         order by ${order}))`;
   };
-  return sql.join(
-    chunk.map((w, i) => sql`select ${i} as i, ${at(w, w.p50)} as lo, ${at(w, w.p90)} as hi`),
-    sql` union all `,
-  );
+  return sql`${at(w.p50)} as ${sql.raw(`lo${i}`)}, ${at(w.p90)} as ${sql.raw(`hi${i}`)}`;
 }
 
 interface GroupCounts {
@@ -429,16 +441,20 @@ function dayHistograms(db: Database, q: MetricsQuery, days: { from: number; to: 
     from metrics_days m where ${where}`);
 }
 
-/** A partial day's duration histograms, bucketed as `metrics_days` buckets them. */
+/**
+ * A partial day's duration histograms, bucketed as `metrics_days` buckets them. The tickets without
+ * the duration fall in a null bucket, dropped by `having`: a `where … is not null` would let SQLite
+ * take the partial rank indexes, which hold every answered ticket ever, instead of the window's range.
+ */
 function pieceHistograms(db: Database, q: MetricsQuery, piece: { from: number; to: number }) {
   const filter = createdIn(q, piece);
   const bucket = (column: string) => sql.raw(bucketSqlText(`(t.${column} - t.created_at)`));
   return db.all<{ channel: string; team: string; duration: Duration; bucket: number; n: number }>(sql`select
       t.channel as channel, t.team as team, 'first_response_at' as duration, ${bucket("first_response_at")} as bucket, count(*) as n
-    from tickets t where ${filter} and t.first_response_at is not null group by 1, 2, 4
+    from tickets t where ${filter} group by 1, 2, 4 having bucket is not null
     union all
-    select t.channel, t.team, 'resolved_at', ${bucket("resolved_at")}, count(*)
-    from tickets t where ${filter} and t.resolved_at is not null group by 1, 2, 4`);
+    select t.channel, t.team, 'resolved_at', ${bucket("resolved_at")} as bucket, count(*)
+    from tickets t where ${filter} group by 1, 2, 4 having bucket is not null`);
 }
 
 type EffortRow = { channel: string; team: string; n: number; total: number };
