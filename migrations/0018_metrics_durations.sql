@@ -41,7 +41,8 @@ begin
 end;
 --> statement-breakpoint
 create trigger metrics_days_ticket_due after update of created_at, first_response_at, first_due_at, resolved_at on tickets
-when old.channel = new.channel and old.team = new.team and (case when old.created_at >= 0 then old.created_at / 86400000 else (old.created_at + 1) / 86400000 - 1 end) = (case when new.created_at >= 0 then new.created_at / 86400000 else (new.created_at + 1) / 86400000 - 1 end) and (case when new.first_response_at is null and new.first_due_at is not null then (case when new.first_due_at >= 0 then new.first_due_at / 86400000 else (new.first_due_at + 1) / 86400000 - 1 end) end) is not null and not exists (select 1 from metrics_days m
+when old.channel = new.channel and old.team = new.team and (case when old.created_at >= 0 then old.created_at / 86400000 else (old.created_at + 1) / 86400000 - 1 end) = (case when new.created_at >= 0 then new.created_at / 86400000 else (new.created_at + 1) / 86400000 - 1 end) and (old.first_due_at is not new.first_due_at or old.first_response_at is not new.first_response_at)
+  and (case when new.first_response_at is null and new.first_due_at is not null then (case when new.first_due_at >= 0 then new.first_due_at / 86400000 else (new.first_due_at + 1) / 86400000 - 1 end) end) is not null and not exists (select 1 from metrics_days m
   where m.day = (case when new.created_at >= 0 then new.created_at / 86400000 else (new.created_at + 1) / 86400000 - 1 end) and m.channel = new.channel and m.team = new.team
     and m.unanswered_due_day >= (case when new.first_response_at is null and new.first_due_at is not null then (case when new.first_due_at >= 0 then new.first_due_at / 86400000 else (new.first_due_at + 1) / 86400000 - 1 end) end))
 begin

@@ -223,7 +223,8 @@ begin
   ${changeRow()}
 end;`,
     `create trigger metrics_days_ticket_due after update of ${CHANGES} on tickets
-when ${sameCell} and ${dueDayOf("new")} is not null and not exists (select 1 from metrics_days m
+when ${sameCell} and (old.first_due_at is not new.first_due_at or old.first_response_at is not new.first_response_at)
+  and ${dueDayOf("new")} is not null and not exists (select 1 from metrics_days m
   where m.day = ${daySqlText("new.created_at")} and m.channel = new.channel and m.team = new.team
     and m.unanswered_due_day >= ${dueDayOf("new")})
 begin
