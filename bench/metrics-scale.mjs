@@ -7,6 +7,11 @@
 //   node bench/metrics-scale.mjs seed DIR [--tickets 1000000] [--days D]   tickets only (no messages), over N/100,000 months
 //   node bench/metrics-scale.mjs time DIR [--runs 5] [--only default,team] [--base ms] [--dump DIR] [--source DIR]
 //
+// `--dump DIR` writes each report as JSON (compare two builds' with any JSON diff); `--source DIR`
+// serves the same database with another checkout, e.g. `git archive <ref> | tar -x -C DIR` with
+// node_modules linked. Cases default, team, channel, teamChannel, trend12 and quality follow the
+// clock; the others are fixed windows ending at the seed's newest ticket.
+//
 // The tickets are the ones `--tickets N` seeds (bench/seed.mjs), without their messages: the
 // metrics never read messages. Figures: p50 / p99 of the wall time per request, D1 rows read
 // (x-d1-rows-read), and the request's D1 statements.
@@ -36,7 +41,10 @@ async function seed() {
   migrate(dir);
   const spanDays = Number(flag("days", Math.max(25, Math.round((n / 100_000) * 30))));
   log(`seeding ${n} tickets over ${spanDays} days into ${dir}…`);
+  // The newest ticket is created "now" as the seed starts: the fixed windows below end there.
+  const end = Date.now() + 1;
   const seeded = seedTickets(dir, n, { spanDays, log });
+  fs.writeFileSync(path.join(dir, "seed.json"), `${JSON.stringify({ ...seeded, end }, null, 2)}\n`);
   log(`seeded in ${seeded.seconds} s`, JSON.stringify(seeded.bytes));
 }
 
@@ -54,8 +62,12 @@ async function time() {
   });
   const auth = { authorization: `Bearer ${TOKEN}` };
   const day = 86_400_000;
-  // Fixed windows end at `--base` (ms; default: now), so two builds can be compared on the same tickets.
-  const now = Number(flag("base", Date.now()));
+  // Fixed windows end at `--base` (ms; default: when the seed ran, else now), so two builds are
+  // compared on the same tickets whenever they run (the default window moves with the clock).
+  const seedFile = path.join(dir, "seed.json");
+  const seededEnd = fs.existsSync(seedFile) ? JSON.parse(fs.readFileSync(seedFile, "utf8")).end : Date.now();
+  const now = Number(flag("base", seededEnd));
+  const monday = (Math.floor(now / day) - ((Math.floor(now / day) + 3) % 7)) * day;
   const iso = (ms) => new Date(ms).toISOString();
   const cases = {
     default: "/v1/metrics",
@@ -63,7 +75,7 @@ async function time() {
     d30team: `/v1/metrics?from=${iso(now - 30 * day)}&to=${iso(now)}&team=security`,
     d30channel: `/v1/metrics?from=${iso(now - 30 * day)}&to=${iso(now)}&channel=discord`,
     d30both: `/v1/metrics?from=${iso(now - 30 * day)}&to=${iso(now)}&team=platform&channel=slack`,
-    isoWeek: `/v1/metrics?from=${iso(Date.UTC(2026, 10, 23))}&to=${iso(Date.UTC(2026, 10, 30))}`,
+    isoWeek: `/v1/metrics?from=${iso(monday - 7 * day)}&to=${iso(monday)}`,
     hours: `/v1/metrics?from=${iso(now - 30 * 3_600_000)}&to=${iso(now - 20 * 3_600_000)}`,
     minute: `/v1/metrics?from=${iso(now - 5 * day)}&to=${iso(now - 5 * day + 60_000)}`,
     d85: `/v1/metrics?from=${iso(now - 85 * day + 12_345)}&to=${iso(now - 3 * day - 777)}`,
