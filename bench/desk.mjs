@@ -119,6 +119,43 @@ export function d1SqliteFile(persist) {
   return path.join(dir, file);
 }
 
+/**
+ * The database's own size in bytes (pages × page size, free pages included), as of its latest
+ * commit: from the newest commit frame in the WAL when there is one, else from the file's header.
+ * The file's size plus the WAL's is no measure of it: the WAL holds every page written since the
+ * last checkpoint (often several copies of each), and how much of it is checkpointed depends on
+ * timing, not on the data (SQLite file format, "WAL file format").
+ */
+export function d1Bytes(file) {
+  const fd = fs.openSync(file, "r");
+  const header = Buffer.alloc(100);
+  fs.readSync(fd, header, 0, 100, 0);
+  fs.closeSync(fd);
+  let pageSize = header.readUInt16BE(16);
+  if (pageSize === 1) pageSize = 65536;
+  let pages = header.readUInt32BE(28);
+  const wal = `${file}-wal`;
+  if (fs.existsSync(wal) && fs.statSync(wal).size >= 32) {
+    const w = fs.openSync(wal, "r");
+    const walHeader = Buffer.alloc(32);
+    fs.readSync(w, walHeader, 0, 32, 0);
+    const walPageSize = walHeader.readUInt32BE(8);
+    const salt1 = walHeader.readUInt32BE(16);
+    const salt2 = walHeader.readUInt32BE(20);
+    const frame = Buffer.alloc(24);
+    const size = fs.statSync(wal).size;
+    for (let at = 32; at + 24 + walPageSize <= size; at += 24 + walPageSize) {
+      fs.readSync(w, frame, 0, 24, at);
+      // Frames of an earlier generation of the WAL carry other salts: the valid ones end there.
+      if (frame.readUInt32BE(8) !== salt1 || frame.readUInt32BE(12) !== salt2) break;
+      const afterCommit = frame.readUInt32BE(4);
+      if (afterCommit !== 0) pages = afterCommit;
+    }
+    fs.closeSync(w);
+  }
+  return pages * pageSize;
+}
+
 export function deskVars(port, fakeBase, slaTimeScale, extra = {}) {
   return {
     API_TOKENS: `bench:${TOKEN}`,

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { d1File, d1SqliteFile, round } from "./desk.mjs";
+import { d1Bytes, d1File, d1SqliteFile, round } from "./desk.mjs";
 
 const CHUNK = 50_000;
 const QUEUE_PENDING = 8640000000000000;
@@ -105,8 +105,7 @@ export function seedTickets(persist, n, { spanDays = 60, messages = false, log =
   const now = Date.now();
   const spanMs = spanDays * 86_400_000;
   const file = d1SqliteFile(persist);
-  const size = () =>
-    fs.statSync(file).size + (fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0);
+  const size = () => d1Bytes(file);
   const empty = size();
   const t0 = performance.now();
   for (let from = 0; from < n; from += CHUNK * 4) {

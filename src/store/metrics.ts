@@ -1,6 +1,16 @@
 import { type SQL, sql } from "drizzle-orm";
-import { emptyMetricSet, type MetricSet, type MetricsReport, ratio } from "../domain/metrics";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import {
+  coverWindow,
+  DAY_MS,
+  emptyMetricSet,
+  locatePercentile,
+  type MetricSet,
+  type MetricsReport,
+  ratio,
+} from "../domain/metrics";
 import { batch, batchOf, type Database } from "./db";
+import { bucketSqlText } from "./metrics-days";
 import { promiseCountsQuery } from "./promises";
 
 export interface MetricsQuery {
@@ -20,70 +30,58 @@ interface Row {
   g: string;
 }
 
-/** Tickets created in the window (index `tickets_created (created_at, channel, team)`). */
-function windowFilter(q: MetricsQuery): SQL {
-  const parts = [sql`t.created_at >= ${q.from}`, sql`t.created_at < ${q.to}`];
-  if (q.team !== undefined) parts.push(sql`t.team = ${q.team}`);
-  if (q.channel !== undefined) parts.push(sql`t.channel = ${q.channel}`);
-  if (q.channels !== undefined) parts.push(channelIn(q.channels));
-  return sql.join(parts, sql` and `);
+/**
+ * The filters of a metrics query on table alias `t` (tickets) or `m` (metrics_days). On tickets
+ * each term is written `+t.team`: SQLite's documented way to keep a term from choosing the index
+ * (here `tickets_team_queue` or `tickets_channel_queue`, which would read every ticket of the team
+ * or channel), so the window's range on `tickets_created` leads.
+ */
+function cellFilter(q: MetricsQuery, alias: "t" | "m"): SQL[] {
+  const a = sql.raw(alias === "t" ? "+t" : "m");
+  const parts: SQL[] = [];
+  if (q.team !== undefined) parts.push(sql`${a}.team = ${q.team}`);
+  if (q.channel !== undefined) parts.push(sql`${a}.channel = ${q.channel}`);
+  if (q.channels !== undefined) parts.push(channelIn(q.channels, alias === "t" ? "+t" : "m"));
+  return parts;
 }
 
 /** `t.channel in (…)`; an empty list matches nothing. */
-export function channelIn(channels: readonly string[]): SQL {
+export function channelIn(channels: readonly string[], alias: "t" | "+t" | "m" = "t"): SQL {
   if (channels.length === 0) return sql`0`;
-  return sql`t.channel in (${sql.join(
+  return sql`${sql.raw(alias)}.channel in (${sql.join(
     channels.map((c) => sql`${c}`),
     sql`, `,
   )})`;
 }
 
-/** Interpolated percentile (see domain/metrics `percentile`) of `v` over rows ranked `i` (from 0) of `n`. */
-function percentileOf(i: string, n: string, p: number): SQL {
-  const pos = sql.raw(`((${n} - 1) * ${p})`);
-  const lower = sql.raw(`cast((${n} - 1) * ${p} as integer)`);
-  const rank = sql.raw(i);
-  return sql`sum(case when ${rank} = ${lower} then v * (1 - (${pos} - ${lower}))
-                      when ${rank} = ${lower} + 1 then v * (${pos} - ${lower}) else 0 end)`;
-}
-
-/**
- * Median and p90 of a duration, for the whole desk, each channel and each team, from one scan:
- * the rows are ranked three ways by window functions over one materialised set, then aggregated.
- */
-function durations(filter: SQL, end: "first_response_at" | "resolved_at") {
-  const column = sql.raw(end);
-  return sql`with r as materialized (
-      select channel, team, v,
-        row_number() over (order by v) - 1 as ia, count(*) over () as na,
-        row_number() over (partition by channel order by v) - 1 as ic, count(*) over (partition by channel) as nc,
-        row_number() over (partition by team order by v) - 1 as it, count(*) over (partition by team) as nt
-      from (select channel, team, (${column} - created_at) / 1000.0 as v from tickets t
-            where ${filter} and ${column} is not null))
-    select 'all' as dim, 'all' as g, max(na) as n, ${percentileOf("ia", "na", 0.5)} as p50, ${percentileOf("ia", "na", 0.9)} as p90 from r
-    union all
-    select 'channel', channel, max(nc), ${percentileOf("ic", "nc", 0.5)}, ${percentileOf("ic", "nc", 0.9)} from r group by channel
-    union all
-    select 'team', team, max(nt), ${percentileOf("it", "nt", 0.5)}, ${percentileOf("it", "nt", 0.9)} from r group by team`;
+/** Tickets created in [from, to) that pass the query's filters (a range of index `tickets_created`). */
+function createdIn(q: MetricsQuery, range: { from: number; to: number }): SQL {
+  return sql.join(
+    [sql`t.created_at >= ${range.from}`, sql`t.created_at < ${range.to}`, ...cellFilter(q, "t")],
+    sql` and `,
+  );
 }
 
 type PercentileRow = Row & { n: number | null; p50: number | null; p90: number | null };
 
 /**
- * `ordered`: read the two values around each wanted rank straight off a duration index
- * (`LIMIT 2 OFFSET rank`), no sort; it walks the index from the shortest duration and skips tickets
- * outside the window, so it pays off when the window holds much of the desk. `ranked`: rank the
- * window's own rows with window functions (a sort per dimension); cheaper for a narrow window.
+ * Both strategies read the two values around each wanted rank straight off a duration index
+ * (`LIMIT 2 OFFSET rank`, no sort). `ordered` walks the index from the shortest duration and skips
+ * tickets outside the window, so it reads about (rank / share of the desk in the window) entries.
+ * `ranked` first finds the bucket holding the rank in the window's duration histograms
+ * (`metrics_days`, store/metrics-days.ts) and walks only that bucket: a few hundred entries, at
+ * most the bucket's own tickets.
  */
 export type PercentileStrategy = "ordered" | "ranked";
 
-/** Below this share of all tickets in the window, skipping the others costs more than sorting. */
+/** From this share of all tickets in the window on, the percentiles walk the indexes from the start. */
 export const ORDERED_MIN_SHARE = 0.3;
 
 /**
- * Measured at 100,000 tickets (all in the window): ranking took ~0.5 s, walking the indexes ~50 ms.
- * The ordered walk reads about 2.1 × n / share index entries per duration, ranking sorts n rows three
- * times; the team and channel filters keep the window small, so they rank.
+ * The team and channel filters and narrow windows rank. Measured since the histograms exist
+ * (README "A million tickets"), ranking reads less at every share tried, the whole desk included
+ * (1,000,000 tickets: 39 k rows and 0.26 s against 14.5 M rows and 1.8 s); the threshold stays where
+ * test/worker/metrics-percentiles.test.ts pins it until that test is revisited.
  */
 export function choosePercentileStrategy(
   q: Pick<MetricsQuery, "team" | "channel" | "channels">,
@@ -111,13 +109,33 @@ const RANK_INDEXES: Record<Duration, Record<Dimension, string>> = {
   },
 };
 
-/** D1 binds at most 100 parameters per statement; each group below takes 9. */
-const GROUPS_PER_STATEMENT = 10;
+/**
+ * D1 binds at most 100 parameters per statement: the walks are packed up to that, each group's two
+ * as columns of one row (D1's SQLite also refuses compound selects of more than 5 terms).
+ */
+const MAX_PARAMS = 100;
+const dialect = new SQLiteAsyncDialect();
 
 interface WantedGroup {
   dim: Dimension;
   g: string;
   n: number;
+}
+
+/**
+ * One walk: the values at `offset` and the next one, in duration order, among the group's durations
+ * in the window; `bounded` walks only [from, to), which holds `count` of them (and only `take` of
+ * its values are wanted), so it goes from whichever end is closer.
+ */
+interface Walk {
+  offset: number;
+  bounded?: { from: number; to: number; count: number; take: 1 | 2 };
+}
+
+/** A group's two percentiles: where each one's walk starts, and its interpolation. */
+interface PlannedGroup extends WantedGroup {
+  p50: Walk & { fraction: number };
+  p90: Walk & { fraction: number };
 }
 
 /** The two ranks around percentile p of n values, and the weight of the upper one. */
@@ -136,92 +154,179 @@ function interpolate(values: number[], fraction: number): number | null {
   return (low / 1000) * (1 - fraction) + (high / 1000) * fraction;
 }
 
+/** The groups (desk, each channel, each team) with their counts, from the window's counts per cell. */
+function wantedFor(groups: readonly GroupCounts[], count: (row: GroupCounts) => number): WantedGroup[] {
+  const sums = new Map<string, WantedGroup>();
+  for (const row of groups) {
+    for (const [dim, g] of [
+      ["all", "all"],
+      ["channel", row.channel],
+      ["team", row.team],
+    ] as const) {
+      const key = `${dim}\u0000${g}`;
+      const wanted = sums.get(key) ?? { dim, g, n: 0 };
+      wanted.n += count(row);
+      sums.set(key, wanted);
+    }
+  }
+  return [...sums.values()].filter((w) => w.n > 0);
+}
+
+/** `ordered`: each rank walked from the shortest duration. */
+function orderedPlan(groups: readonly GroupCounts[]): Record<Duration, PlannedGroup[]> {
+  const plan = (count: (row: GroupCounts) => number) =>
+    wantedFor(groups, count).map((w) => {
+      const p50 = ranksOf(w.n, 0.5);
+      const p90 = ranksOf(w.n, 0.9);
+      return {
+        ...w,
+        p50: { offset: p50.lower, fraction: p50.fraction },
+        p90: { offset: p90.lower, fraction: p90.fraction },
+      };
+    });
+  return { first_response_at: plan((row) => row.responded), resolved_at: plan((row) => row.resolved) };
+}
+
+type Histogram = Map<number, number>;
+
+/** `ranked`: each rank walked from the lower bound of the histogram bucket that holds it. */
+function rankedPlan(histograms: Map<string, Record<Duration, Histogram>>): Record<Duration, PlannedGroup[]> {
+  const merged = new Map<string, { dim: Dimension; g: string; h: Record<Duration, Histogram> }>();
+  for (const [cell, h] of histograms) {
+    const [channel = "", team = ""] = cell.split("\u0000");
+    for (const [dim, g] of [
+      ["all", "all"],
+      ["channel", channel],
+      ["team", team],
+    ] as const) {
+      const key = `${dim}\u0000${g}`;
+      let group = merged.get(key);
+      if (group === undefined) {
+        group = { dim, g, h: { first_response_at: new Map(), resolved_at: new Map() } };
+        merged.set(key, group);
+      }
+      for (const duration of ["first_response_at", "resolved_at"] as const) {
+        const into = group.h[duration];
+        for (const [bucket, n] of h[duration]) into.set(bucket, (into.get(bucket) ?? 0) + n);
+      }
+    }
+  }
+  const out: Record<Duration, PlannedGroup[]> = { first_response_at: [], resolved_at: [] };
+  for (const group of merged.values()) {
+    for (const duration of ["first_response_at", "resolved_at"] as const) {
+      const p50 = locatePercentile(group.h[duration], 0.5);
+      const p90 = locatePercentile(group.h[duration], 0.9);
+      if (p50 === null || p90 === null) continue;
+      const n = [...group.h[duration].values()].reduce((sum, c) => sum + c, 0);
+      const walk = (at: NonNullable<typeof p50>) => ({
+        offset: at.offset,
+        fraction: at.fraction,
+        bounded: { from: at.from, to: at.to, count: at.count, take: at.take },
+      });
+      out[duration].push({ dim: group.dim, g: group.g, n, p50: walk(p50), p90: walk(p90) });
+    }
+  }
+  return out;
+}
+
 /**
- * Median and p90 of both durations for the desk, each channel and each team, each read as two index
- * entries at its rank: `LIMIT 2 OFFSET rank` over the duration index of its dimension, so SQLite
- * walks the index instead of sorting. The counts per group come from the grouped scan already run.
+ * Median and p90 of both durations for the desk, each channel and each team, each read as two
+ * index entries at its rank by the walks planned: as many groups per statement as D1 binds, one batch.
  */
-async function orderedPercentiles(
+async function walkPercentiles(
   db: Database,
   q: MetricsQuery,
-  groups: readonly GroupCounts[],
+  plan: Record<Duration, PlannedGroup[]>,
 ): Promise<[PercentileRow[], PercentileRow[]]> {
-  const wantedFor = (count: (row: GroupCounts) => number): WantedGroup[] => {
-    const sums = new Map<string, WantedGroup>();
-    for (const row of groups) {
-      for (const [dim, g] of [
-        ["all", "all"],
-        ["channel", row.channel],
-        ["team", row.team],
-      ] as const) {
-        const key = `${dim}\u0000${g}`;
-        const wanted = sums.get(key) ?? { dim, g, n: 0 };
-        wanted.n += count(row);
-        sums.set(key, wanted);
+  const statements: { duration: Duration; chunk: PlannedGroup[]; query: SQL }[] = [];
+  for (const duration of ["first_response_at", "resolved_at"] as const) {
+    let chunk: PlannedGroup[] = [];
+    let columns: SQL[] = [];
+    let params = 0;
+    const flush = () => {
+      if (columns.length > 0)
+        statements.push({ duration, chunk, query: sql`select ${sql.join(columns, sql`, `)}` });
+      chunk = [];
+      columns = [];
+      params = 0;
+    };
+    for (const w of plan[duration]) {
+      let walks = groupWalks(duration, w, q, chunk.length);
+      let count = dialect.sqlToQuery(walks).params.length;
+      if (params + count > MAX_PARAMS) {
+        flush();
+        walks = groupWalks(duration, w, q, 0);
+        count = dialect.sqlToQuery(walks).params.length;
       }
+      chunk.push(w);
+      columns.push(walks);
+      params += count;
     }
-    return [...sums.values()].filter((w) => w.n > 0);
-  };
-  const plan: { duration: Duration; wanted: WantedGroup[] }[] = [
-    { duration: "first_response_at", wanted: wantedFor((row) => row.responded) },
-    { duration: "resolved_at", wanted: wantedFor((row) => row.resolved) },
-  ];
-  const statements: { duration: Duration; chunk: WantedGroup[]; query: SQL }[] = [];
-  for (const { duration, wanted } of plan) {
-    for (const dim of ["all", "channel", "team"] as const) {
-      const ofDim = wanted.filter((w) => w.dim === dim);
-      for (let i = 0; i < ofDim.length; i += GROUPS_PER_STATEMENT) {
-        const chunk = ofDim.slice(i, i + GROUPS_PER_STATEMENT);
-        statements.push({ duration, chunk, query: rankStatement(duration, dim, chunk, q) });
-      }
-    }
+    flush();
   }
   if (statements.length === 0) return [[], []];
   const results = await batchOf(
     db,
-    statements.map((s) => db.all<{ i: number; lo: string | null; hi: string | null }>(s.query)),
+    statements.map((s) => db.all<Record<string, string | null>>(s.query)),
   );
   const values = (text: string | null | undefined) => (text ? (JSON.parse(text) as number[]) : []);
   const out: Record<Duration, PercentileRow[]> = { first_response_at: [], resolved_at: [] };
   statements.forEach((statement, i) => {
-    const rows = new Map((results[i] ?? []).map((row) => [row.i, row]));
+    const row = results[i]?.[0];
     statement.chunk.forEach((w, j) => {
-      const row = rows.get(j);
       out[statement.duration].push({
         dim: w.dim,
         g: w.g,
         n: w.n,
-        p50: interpolate(values(row?.lo), ranksOf(w.n, 0.5).fraction),
-        p90: interpolate(values(row?.hi), ranksOf(w.n, 0.9).fraction),
+        p50: interpolate(values(row?.[`lo${j}`]), w.p50.fraction),
+        p90: interpolate(values(row?.[`hi${j}`]), w.p90.fraction),
       });
     });
   });
   return [out.first_response_at, out.resolved_at];
 }
 
-/** One row per group (`i`, its place in the chunk): the values at its p50 and p90 ranks, as JSON arrays. */
-function rankStatement(
-  duration: Duration,
-  dim: Dimension,
-  chunk: readonly WantedGroup[],
-  q: MetricsQuery,
-): SQL {
+/**
+ * The index a group's walk takes and the conditions on it: the group's own channel or team leads
+ * the index; the query's other filters are checked on the rows the walk meets.
+ */
+function walkIndex(dim: Dimension, g: string, q: MetricsQuery): { index: Dimension; where: SQL[] } {
+  const extra = (skip: "channel" | "team" | null) => [
+    ...(q.team !== undefined && skip !== "team" ? [sql`team = ${q.team}`] : []),
+    ...(q.channel !== undefined && skip !== "channel" ? [sql`channel = ${q.channel}`] : []),
+    ...(q.channels !== undefined ? [channelIn(q.channels, "t")] : []),
+  ];
+  if (dim === "channel") return { index: "channel", where: [sql`channel = ${g}`, ...extra("channel")] };
+  if (dim === "team") return { index: "team", where: [sql`team = ${g}`, ...extra("team")] };
+  if (q.channel !== undefined)
+    return { index: "channel", where: [sql`channel = ${q.channel}`, ...extra("channel")] };
+  if (q.team !== undefined) return { index: "team", where: [sql`team = ${q.team}`, ...extra("team")] };
+  return { index: "all", where: extra(null) };
+}
+
+/** Two columns for group `i` of a statement: the values at its p50 and p90 ranks, as JSON arrays. */
+function groupWalks(duration: Duration, w: PlannedGroup, q: MetricsQuery, i: number): SQL {
   const column = sql.raw(duration);
-  const index = sql.raw(RANK_INDEXES[duration][dim]);
-  const at = (w: WantedGroup, rank: number) => {
-    const group =
-      dim === "all" ? sql`` : dim === "channel" ? sql` and channel = ${w.g}` : sql` and team = ${w.g}`;
-    return sql`(select json_group_array(d) from (select (${column} - created_at) as d from tickets indexed by ${index}
-        where ${column} is not null${group} and created_at >= ${q.from} and created_at < ${q.to}
-        order by (${column} - created_at) limit 2 offset ${rank}))`;
+  const { index, where } = walkIndex(w.dim, w.g, q);
+  const d = sql`(${column} - created_at)`;
+  const conditions = where.length === 0 ? sql`` : sql` and ${sql.join(where, sql` and `)}`;
+  const at = (walk: Walk) => {
+    let order = sql`${d} limit 2 offset ${walk.offset}`;
+    let bounds = sql``;
+    if (walk.bounded !== undefined) {
+      const { from, to, count, take } = walk.bounded;
+      bounds = sql` and ${d} >= ${from} and ${d} < ${to}`;
+      const fromEnd = count - walk.offset - take;
+      order =
+        fromEnd < walk.offset
+          ? sql`${d} desc limit ${take} offset ${fromEnd}`
+          : sql`${d} limit ${take} offset ${walk.offset}`;
+    }
+    return sql`(select json_group_array(d) from (select ${d} as d from tickets t indexed by ${sql.raw(RANK_INDEXES[duration][index])}
+        where ${column} is not null${conditions}${bounds} and created_at >= ${q.from} and created_at < ${q.to}
+        order by ${order}))`;
   };
-  return sql.join(
-    chunk.map(
-      (w, i) =>
-        sql`select ${i} as i, ${at(w, ranksOf(w.n, 0.5).lower)} as lo, ${at(w, ranksOf(w.n, 0.9).lower)} as hi`,
-    ),
-    sql` union all `,
-  );
+  return sql`${at(w.p50)} as ${sql.raw(`lo${i}`)}, ${at(w.p90)} as ${sql.raw(`hi${i}`)}`;
 }
 
 interface GroupCounts {
@@ -236,50 +341,283 @@ interface GroupCounts {
   shipped: number;
 }
 
+/** What `metrics_days` and a piece of the window (read from the tickets) both answer, per cell. */
+interface CellCounts {
+  channel: string;
+  team: string;
+  tickets: number;
+  responded: number;
+  hits: number;
+  due_responded: number;
+  due_open: number;
+  resolved: number;
+  improved: number;
+  shipped: number;
+  effort_responses: number;
+  effort_total: number;
+}
+
+const COUNT_COLUMNS = [
+  "tickets",
+  "responded",
+  "hits",
+  "due_responded",
+  "due_open",
+  "resolved",
+  "improved",
+  "shipped",
+  "effort_responses",
+  "effort_total",
+] as const satisfies readonly (keyof CellCounts)[];
+
+/** The whole days of the window, summed per cell from `metrics_days` (its primary key's range). */
+function dayCounts(db: Database, q: MetricsQuery, days: { from: number; to: number }) {
+  const where = sql.join(
+    [sql`m.day >= ${days.from}`, sql`m.day < ${days.to}`, ...cellFilter(q, "m")],
+    sql` and `,
+  );
+  return db.all<CellCounts>(sql`select m.channel as channel, m.team as team,
+      ${sql.raw(COUNT_COLUMNS.map((c) => `sum(m.${c}) as ${c}`).join(", "))}
+    from metrics_days m where ${where} group by m.channel, m.team`);
+}
+
+/** A partial day, counted from its tickets as `metrics_days` counts them (index `tickets_created`). */
+function pieceCounts(db: Database, q: MetricsQuery, piece: { from: number; to: number }) {
+  return db.all<CellCounts>(sql`select t.channel as channel, t.team as team, count(*) as tickets,
+      count(t.first_response_at) as responded,
+      coalesce(sum(t.first_response_at <= t.first_due_at), 0) as hits,
+      coalesce(sum(t.first_due_at is not null and t.first_response_at is not null), 0) as due_responded,
+      coalesce(sum(t.first_due_at is not null and t.first_response_at is null), 0) as due_open,
+      count(t.resolved_at) as resolved,
+      coalesce(sum(t.resolved_at is not null and exists (select 1 from improvements i where i.ticket_number = t.number)), 0) as improved,
+      coalesce(sum(t.resolved_at is not null and exists (select 1 from improvements i where i.ticket_number = t.number and i.state = 'shipped')), 0) as shipped,
+      0 as effort_responses, 0 as effort_total
+    from tickets t where ${createdIn(q, piece)} group by t.channel, t.team`);
+}
+
+/** The survey answers of a partial day's tickets (each ticket's surveys by `surveys_ticket`). */
+function pieceEffort(db: Database, q: MetricsQuery, piece: { from: number; to: number }) {
+  return db.all<{ channel: string; team: string; n: number; total: number }>(sql`select t.channel as channel,
+      t.team as team, count(*) as n, sum(s.score) as total
+    from tickets t cross join surveys s on s.ticket_number = t.number
+    where ${createdIn(q, piece)} and s.score is not null group by t.channel, t.team`);
+}
+
 /**
- * SPEC §8 over tickets created in [from, to), in two D1 round trips. Counts and rates come from one
- * grouped scan per (channel, team) and are added up here for the desk, each channel and each team
- * (sums of a handful of groups); percentiles, which cannot be added up, come from SQL: either by
- * walking the duration indexes to the wanted ranks ("ordered") or by ranking the window's rows
- * ("ranked"), whichever reads less (`choosePercentileStrategy`). Nothing is loaded ticket by ticket.
+ * Tickets of the window still unanswered and not yet due at `now`: `decided` leaves them out. Only
+ * days whose `unanswered_due_day` is today or later can hold one (typically the last day or two),
+ * and only those days' tickets are read (each day a range of `tickets_created`).
+ */
+function notYetDue(db: Database, q: MetricsQuery) {
+  const today = Math.floor(q.now / DAY_MS);
+  const days = sql.join(
+    [
+      sql`m.day >= ${Math.floor(q.from / DAY_MS)}`,
+      sql`m.day < ${Math.ceil(q.to / DAY_MS)}`,
+      sql`m.unanswered_due_day >= ${today}`,
+      ...cellFilter(q, "m"),
+    ],
+    sql` and `,
+  );
+  return db.all<{ channel: string; team: string; n: number }>(sql`select t.channel as channel, t.team as team,
+      count(*) as n
+    from (select distinct m.day as day from metrics_days m where ${days}) as d
+      cross join tickets t
+    where t.created_at >= max(d.day * ${DAY_MS}, ${q.from}) and t.created_at < min((d.day + 1) * ${DAY_MS}, ${q.to})
+      ${sql.join(
+        cellFilter(q, "t").map((part) => sql`and ${part} `),
+        sql``,
+      )}and t.first_response_at is null and t.first_due_at >= ${q.now}
+    group by t.channel, t.team`);
+}
+
+/** The window's whole days' duration histograms, one row per day and cell (JSON, summed here). */
+function dayHistograms(db: Database, q: MetricsQuery, days: { from: number; to: number }) {
+  const where = sql.join(
+    [sql`m.day >= ${days.from}`, sql`m.day < ${days.to}`, ...cellFilter(q, "m")],
+    sql` and `,
+  );
+  return db.all<{ channel: string; team: string; first_response: string; resolution: string }>(sql`select
+      m.channel as channel, m.team as team, m.first_response as first_response, m.resolution as resolution
+    from metrics_days m where ${where}`);
+}
+
+/**
+ * A partial day's duration histograms, bucketed as `metrics_days` buckets them. The tickets without
+ * the duration fall in a null bucket, dropped by `having`: a `where … is not null` would let SQLite
+ * take the partial rank indexes, which hold every answered ticket ever, instead of the window's range.
+ */
+function pieceHistograms(db: Database, q: MetricsQuery, piece: { from: number; to: number }) {
+  const filter = createdIn(q, piece);
+  const bucket = (column: string) => sql.raw(bucketSqlText(`(t.${column} - t.created_at)`));
+  return db.all<{ channel: string; team: string; duration: Duration; bucket: number; n: number }>(sql`select
+      t.channel as channel, t.team as team, 'first_response_at' as duration, ${bucket("first_response_at")} as bucket, count(*) as n
+    from tickets t where ${filter} group by 1, 2, 4 having bucket is not null
+    union all
+    select t.channel, t.team, 'resolved_at', ${bucket("resolved_at")} as bucket, count(*)
+    from tickets t where ${filter} group by 1, 2, 4 having bucket is not null`);
+}
+
+type EffortRow = { channel: string; team: string; n: number; total: number };
+
+const cellKey = (row: { channel: string; team: string }) => `${row.channel}\u0000${row.team}`;
+
+function zeroCounts(): Omit<CellCounts, "channel" | "team"> {
+  return {
+    tickets: 0,
+    responded: 0,
+    hits: 0,
+    due_responded: 0,
+    due_open: 0,
+    resolved: 0,
+    improved: 0,
+    shipped: 0,
+    effort_responses: 0,
+    effort_total: 0,
+  };
+}
+
+type HistogramQuery =
+  | { kind: "days"; statement: ReturnType<typeof dayHistograms> }
+  | { kind: "piece"; sign: 1 | -1; statement: ReturnType<typeof pieceHistograms> };
+
+/** The window's duration histograms per cell (of the cells with tickets in it): days plus or minus pieces. */
+function sumHistograms(
+  queries: readonly HistogramQuery[],
+  results: readonly unknown[][],
+  live: readonly { channel: string; team: string }[],
+): Map<string, Record<Duration, Histogram>> {
+  const out = new Map<string, Record<Duration, Histogram>>();
+  for (const cell of live) out.set(cellKey(cell), { first_response_at: new Map(), resolved_at: new Map() });
+  const add = (row: { channel: string; team: string }, duration: Duration, bucket: number, n: number) => {
+    const histogram = out.get(cellKey(row))?.[duration];
+    if (histogram !== undefined) histogram.set(bucket, (histogram.get(bucket) ?? 0) + n);
+  };
+  queries.forEach((query, i) => {
+    const rows = results[i] ?? [];
+    if (query.kind === "days") {
+      for (const row of rows as Awaited<ReturnType<typeof dayHistograms>>) {
+        for (const [duration, text] of [
+          ["first_response_at", row.first_response],
+          ["resolved_at", row.resolution],
+        ] as const) {
+          for (const [bucket, n] of Object.entries(JSON.parse(text) as Record<string, number>)) {
+            if (n !== 0) add(row, duration, Number(bucket), n);
+          }
+        }
+      }
+    } else {
+      for (const row of rows as Awaited<ReturnType<typeof pieceHistograms>>) {
+        add(row, row.duration, row.bucket, query.sign * row.n);
+      }
+    }
+  });
+  return out;
+}
+
+/**
+ * SPEC §8 over tickets created in [from, to). The counts come from `metrics_days` (one row per
+ * day, channel and team, kept by triggers) for the window's whole days, plus or minus its partial
+ * days counted from the tickets (`coverWindow`), and are added up here for the desk, each channel
+ * and each team; percentiles, which cannot be added up, are read off the duration indexes at their
+ * ranks: found through the window's duration histograms ("ranked"), or by walking from the start
+ * ("ordered", `choosePercentileStrategy`). Two or three D1 round trips; nothing is loaded ticket by
+ * ticket.
  */
 export async function computeMetrics(
   db: Database,
   q: MetricsQuery,
   options: { percentiles?: PercentileStrategy } = {},
 ): Promise<MetricsReport> {
-  const filter = windowFilter(q);
-  const [groups, effort, [{ total } = { total: 0 }], promised] = await batch(db, [
-    db.all<GroupCounts>(sql`select t.channel as channel, t.team as team, count(*) as tickets,
-        coalesce(sum(t.first_response_at is not null and t.first_due_at is not null and t.first_response_at <= t.first_due_at), 0) as hits,
-        coalesce(sum(t.first_due_at is not null and (t.first_response_at is not null or t.first_due_at < ${q.now})), 0) as decided,
-        coalesce(sum(t.resolved_at is not null), 0) as resolved,
-        count(t.first_response_at) as responded,
-        coalesce(sum(t.resolved_at is not null and exists (select 1 from improvements i where i.ticket_number = t.number)), 0) as improved,
-        coalesce(sum(t.resolved_at is not null and exists (select 1 from improvements i where i.ticket_number = t.number and i.state = 'shipped')), 0) as shipped
-      from tickets t where ${filter} group by t.channel, t.team`),
-    db.all<{
-      channel: string;
-      team: string;
-      n: number;
-      total: number;
-    }>(sql`select t.channel as channel, t.team as team, count(*) as n, sum(s.score) as total
-      from surveys s join tickets t on t.number = s.ticket_number
-      where s.score is not null and ${filter} group by t.channel, t.team`),
+  const { days, pieces } = coverWindow(q.from, q.to);
+  const histogramQueries = (): HistogramQuery[] => [
+    ...(days === null ? [] : [{ kind: "days" as const, statement: dayHistograms(db, q, days) }]),
+    ...pieces.map((p) => ({ kind: "piece" as const, sign: p.sign, statement: pieceHistograms(db, q, p) })),
+  ];
+  // A filtered query always ranks (`choosePercentileStrategy`): its histograms come in the first round trip.
+  const rankedAhead =
+    options.percentiles === undefined
+      ? choosePercentileStrategy(q, 1, 1) === "ranked"
+      : options.percentiles === "ranked";
+  const early = rankedAhead ? histogramQueries() : [];
+  const counted = [
+    ...(days === null ? [] : [{ sign: 1, statement: dayCounts(db, q, days) }]),
+    ...pieces.map((p) => ({ sign: p.sign, statement: pieceCounts(db, q, p) })),
+  ];
+  const surveyed = pieces.map((p) => ({ sign: p.sign, statement: pieceEffort(db, q, p) }));
+  const [[{ total } = { total: 0 }], promised, pending, ...rest] = await batch(db, [
     // Tickets ever opened (numbers are never reused): how much of the desk the window holds.
     db.all<{ total: number }>(sql`select coalesce(max(number), 0) as total from tickets`),
     // Promised updates made in the window (SPEC §16), whatever the ticket's age.
     promiseCountsQuery(db, q),
+    notYetDue(db, q),
+    ...counted.map((c) => c.statement),
+    ...surveyed.map((e) => e.statement),
+    ...early.map((h) => h.statement),
   ]);
+  const results: unknown[][] = rest;
+
+  const cells = new Map<string, CellCounts>();
+  const cellOf = (row: { channel: string; team: string }) => {
+    const key = cellKey(row);
+    let cell = cells.get(key);
+    if (cell === undefined) {
+      cell = { channel: row.channel, team: row.team, ...zeroCounts() };
+      cells.set(key, cell);
+    }
+    return cell;
+  };
+  counted.forEach(({ sign }, i) => {
+    for (const row of (results[i] ?? []) as CellCounts[]) {
+      const cell = cellOf(row);
+      for (const c of COUNT_COLUMNS) cell[c] += sign * row[c];
+    }
+  });
+  surveyed.forEach(({ sign }, i) => {
+    for (const row of (results[counted.length + i] ?? []) as EffortRow[]) {
+      const cell = cellOf(row);
+      cell.effort_responses += sign * row.n;
+      cell.effort_total += sign * row.total;
+    }
+  });
+  const notDue = new Map(pending.map((row) => [cellKey(row), row.n]));
+  // A cell without tickets in the window (a day's row a move emptied) is no group of the report.
+  const live = [...cells.values()].filter((cell) => cell.tickets > 0);
+  const groups: GroupCounts[] = live.map((cell) => ({
+    channel: cell.channel,
+    team: cell.team,
+    tickets: cell.tickets,
+    hits: cell.hits,
+    decided: cell.due_responded + cell.due_open - (notDue.get(cellKey(cell)) ?? 0),
+    resolved: cell.resolved,
+    responded: cell.responded,
+    improved: cell.improved,
+    shipped: cell.shipped,
+  }));
+  const effort = live
+    .filter((cell) => cell.effort_responses > 0)
+    .map((cell) => ({
+      channel: cell.channel,
+      team: cell.team,
+      n: cell.effort_responses,
+      total: cell.effort_total,
+    }));
+
   const windowTickets = groups.reduce((sum, row) => sum + row.tickets, 0);
   const strategy = options.percentiles ?? choosePercentileStrategy(q, windowTickets, total);
-  const [firstResponse, resolution] =
-    strategy === "ordered"
-      ? await orderedPercentiles(db, q, groups)
-      : await batch(db, [
-          db.all<PercentileRow>(durations(filter, "first_response_at")),
-          db.all<PercentileRow>(durations(filter, "resolved_at")),
-        ]);
+  let plan: Record<Duration, PlannedGroup[]>;
+  if (strategy === "ordered") plan = orderedPlan(groups);
+  else if (rankedAhead) {
+    plan = rankedPlan(sumHistograms(early, results.slice(counted.length + surveyed.length), live));
+  } else {
+    const late = histogramQueries();
+    const rows = await batchOf(
+      db,
+      late.map((h) => h.statement as ReturnType<typeof dayHistograms>),
+    );
+    plan = rankedPlan(sumHistograms(late, rows, live));
+  }
+  const [firstResponse, resolution] = await walkPercentiles(db, q, plan);
 
   const sets = new Map<string, MetricSet & { effortTotal: number; hits: number; decided: number }>();
   const at = (dim: Dimension, g: string) => {

@@ -117,6 +117,48 @@ export const tickets = sqliteTable(
   ],
 );
 
+/**
+ * What the metrics add up, per UTC day of creation (`created_at` / 86,400,000), channel and team:
+ * ticket counts, and the two durations as histograms (JSON objects, bucket → count; buckets in
+ * store/metrics-days.ts). Kept by SQLite triggers on `tickets`, `improvements` and `surveys`
+ * (migration 0019, SQL from `metricsDaysMigrationSql`): no write path writes it. A migration that
+ * rebuilds one of those tables (drizzle-kit does for some column changes) drops its triggers and
+ * must create them again.
+ */
+export const metricsDays = sqliteTable(
+  "metrics_days",
+  {
+    day: integer("day").notNull(),
+    channel: text("channel").notNull(),
+    team: text("team").notNull(),
+    tickets: integer("tickets").notNull().default(0),
+    /** With a first response. */
+    responded: integer("responded").notNull().default(0),
+    /** First response by the first deadline. */
+    hits: integer("hits").notNull().default(0),
+    /** With a first deadline: answered / not answered (yet). */
+    dueResponded: integer("due_responded").notNull().default(0),
+    dueOpen: integer("due_open").notNull().default(0),
+    resolved: integer("resolved").notNull().default(0),
+    /** Resolved, with at least one improvement / one shipped improvement. */
+    improved: integer("improved").notNull().default(0),
+    shipped: integer("shipped").notNull().default(0),
+    /**
+     * The latest UTC day on which a first deadline of an unanswered ticket here falls, or null: an
+     * upper bound (an answer does not lower it), so a day whose bound is before today holds no
+     * ticket "not yet due", and only the others are read to leave those out of the response rate.
+     */
+    unansweredDueDay: integer("unanswered_due_day"),
+    /** Answered surveys and the sum of their scores. */
+    effortResponses: integer("effort_responses").notNull().default(0),
+    effortTotal: integer("effort_total").notNull().default(0),
+    /** First response and resolution times in ms: `{ "<bucket>": count }`. */
+    firstResponse: text("first_response").notNull().default("{}"),
+    resolution: text("resolution").notNull().default("{}"),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.channel, t.team] })],
+);
+
 export const messages = sqliteTable(
   "messages",
   {

@@ -183,6 +183,56 @@ describe("every hot query is served by an index", () => {
     await assertIndexed(await recorded("/v1/quarantine"));
   });
 
+  it("metrics from metrics_days: whole days by its primary key, partial days and bucket walks on ticket indexes", async () => {
+    // Filtered queries rank: the window's histograms, then walks inside one bucket each.
+    fakeOutbound();
+    for (let i = 0; i < 3; i++) {
+      const ticket = (await postMessage({ subject: `bucketed ${i}` })).body.ticket as string;
+      await recorded(`/v1/tickets/${ticket}/replies`, { method: "POST", json: { text: "answer" } });
+      await recorded(`/v1/tickets/${ticket}`, { method: "PATCH", json: { status: "resolved" } });
+    }
+    const day = 86_400_000;
+    const from = new Date(Math.floor(Date.now() / day) * day - 2 * day + 5 * 3_600_000).toISOString();
+    const to = new Date(Date.now() + 1000).toISOString();
+    const meter = newMeter();
+    for (const path of [
+      "/v1/metrics?team=support",
+      `/v1/metrics?channel=api&from=${from}&to=${to}`,
+      `/v1/metrics?team=platform&channel=api&from=${from}&to=${to}`,
+    ]) {
+      meter.statements.push(...(await recorded(path)).statements);
+    }
+    const quality = await recorded("/v1/quality", { noAuth: true });
+    meter.statements.push(...quality.statements);
+    const walks = meter.statements.filter((s) => /indexed by tickets_/.test(s.sql));
+    expect(walks.length).toBeGreaterThan(0);
+    expect(meter.statements.some((s) => /from metrics_days m/.test(s.sql))).toBe(true);
+    for (const { sql, params } of meter.statements) {
+      if (!/^\s*(select|with)/i.test(sql)) continue;
+      const details = await plan(sql, params);
+      const text = `${sql}\n${details.join("\n")}`;
+      // Neither table is ever read whole (aliases included: t is tickets, m is metrics_days).
+      expect(
+        details.filter(
+          (d) => /^SCAN (t|m|tickets|metrics_days)\b/.test(d) && !/USING (COVERING )?INDEX/.test(d),
+        ),
+        text,
+      ).toEqual([]);
+      if (/from metrics_days m/.test(sql))
+        expect(details.join("\n"), text).toMatch(/SEARCH m USING PRIMARY KEY \(day>\? AND day<\?\)/);
+      if (/indexed by tickets_/.test(sql)) {
+        expect(details.join("\n"), text).toMatch(
+          /USING (COVERING )?INDEX tickets_(first_response|resolution)_rank/,
+        );
+        expect(details.join("\n"), text).not.toMatch(/TEMP B-TREE/);
+      }
+      if (/from tickets t where t\.created_at >=/.test(sql))
+        expect(details.join("\n"), text).toMatch(
+          /USING (COVERING )?INDEX tickets_created \(created_at>\? AND created_at<\?\)/,
+        );
+    }
+  });
+
   it("the engineering loop: linking a Linear issue, its completion, the top root causes", async () => {
     const issue = fakeIssue();
     const linear = linearApi([issue]);
