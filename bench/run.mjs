@@ -1079,11 +1079,11 @@ function printTable(r) {
   );
   lines.push(
     "",
-    `| the runtime's own alarms (${r.escalationFloor[0]?.alarms} in ${r.escalationFloor[0]?.windowMs / 1000} s, one D1 read each) | bare intakes meanwhile | lateness p50 / p99 / max ms |`,
-    "| --- | --- | --- |",
+    `| the runtime's own alarms (${r.escalationFloor[0]?.alarms} in ${r.escalationFloor[0]?.windowMs / 1000} s, one D1 read each) | bare intakes meanwhile | alarms fired | lateness p50 / p99 / max ms |`,
+    "| --- | --- | --- | --- |",
     ...r.escalationFloor.map(
       (f) =>
-        `| ${f.senders} senders | ${f.intakesDuringWindow} | ${f.latenessMs.p50} / ${f.latenessMs.p99} / ${f.latenessMs.max} |`,
+        `| ${f.senders} senders | ${f.intakesDuringWindow} | ${f.fired} | ${f.latenessMs.p50} / ${f.latenessMs.p99} / ${f.latenessMs.max} |`,
     ),
   );
   const rc = r.cpu;
