@@ -10,7 +10,7 @@ import {
   ratio,
 } from "../domain/metrics";
 import { batch, batchOf, type Database } from "./db";
-import { bucketSqlText } from "./metrics-days";
+import { bucketSqlText, METRIC_DAY_COUNTS, type MetricDayCount } from "./metrics-days";
 import { promiseCountsQuery } from "./promises";
 
 export interface MetricsQuery {
@@ -342,33 +342,7 @@ interface GroupCounts {
 }
 
 /** What `metrics_days` and a piece of the window (read from the tickets) both answer, per cell. */
-interface CellCounts {
-  channel: string;
-  team: string;
-  tickets: number;
-  responded: number;
-  hits: number;
-  due_responded: number;
-  due_open: number;
-  resolved: number;
-  improved: number;
-  shipped: number;
-  effort_responses: number;
-  effort_total: number;
-}
-
-const COUNT_COLUMNS = [
-  "tickets",
-  "responded",
-  "hits",
-  "due_responded",
-  "due_open",
-  "resolved",
-  "improved",
-  "shipped",
-  "effort_responses",
-  "effort_total",
-] as const satisfies readonly (keyof CellCounts)[];
+type CellCounts = { channel: string; team: string } & Record<MetricDayCount, number>;
 
 /** The whole days of the window, summed per cell from `metrics_days` (its primary key's range). */
 function dayCounts(db: Database, q: MetricsQuery, days: { from: number; to: number }) {
@@ -377,7 +351,7 @@ function dayCounts(db: Database, q: MetricsQuery, days: { from: number; to: numb
     sql` and `,
   );
   return db.all<CellCounts>(sql`select m.channel as channel, m.team as team,
-      ${sql.raw(COUNT_COLUMNS.map((c) => `sum(m.${c}) as ${c}`).join(", "))}
+      ${sql.raw(METRIC_DAY_COUNTS.map((c) => `sum(m.${c}) as ${c}`).join(", "))}
     from metrics_days m where ${where} group by m.channel, m.team`);
 }
 
@@ -462,19 +436,8 @@ type EffortRow = { channel: string; team: string; n: number; total: number };
 
 const cellKey = (row: { channel: string; team: string }) => `${row.channel}\u0000${row.team}`;
 
-function zeroCounts(): Omit<CellCounts, "channel" | "team"> {
-  return {
-    tickets: 0,
-    responded: 0,
-    hits: 0,
-    due_responded: 0,
-    due_open: 0,
-    resolved: 0,
-    improved: 0,
-    shipped: 0,
-    effort_responses: 0,
-    effort_total: 0,
-  };
+function zeroCounts(): Record<MetricDayCount, number> {
+  return Object.fromEntries(METRIC_DAY_COUNTS.map((c) => [c, 0])) as Record<MetricDayCount, number>;
 }
 
 type HistogramQuery =
@@ -570,7 +533,7 @@ export async function computeMetrics(
   counted.forEach(({ sign }, i) => {
     for (const row of (results[i] ?? []) as CellCounts[]) {
       const cell = cellOf(row);
-      for (const c of COUNT_COLUMNS) cell[c] += sign * row[c];
+      for (const c of METRIC_DAY_COUNTS) cell[c] += sign * row[c];
     }
   });
   surveyed.forEach(({ sign }, i) => {

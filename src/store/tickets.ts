@@ -300,67 +300,58 @@ function ticketInsert(db: Database, ticket: NewTicketWrite["ticket"]) {
 function newTicketMessagesInsert(db: Database, write: NewTicketWrite) {
   const message = { ...write.message, ticketNumber: undefined };
   const ack = write.acknowledgement;
+  const [before = "", after = ""] = ack?.template.split("{key}") ?? [];
+  const ackValues =
+    ack === undefined
+      ? undefined
+      : {
+          a_id: ack.id,
+          a_before: before,
+          a_after: after,
+          a_createdAt: ack.createdAt,
+          a_deliveryStatus: ack.deliveryStatus,
+          a_externalId: ack.externalId ?? null,
+        };
   if (hasSql(message)) {
     return db
       .insert(messages)
       .values([
         { ...write.message, ticketNumber: JUST_INSERTED },
-        ...(ack === undefined ? [] : [acknowledgementRow(ack)]),
+        ...(ackValues === undefined ? [] : [acknowledgementRow((name) => ackValues[name])]),
       ]);
   }
   const { shape, values } = slots(message, "m_");
-  const messageValues = slotValues(message, "m_");
-  if (ack === undefined) {
-    return prepared(
-      db,
-      `message:insert-new:${shape}`,
-      (d) => d.insert(messages).values({ ...values, ticketNumber: JUST_INSERTED }),
-      messageValues,
-    );
-  }
-  const [before, after = ""] = ack.template.split("{key}");
   return prepared(
     db,
-    `message:insert-new-ack:${shape}`,
+    `message:insert-new${ack === undefined ? "" : "-ack"}:${shape}`,
     (d) =>
-      d.insert(messages).values([
-        { ...values, ticketNumber: JUST_INSERTED },
-        {
-          id: slot("a_id"),
-          ticketNumber: JUST_INSERTED,
-          direction: "outbound" as const,
-          kind: "system" as const,
-          author: "switchboard",
-          text: sql`${sql.placeholder("a_before")} || ${`${TICKET_PREFIX}-`} || ${JUST_INSERTED} || ${sql.placeholder("a_after")}`,
-          createdAt: slot("a_createdAt"),
-          deliveryStatus: slot("a_deliveryStatus"),
-          externalId: slot("a_externalId"),
-        },
-      ]),
-    {
-      ...messageValues,
-      a_id: ack.id,
-      a_before: before ?? "",
-      a_after: after,
-      a_createdAt: ack.createdAt,
-      a_deliveryStatus: ack.deliveryStatus,
-      a_externalId: ack.externalId ?? null,
-    },
+      d
+        .insert(messages)
+        .values([
+          { ...values, ticketNumber: JUST_INSERTED },
+          ...(ack === undefined ? [] : [acknowledgementRow(slot)]),
+        ]),
+    { ...slotValues(message, "m_"), ...ackValues },
   );
 }
 
-function acknowledgementRow(ack: NonNullable<NewTicketWrite["acknowledgement"]>) {
-  const [before, after = ""] = ack.template.split("{key}");
+type AckValueName = "a_id" | "a_before" | "a_after" | "a_createdAt" | "a_deliveryStatus" | "a_externalId";
+
+/**
+ * The acknowledgement's row, `{key}` in its template standing for the new ticket's key; `value`
+ * gives each part: the value itself, or its placeholder in a prepared statement.
+ */
+function acknowledgementRow<V>(value: (name: AckValueName) => V) {
   return {
-    id: ack.id,
+    id: value("a_id") as string,
     ticketNumber: JUST_INSERTED,
     direction: "outbound" as const,
     kind: "system" as const,
     author: "switchboard",
-    text: sql`${before ?? ""} || ${`${TICKET_PREFIX}-`} || ${JUST_INSERTED} || ${after}`,
-    createdAt: ack.createdAt,
-    deliveryStatus: ack.deliveryStatus,
-    externalId: ack.externalId ?? null,
+    text: sql`${value("a_before")} || ${`${TICKET_PREFIX}-`} || ${JUST_INSERTED} || ${value("a_after")}`,
+    createdAt: value("a_createdAt") as number,
+    deliveryStatus: value("a_deliveryStatus") as string,
+    externalId: value("a_externalId") as string | null,
   };
 }
 
