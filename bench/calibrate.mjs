@@ -19,7 +19,7 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { cpuNsOf, freePort, root, round, stateRoot } from "./desk.mjs";
+import { cpuNsOf, freePort, root, round, stateRoot, workerdPids } from "./desk.mjs";
 
 const SCRIPT = `
 import { DurableObject } from "cloudflare:workers";
@@ -86,7 +86,7 @@ async function startProbe() {
   await new Promise((resolve) => fake.listen(0, "127.0.0.1", resolve));
   const persist = fs.mkdtempSync(path.join(stateRoot, "switchboard-calibrate-"));
   const port = await freePort();
-  const before = new Set(childWorkerd());
+  const before = new Set(workerdPids());
   const mf = new Miniflare({
     name: "calibrate",
     modules: true,
@@ -103,7 +103,7 @@ async function startProbe() {
   });
   await mf.ready;
   const base = `http://127.0.0.1:${port}`;
-  const pids = childWorkerd().filter((p) => !before.has(p));
+  const pids = workerdPids().filter((p) => !before.has(p));
   await (await fetch(`${base}/?op=setup`)).arrayBuffer();
   return {
     base,
@@ -215,22 +215,6 @@ export async function calibrate({ rounds = 5, perRound = 40 } = {}) {
   } finally {
     await probe.stop();
   }
-}
-
-/** workerd processes that are children of this Node process. */
-function childWorkerd() {
-  const found = [];
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1];
-      if (ppid === String(process.pid) && stat.includes("(workerd)")) found.push(entry);
-    } catch {
-      // gone
-    }
-  }
-  return found;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

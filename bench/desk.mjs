@@ -204,7 +204,7 @@ export function bundle(source = root) {
 }
 
 /** The workerd processes this Node process started (Miniflare's runtime; wrangler dev's under its child). */
-function workerdPids(parent = process.pid, depth = 0) {
+export function workerdPids(parent = process.pid, depth = 0) {
   const found = [];
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
